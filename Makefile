@@ -1,0 +1,69 @@
+# ipcmesh: the one front door. `make help` lists the targets.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure
+FUZZ_SECONDS ?= 30
+export CCACHE_DIR ?= $(HOME)/.cache/ipcmesh/ccache
+
+.PHONY: all build configure test test-unit test-ipc test-asan test-tsan test-fuzz bench clean help
+
+all: build
+
+help:
+	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
+	@echo "make test       every test tier that runs on this machine (unit, ipc, sanitizers, fuzz)"
+	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
+	@echo "make clean      remove the build trees"
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIPCMESH_WERROR=ON $(CMAKE_FLAGS)
+
+configure: $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
+test-unit: build
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^ipc_test$$'
+
+test-ipc: build
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^ipc_test$$'
+
+# Sanitizer builds cover the channel library and its tests only.
+build-asan/build.ninja:
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPCMESH_WERROR=ON \
+	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_SANITIZE=address,undefined
+build-tsan/build.ninja:
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCMESH_WERROR=ON \
+	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_SANITIZE=thread
+
+test-asan: build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest $(CTEST_FLAGS) -j $(JOBS)
+
+test-tsan: build-tsan/build.ninja
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_FLAGS) -j $(JOBS) -L unit_channel_test
+
+build-fuzz/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_BUILD_TESTS=ON -DIPCMESH_FUZZ=ON
+
+# Each fuzz target runs for FUZZ_SECONDS from its committed seed corpus.
+test-fuzz: build-fuzz/build.ninja
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	tests/fuzz/run.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+test: test-unit test-ipc test-asan test-tsan test-fuzz
+	@echo "make test: all tiers passed"
+
+bench: build
+	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

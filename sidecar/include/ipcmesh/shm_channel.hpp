@@ -1,0 +1,214 @@
+// The shared-memory broadcast channel: many producers append records to one log in a POSIX shm
+// segment; every subscriber reads every record at its own cursor. The byte layout, the memory
+// ordering and the liveness protocol are in docs/protocol.md.
+//
+// Data path: no syscall per message while the consumer is awake (it spins briefly before it
+// sleeps on a futex, and producers only wake a consumer that said it is asleep). No call here
+// throws; every failure is a typed Error.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipcmesh/channel_spec.hpp"
+#include "ipcmesh/error.hpp"
+
+namespace ipcmesh {
+
+namespace shm {
+struct Segment;  // the mapped segment (internal)
+}
+
+inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
+
+struct ShmChannelOptions {
+  std::string name;                         // POSIX shm name, e.g. shm_object_name(id)
+  std::uint64_t capacity_bytes = 1u << 20;  // ring data bytes; rounded up to a power of two
+  std::uint32_t max_message_size = 64u << 10;
+  SlowConsumerPolicy policy = SlowConsumerPolicy::kBlock;
+  std::uint32_t max_subscribers = 64;
+  std::uint32_t max_producers = 64;
+  mode_t mode = 0660;
+};
+
+struct SubscriberStats {
+  std::uint32_t slot = 0;
+  pid_t pid = 0;
+  std::uint64_t cursor = 0;
+  std::uint64_t lag_bytes = 0;  // bytes published that this subscriber has not released
+  std::uint64_t missed = 0;     // messages dropped for it under DropOldest
+  bool sleeping = false;
+};
+
+struct ChannelStats {
+  std::string name;
+  std::uint32_t layout_version = 0;
+  std::uint64_t generation = 0;
+  pid_t creator_pid = 0;
+  std::uint64_t capacity_bytes = 0;
+  std::uint32_t max_message_size = 0;
+  SlowConsumerPolicy policy = SlowConsumerPolicy::kBlock;
+  std::uint64_t tail_position = 0;         // bytes reserved since creation
+  std::uint64_t published_messages = 0;
+  std::uint64_t published_bytes = 0;       // payload bytes
+  std::uint64_t rejected_full = 0;         // DropNewest refusals
+  std::uint64_t dropped_oldest = 0;        // messages pushed past slow subscribers (all of them)
+  std::uint64_t gaps = 0;                  // records lost to producers that died mid-write
+  std::uint64_t reaped_subscribers = 0;
+  std::uint32_t producers = 0;
+  std::vector<SubscriberStats> subscribers;
+  double fill_ratio = 0.0;                 // (tail - slowest cursor) / capacity
+};
+
+// One mapping of a channel. The creator owns the POSIX name and unlinks it on destruction unless
+// release_name() was called. Move-only.
+class ShmChannel {
+ public:
+  // Creates the segment (O_CREAT|O_EXCL, mode, pre-touched so a small /dev/shm fails here and not
+  // with SIGBUS later). An existing segment whose creator is dead is reclaimed; a live one is
+  // kAlreadyExists.
+  static Result<ShmChannel> create(const ShmChannelOptions& options);
+  // Maps an existing channel and validates its header (kCorrupted, kIncompatible, kNotFound).
+  static Result<ShmChannel> open(std::string_view name);
+  // Like open, retrying kNotFound until the relay has created it or the timeout passes.
+  static Result<ShmChannel> open_wait(std::string_view name, std::chrono::nanoseconds timeout);
+  static Result<void> unlink(std::string_view name);
+
+  ShmChannel(ShmChannel&&) noexcept;
+  ShmChannel& operator=(ShmChannel&&) noexcept;
+  ShmChannel(const ShmChannel&) = delete;
+  ShmChannel& operator=(const ShmChannel&) = delete;
+  ~ShmChannel();
+
+  const std::string& name() const;
+  std::uint64_t capacity() const;
+  std::uint32_t max_message_size() const;
+  SlowConsumerPolicy policy() const;
+  ChannelStats stats() const;
+  // Marks dead subscribers and producers free; returns how many were reaped.
+  std::uint32_t reap_dead_peers();
+  // Wakes every sleeper (used on shutdown so blocked calls return promptly).
+  void wake_all();
+  void release_name();  // keep the POSIX name after this object is gone
+
+ private:
+  friend class Publisher;
+  friend class Subscriber;
+  explicit ShmChannel(std::shared_ptr<shm::Segment> segment);
+  std::shared_ptr<shm::Segment> segment_;
+};
+
+// A record reserved in the ring, written in place, then committed. Destroying an uncommitted
+// loan turns it into a gap record so that subscribers are never wedged.
+class Loan {
+ public:
+  Loan(Loan&&) noexcept;
+  Loan& operator=(Loan&&) noexcept;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  ~Loan();
+
+  std::span<std::byte> data() const { return {payload_, size_}; }
+  std::size_t size() const { return size_; }
+
+ private:
+  friend class Publisher;
+  Loan() = default;
+  class Publisher* owner_ = nullptr;
+  std::byte* payload_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint64_t position_ = 0;
+  std::uint32_t record_bytes_ = 0;
+};
+
+class Publisher {
+ public:
+  // Registers in the channel's producer table (liveness for crash recovery).
+  static Result<Publisher> attach(const ShmChannel& channel);
+
+  Publisher(Publisher&&) noexcept;
+  Publisher& operator=(Publisher&&) noexcept;
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+  ~Publisher();
+
+  // Reserves size bytes. Under Block it waits up to timeout for slow subscribers (kTimeout);
+  // under DropNewest a full ring is kWouldBlock at once; under DropOldest it never waits.
+  Result<Loan> loan(std::size_t size, std::chrono::nanoseconds timeout = kWaitForever);
+  Result<void> commit(Loan&& loan);
+  // Copying convenience: loan + memcpy + commit.
+  Result<void> publish(std::span<const std::byte> payload,
+                       std::chrono::nanoseconds timeout = kWaitForever);
+
+ private:
+  friend class Loan;
+  Publisher() = default;
+  void abandon(Loan& loan) noexcept;
+  std::shared_ptr<shm::Segment> segment_;
+  std::uint32_t slot_ = 0;
+  std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
+};
+
+enum class WaitMode : std::uint8_t {
+  kSpinThenSleep,  // default: spin for spin_time, then sleep on the futex
+  kBusyPoll,       // never sleep: lowest latency, one core busy
+};
+
+struct SubscriberOptions {
+  WaitMode wait_mode = WaitMode::kSpinThenSleep;
+  std::chrono::nanoseconds spin_time = std::chrono::microseconds(50);
+  bool from_oldest = false;  // start at the oldest retained record instead of the tail
+};
+
+// A received message: a view into the ring valid until Subscriber::release() or the next receive.
+struct MessageView {
+  std::span<const std::byte> data;
+  std::uint64_t position = 0;       // log position of the record
+  std::uint64_t missed_before = 0;  // messages dropped for this subscriber since its last receive
+};
+
+class Subscriber {
+ public:
+  static Result<Subscriber> attach(const ShmChannel& channel, SubscriberOptions options = {});
+
+  Subscriber(Subscriber&&) noexcept;
+  Subscriber& operator=(Subscriber&&) noexcept;
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+  ~Subscriber();
+
+  // Zero-copy: the view stays valid until release() (the producer cannot reuse the bytes under
+  // Block and DropNewest). An unreleased view is released by the next receive.
+  Result<MessageView> receive(std::chrono::nanoseconds timeout = kWaitForever);
+  // Under DropOldest a producer may overwrite the bytes of a held view: release() then says
+  // kOverrun so the reader can discard what it read.
+  Result<void> release();
+  // Copying receive: never returns a torn message, also under DropOldest. Returns the size;
+  // kMessageTooLarge (nothing consumed) when out is smaller than the message.
+  Result<std::size_t> receive_copy(std::span<std::byte> out,
+                                   std::chrono::nanoseconds timeout = kWaitForever);
+
+  std::uint64_t missed() const;  // total messages dropped for this subscriber (DropOldest)
+  std::uint64_t gaps() const;    // records skipped because their producer died mid-write
+  std::uint32_t slot() const { return slot_; }
+
+ private:
+  Subscriber() = default;
+  std::shared_ptr<shm::Segment> segment_;
+  SubscriberOptions options_;
+  std::uint32_t slot_ = 0;
+  std::uint64_t cursor_ = 0;          // position of the next record to read
+  std::uint64_t held_next_ = 0;       // cursor after the held view, 0 when none is held
+  std::uint64_t missed_reported_ = 0;
+  std::uint64_t gaps_ = 0;
+};
+
+}  // namespace ipcmesh
