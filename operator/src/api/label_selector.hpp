@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmesh/channel_spec.hpp"
 #include "ipcmesh/error.hpp"
 
 namespace ipcmesh::api {
