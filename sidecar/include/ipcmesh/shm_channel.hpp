@@ -45,6 +45,8 @@ struct SubscriberStats {
   std::uint64_t cursor = 0;
   std::uint64_t lag_bytes = 0;  // bytes published that this subscriber has not released
   std::uint64_t missed = 0;     // messages dropped for it under DropOldest
+  std::uint64_t delivered_messages = 0;
+  std::uint64_t delivered_bytes = 0;
   bool sleeping = false;
 };
 
@@ -152,7 +154,11 @@ class Publisher {
   friend class Loan;
   Publisher() = default;
   void abandon(Loan& loan) noexcept;
+  bool refresh_limit();
+  Result<void> wait_for_space(std::uint64_t end, std::chrono::steady_clock::time_point deadline);
+  void push_slow_subscribers(std::uint64_t needed);
   std::shared_ptr<shm::Segment> segment_;
+  int lock_fd_ = -1;  // own open file description: its lock says this producer is alive
   std::uint32_t slot_ = 0;
   std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
 };
@@ -165,7 +171,6 @@ enum class WaitMode : std::uint8_t {
 struct SubscriberOptions {
   WaitMode wait_mode = WaitMode::kSpinThenSleep;
   std::chrono::nanoseconds spin_time = std::chrono::microseconds(50);
-  bool from_oldest = false;  // start at the oldest retained record instead of the tail
 };
 
 // A received message: a view into the ring valid until Subscriber::release() or the next receive.
@@ -202,12 +207,17 @@ class Subscriber {
 
  private:
   Subscriber() = default;
+  Result<void> advance_to(std::uint64_t next);
+  bool wait_for_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
   std::shared_ptr<shm::Segment> segment_;
+  int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
   std::uint64_t cursor_ = 0;          // position of the next record to read
   std::uint64_t held_next_ = 0;       // cursor after the held view, 0 when none is held
   std::uint64_t missed_reported_ = 0;
+  std::uint32_t held_size_ = 0;
+  std::chrono::steady_clock::time_point stuck_since_{};
   std::uint64_t gaps_ = 0;
 };
 

@@ -1,0 +1,229 @@
+#include "channel/shm_segment.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <thread>
+
+namespace ipcmesh::shm {
+namespace {
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+std::uint64_t fresh_random() {
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) ^ device() ^
+         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+std::string dev_shm_advice(std::uint64_t needed) {
+  struct statvfs vfs {};
+  std::string text = "the channel needs " + std::to_string(needed) + " bytes of /dev/shm";
+  if (::statvfs("/dev/shm", &vfs) == 0) {
+    text += ", " + std::to_string(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " bytes are free";
+  }
+  return text + "; enlarge the /dev/shm emptyDir (sizeLimit) or shrink sharedMemory.size";
+}
+
+Result<void> map_segment(Segment& segment, std::uint64_t bytes) {
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, segment.fd, 0);
+  if (base == MAP_FAILED) return tl::unexpected(system_error("mmap", segment.name, errno));
+  segment.base = base;
+  segment.mapped_bytes = bytes;
+  return {};
+}
+
+// Stale means: no live creator holds the creator lock and the segment is not being initialised
+// right now by a creator that has not taken its lock yet.
+Result<bool> existing_segment_is_stale(std::string_view name) {
+  Segment probe;
+  probe.name = std::string(name);
+  probe.fd = ::shm_open(probe.name.c_str(), O_RDWR, 0);
+  if (probe.fd < 0) {
+    if (errno == ENOENT) return true;  // vanished meanwhile: retry the create
+    return tl::unexpected(system_error("shm_open", name, errno));
+  }
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (probe.is_locked_by_other(kCreatorLockOffset)) return false;
+    struct stat st {};
+    if (::fstat(probe.fd, &st) == 0 && st.st_size > 0) return true;
+    // Size 0: a creator between shm_open(O_EXCL) and its lock; give it a moment.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace
+
+Segment::~Segment() {
+  if (base != nullptr) ::munmap(base, mapped_bytes);
+  if (fd >= 0) ::close(fd);  // releases every OFD lock taken through this description
+  if (owns_name) ::shm_unlink(name.c_str());
+}
+
+namespace {
+bool set_lock(int fd, std::int64_t offset, short type, int command, struct flock* out = nullptr) {
+  struct flock lock {};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = offset;
+  lock.l_len = 1;
+  const bool ok = ::fcntl(fd, command, &lock) == 0;
+  if (out != nullptr) *out = lock;
+  return ok;
+}
+}  // namespace
+
+bool lock_byte(int fd, std::int64_t offset) { return set_lock(fd, offset, F_WRLCK, F_OFD_SETLK); }
+void unlock_byte(int fd, std::int64_t offset) { set_lock(fd, offset, F_UNLCK, F_OFD_SETLK); }
+bool locked_by_other(int fd, std::int64_t offset) {
+  struct flock lock {};
+  // On error we cannot tell: report "alive" so that nothing is ever reaped by mistake.
+  if (!set_lock(fd, offset, F_WRLCK, F_OFD_GETLK, &lock)) return true;
+  return lock.l_type != F_UNLCK;
+}
+
+Result<int> reopen_description(const Segment& segment) {
+  const std::string path = "/proc/self/fd/" + std::to_string(segment.fd);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected(system_error("open(" + path + ")", segment.name, errno));
+  return fd;
+}
+
+bool Segment::try_lock(std::int64_t offset) const { return lock_byte(fd, offset); }
+void Segment::unlock(std::int64_t offset) const { unlock_byte(fd, offset); }
+bool Segment::is_locked_by_other(std::int64_t offset) const { return locked_by_other(fd, offset); }
+
+Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
+  if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
+  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
+                                options.max_subscribers, options.max_producers);
+  if (!geometry) return tl::unexpected(geometry.error());
+
+  auto segment = std::make_unique<Segment>();
+  segment->name = options.name;
+  for (int attempt = 0;; ++attempt) {
+    segment->fd = ::shm_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode);
+    if (segment->fd >= 0) break;
+    if (errno != EEXIST || attempt >= 3) {
+      return tl::unexpected(system_error("shm_open(O_CREAT|O_EXCL)", options.name, errno));
+    }
+    auto stale = existing_segment_is_stale(options.name);
+    if (!stale) return tl::unexpected(stale.error());
+    if (!*stale) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "shm " + options.name + " belongs to a live channel creator; not replacing it");
+    }
+    ::shm_unlink(options.name.c_str());  // reclaim what a dead creator left behind
+  }
+  segment->owns_name = true;
+  if (!segment->try_lock(kCreatorLockOffset)) {
+    return tl::unexpected(system_error("fcntl(F_OFD_SETLK creator)", options.name, errno));
+  }
+  // shm_open applies the umask; the spec's mode is what the operator promised.
+  if (::fchmod(segment->fd, options.mode) != 0) {
+    return tl::unexpected(system_error("fchmod", options.name, errno));
+  }
+  if (::ftruncate(segment->fd, static_cast<off_t>(geometry->total_bytes)) != 0) {
+    return tl::unexpected(system_error("ftruncate", options.name, errno));
+  }
+  // Reserve every page now: a too-small /dev/shm fails here with a message, not with SIGBUS
+  // in an app later.
+  if (int rc = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(geometry->total_bytes)); rc != 0) {
+    if (rc == ENOSPC) {
+      return make_error(ErrorCode::kNoSpace, "shm " + options.name + ": " + dev_shm_advice(geometry->total_bytes));
+    }
+    return tl::unexpected(system_error("posix_fallocate", options.name, rc));
+  }
+  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped) return tl::unexpected(mapped.error());
+
+  StaticHeader& h = segment->header;
+  std::memset(&h, 0, sizeof h);
+  h.magic = kMagic;
+  h.layout_version = kLayoutVersion;
+  h.control_block_bytes = kControlBlockBytes;
+  h.total_bytes = geometry->total_bytes;
+  h.capacity = geometry->capacity;
+  h.max_message_size = options.max_message_size;
+  h.policy = static_cast<std::uint32_t>(options.policy);
+  h.max_subscribers = geometry->max_subscribers;
+  h.max_producers = geometry->max_producers;
+  h.subscribers_offset = geometry->subscribers_offset;
+  h.producers_offset = geometry->producers_offset;
+  h.data_offset = geometry->data_offset;
+  h.generation = fresh_random();
+  h.record_key = fresh_random();
+  h.creator_pid = ::getpid();
+  h.creator_uid = ::getuid();
+  ::gethostname(h.creator_host, sizeof h.creator_host - 1);
+  h.static_checksum = static_checksum(h);
+
+  ControlBlock& control = segment->control();
+  std::memcpy(&control.fixed, &h, sizeof h);
+  // The log starts one capacity in, so zeroed memory (position 0) never looks like a record.
+  control.tail.store(h.capacity, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < h.max_producers; ++i) {
+    segment->producer(i).inflight_position.store(kNoPosition, std::memory_order_relaxed);
+  }
+  control.state.store(static_cast<std::uint32_t>(SegmentState::kReady), std::memory_order_release);
+  return segment;
+}
+
+Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
+  if (auto valid = validate_posix_name(name); !valid) return tl::unexpected(valid.error());
+  auto segment = std::make_unique<Segment>();
+  segment->name = std::string(name);
+  segment->fd = ::shm_open(segment->name.c_str(), O_RDWR, 0);
+  if (segment->fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return make_error(ErrorCode::kNotFound, "shm " + segment->name + " does not exist (is the relay running?)");
+    }
+    return tl::unexpected(system_error("shm_open", segment->name, err));
+  }
+  struct stat st {};
+  if (::fstat(segment->fd, &st) != 0) return tl::unexpected(system_error("fstat", segment->name, errno));
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (file_size < kControlBlockBytes) {
+    // Either a creator that has not sized it yet, or a foreign object.
+    return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet (" +
+                                                std::to_string(file_size) + " bytes)");
+  }
+  if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped) return tl::unexpected(mapped.error());
+  const ControlBlock& control = segment->control();
+  if (control.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::kReady)) {
+    // A creator still writing the header (magic first): come back later. Anything else falls
+    // through to validation, which names what is wrong with a foreign or damaged segment.
+    std::uint64_t magic = 0;
+    std::memcpy(&magic, segment->base, sizeof magic);
+    if (magic == kMagic || magic == 0) {
+      return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet");
+    }
+  }
+  auto header = validate_header(
+      std::span(static_cast<const std::byte*>(segment->base), kControlBlockBytes), file_size);
+  if (!header) {
+    Error error = header.error();
+    error.message = "shm " + segment->name + ": " + error.message;
+    return tl::unexpected(error);
+  }
+  segment->header = *header;
+  ::munmap(segment->base, kControlBlockBytes);
+  segment->base = nullptr;
+  if (auto mapped = map_segment(*segment, header->total_bytes); !mapped) return tl::unexpected(mapped.error());
+  return segment;
+}
+
+}  // namespace ipcmesh::shm
