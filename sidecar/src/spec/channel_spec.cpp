@@ -12,6 +12,14 @@ namespace {
 constexpr std::uint64_t kRecordHeaderBytes = 16;
 constexpr std::uint64_t kRecordAlignment = 8;
 constexpr std::uint32_t kMaxSubscribersLimit = 1024;
+// Bounds the CRD states (crds/ipcchannel.yaml): a ring of 4Ki..16Gi, messages of at most 1Gi.
+constexpr std::uint64_t kMinRingBytes = 4ull << 10;
+constexpr std::uint64_t kMaxRingBytes = 16ull << 30;
+constexpr std::uint64_t kMaxShmMessageBytes = 1ull << 30;
+// scope: Node shares the host's IPC namespace, where Pod sysctls fs.mqueue.* are refused, so a
+// Node channel's queue must fit the kernel defaults.
+constexpr std::uint32_t kNodeScopeMaxMessages = 10;
+constexpr std::uint32_t kNodeScopeMaxMessageSize = 8192;
 // The kernel's hard ceilings, even with CAP_SYS_RESOURCE (HARD_MSGMAX, HARD_MSGSIZEMAX).
 constexpr std::uint32_t kMqHardMaxMessages = 65536;
 constexpr std::uint32_t kMqHardMaxMessageSize = 16u << 20;
@@ -130,8 +138,17 @@ Result<void> validate(const ChannelSpec& spec) {
   }
 
   if (const auto& shm = spec.shared_memory) {
-    if (shm->max_message_size == 0)
+    if (shm->size_bytes < kMinRingBytes || shm->size_bytes > kMaxRingBytes) {
+      return invalid("sharedMemory.size: " + format_quantity(shm->size_bytes) + " is outside " +
+                     format_quantity(kMinRingBytes) + ".." + format_quantity(kMaxRingBytes));
+    }
+    if (shm->max_message_size == 0) {
       return invalid("sharedMemory.maxMessageSize: must be at least 1");
+    }
+    if (shm->max_message_size > kMaxShmMessageBytes) {
+      return invalid("sharedMemory.maxMessageSize: " + format_quantity(shm->max_message_size) +
+                     " is larger than " + format_quantity(kMaxShmMessageBytes));
+    }
     const std::uint64_t record =
         (shm->max_message_size + kRecordHeaderBytes + kRecordAlignment - 1) &
         ~(kRecordAlignment - 1);
@@ -169,6 +186,21 @@ Result<void> validate(const ChannelSpec& spec) {
     }
   }
 
+  if (spec.scope == Scope::kNode && spec.message_queue &&
+      (spec.message_queue->max_messages > kNodeScopeMaxMessages ||
+       spec.message_queue->max_message_size > kNodeScopeMaxMessageSize)) {
+    return invalid(
+        "messageQueue: scope Node shares the host's IPC namespace, where Pod sysctls "
+        "(fs.mqueue.*) are refused: keep maxMessages <= 10 and maxMessageSize <= 8Ki "
+        "(asked for " +
+        std::to_string(spec.message_queue->max_messages) + " of " +
+        format_quantity(spec.message_queue->max_message_size) + "), or use scope Pod");
+  }
+  if (spec.bridge.mq_to_shm && spec.bridge.shm_to_mq) {
+    return invalid(
+        "relay.bridge: choose one direction, mqToShm or shmToMq; both would loop "
+        "messages");
+  }
   if ((spec.bridge.mq_to_shm || spec.bridge.shm_to_mq) && spec.transport != Transport::kBoth) {
     return invalid(std::string("relay.bridge.") + (spec.bridge.mq_to_shm ? "mqToShm" : "shmToMq") +
                    ": bridging needs transport Both, not " + transport);

@@ -53,7 +53,7 @@ TEST(ChannelSpecJson, ReadsEveryFieldOfTheCrdShape) {
     "namespace": "video", "name": "frames", "transport": "Both", "scope": "Node",
     "sharedMemory": {"size": "256Mi", "maxMessageSize": 4194304, "slowConsumer": "DropOldest",
                      "maxSubscribers": 8},
-    "messageQueue": {"name": "/legacy_frames", "maxMessages": 128, "maxMessageSize": "16Ki"},
+    "messageQueue": {"name": "/legacy_frames", "maxMessages": 8, "maxMessageSize": "4Ki"},
     "relay": {"bridge": {"mqToShm": true, "shmToMq": false}, "metricsPort": 9400},
     "selector": {"matchLabels": {"app": "x"}}
   })");
@@ -67,8 +67,8 @@ TEST(ChannelSpecJson, ReadsEveryFieldOfTheCrdShape) {
   EXPECT_EQ(spec->shared_memory->slow_consumer, SlowConsumerPolicy::kDropOldest);
   EXPECT_EQ(spec->shared_memory->max_subscribers, 8u);
   EXPECT_EQ(spec->message_queue->name, "/legacy_frames");
-  EXPECT_EQ(spec->message_queue->max_messages, 128u);
-  EXPECT_EQ(spec->message_queue->max_message_size, 16u << 10);
+  EXPECT_EQ(spec->message_queue->max_messages, 8u);
+  EXPECT_EQ(spec->message_queue->max_message_size, 4u << 10);
   EXPECT_TRUE(spec->bridge.mq_to_shm);
   EXPECT_FALSE(spec->bridge.shm_to_mq);
   EXPECT_EQ(spec->metrics_port, 9400);
@@ -84,8 +84,8 @@ TEST(ChannelSpecJson, RoundTripsThroughJson) {
   spec.transport = Transport::kBoth;
   spec.scope = Scope::kNode;
   spec.shared_memory = SharedMemorySpec{1ull << 30, 3u << 20, SlowConsumerPolicy::kDropNewest, 3};
-  spec.message_queue = MessageQueueSpec{"/orders", 33, 1500};
-  spec.bridge = {true, true};
+  spec.message_queue = MessageQueueSpec{"/orders", 7, 1500};
+  spec.bridge = {true, false};
   spec.metrics_port = 1;
   const json first = to_json(spec);
   EXPECT_EQ(first["sharedMemory"]["size"], "1Gi");
@@ -251,7 +251,38 @@ INSTANTIATE_TEST_SUITE_P(
                      },
                      "sharedMemory.maxMessageSize: 524273 does not fit a 1Mi ring"},
         ValidateCase{"empty ring", [](ChannelSpec& s) { s.shared_memory->size_bytes = 0; },
-                     "sharedMemory.maxMessageSize: 1Mi does not fit a 0 ring"},
+                     "sharedMemory.size: 0 is outside 4Ki..16Gi"},
+        ValidateCase{"smallest ring",
+                     [](ChannelSpec& s) {
+                       s.shared_memory->size_bytes = 4096;
+                       s.shared_memory->max_message_size = 2048 - 16;
+                     },
+                     ""},
+        ValidateCase{"largest ring",
+                     [](ChannelSpec& s) { s.shared_memory->size_bytes = 16ull << 30; }, ""},
+        ValidateCase{"ring above 16Gi",
+                     [](ChannelSpec& s) { s.shared_memory->size_bytes = (16ull << 30) + 1; },
+                     "sharedMemory.size: 17179869185 is outside 4Ki..16Gi"},
+        ValidateCase{"message above 1Gi",
+                     [](ChannelSpec& s) {
+                       s.shared_memory->size_bytes = 16ull << 30;
+                       s.shared_memory->max_message_size = (1u << 30) + 8;
+                     },
+                     "sharedMemory.maxMessageSize: 1073741832 is larger than 1Gi"},
+        ValidateCase{"bridge in both directions",
+                     [](ChannelSpec& s) {
+                       s.bridge = {true, true};
+                     },
+                     "relay.bridge: choose one direction"},
+        ValidateCase{"node scope within the kernel defaults",
+                     [](ChannelSpec& s) {
+                       s.scope = Scope::kNode;
+                       s.message_queue->max_messages = 10;
+                     },
+                     ""},
+        ValidateCase{"node scope beyond the kernel defaults",
+                     [](ChannelSpec& s) { s.scope = Scope::kNode; },
+                     "messageQueue: scope Node shares the host's IPC namespace"},
         ValidateCase{"zero max message size",
                      [](ChannelSpec& s) { s.shared_memory->max_message_size = 0; },
                      "sharedMemory.maxMessageSize: must be at least 1"},
