@@ -58,16 +58,16 @@ struct ChannelStats {
   std::uint64_t capacity_bytes = 0;
   std::uint32_t max_message_size = 0;
   SlowConsumerPolicy policy = SlowConsumerPolicy::kBlock;
-  std::uint64_t tail_position = 0;         // bytes reserved since creation
+  std::uint64_t tail_position = 0;  // bytes reserved since creation
   std::uint64_t published_messages = 0;
-  std::uint64_t published_bytes = 0;       // payload bytes
-  std::uint64_t rejected_full = 0;         // DropNewest refusals
-  std::uint64_t dropped_oldest = 0;        // messages pushed past slow subscribers (all of them)
-  std::uint64_t gaps = 0;                  // records lost to producers that died mid-write
+  std::uint64_t published_bytes = 0;  // payload bytes
+  std::uint64_t rejected_full = 0;    // DropNewest refusals
+  std::uint64_t dropped_oldest = 0;   // messages pushed past slow subscribers (all of them)
+  std::uint64_t gaps = 0;             // records lost to producers that died mid-write
   std::uint64_t reaped_subscribers = 0;
   std::uint32_t producers = 0;
   std::vector<SubscriberStats> subscribers;
-  double fill_ratio = 0.0;                 // (tail - slowest cursor) / capacity
+  double fill_ratio = 0.0;  // (tail - slowest cursor) / capacity
 };
 
 // One mapping of a channel. The creator owns the POSIX name and unlinks it on destruction unless
@@ -213,8 +213,8 @@ class Subscriber {
   int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
-  std::uint64_t cursor_ = 0;          // position of the next record to read
-  std::uint64_t held_next_ = 0;       // cursor after the held view, 0 when none is held
+  std::uint64_t cursor_ = 0;     // position of the next record to read
+  std::uint64_t held_next_ = 0;  // cursor after the held view, 0 when none is held
   std::uint64_t missed_reported_ = 0;
   std::uint32_t held_size_ = 0;
   std::chrono::steady_clock::time_point stuck_since_{};

@@ -34,7 +34,9 @@ constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
 constexpr auto kProducerSleepSlice = std::chrono::milliseconds(10);
 constexpr int kProducerSpins = 4000;
 
-constexpr std::uint32_t state_value(SlotState state) { return static_cast<std::uint32_t>(state); }
+constexpr std::uint32_t state_value(SlotState state) {
+  return static_cast<std::uint32_t>(state);
+}
 
 Clock::time_point deadline_after(std::chrono::nanoseconds timeout) {
   if (timeout == kWaitForever) return Clock::time_point::max();
@@ -116,9 +118,9 @@ Result<std::uint32_t> claim_slot(const Segment& segment, int lock_fd, std::uint3
     }
     return i;
   }
-  return make_error(ErrorCode::kTableFull, std::string("channel ") + segment.name + " has no free " +
-                                               what + " slot (all " + std::to_string(count) +
-                                               " in use)");
+  return make_error(ErrorCode::kTableFull, std::string("channel ") + segment.name +
+                                               " has no free " + what + " slot (all " +
+                                               std::to_string(count) + " in use)");
 }
 
 bool subscriber_is_dead(const Segment& segment, std::uint32_t i) {
@@ -224,13 +226,21 @@ Result<void> ShmChannel::unlink(std::string_view name) {
   return {};
 }
 
-const std::string& ShmChannel::name() const { return segment_->name; }
-std::uint64_t ShmChannel::capacity() const { return segment_->header.capacity; }
-std::uint32_t ShmChannel::max_message_size() const { return segment_->header.max_message_size; }
+const std::string& ShmChannel::name() const {
+  return segment_->name;
+}
+std::uint64_t ShmChannel::capacity() const {
+  return segment_->header.capacity;
+}
+std::uint32_t ShmChannel::max_message_size() const {
+  return segment_->header.max_message_size;
+}
 SlowConsumerPolicy ShmChannel::policy() const {
   return static_cast<SlowConsumerPolicy>(segment_->header.policy);
 }
-void ShmChannel::release_name() { segment_->owns_name = false; }
+void ShmChannel::release_name() {
+  segment_->owns_name = false;
+}
 
 void ShmChannel::wake_all() {
   ControlBlock& control = segment_->control();
@@ -446,8 +456,9 @@ Result<void> Publisher::wait_for_space(std::uint64_t end, Clock::time_point dead
     refresh_limit();
     if (end <= cached_limit_) return {};
     if (Clock::now() >= deadline) {
-      return make_error(ErrorCode::kTimeout, "channel " + segment.name +
-                                                 ": ring full, slowest subscriber did not catch up in time");
+      return make_error(
+          ErrorCode::kTimeout,
+          "channel " + segment.name + ": ring full, slowest subscriber did not catch up in time");
     }
   }
 }
@@ -518,8 +529,9 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
         if (policy == SlowConsumerPolicy::kDropNewest) {
           mine.rejected_full.store(mine.rejected_full.load(std::memory_order_relaxed) + 1,
                                    std::memory_order_relaxed);
-          return make_error(ErrorCode::kWouldBlock,
-                            "channel " + segment.name + " is full (DropNewest): message not published");
+          return make_error(
+              ErrorCode::kWouldBlock,
+              "channel " + segment.name + " is full (DropNewest): message not published");
         }
         if (!deadline_set) {
           deadline = deadline_after(timeout);
@@ -530,8 +542,8 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
           refresh_limit();
           if (end > cached_limit_) {
             if (Clock::now() >= deadline) {
-              return make_error(ErrorCode::kTimeout,
-                                "channel " + segment.name + ": an unfinished record blocks the ring");
+              return make_error(ErrorCode::kTimeout, "channel " + segment.name +
+                                                         ": an unfinished record blocks the ring");
             }
             std::this_thread::yield();
           }
@@ -562,8 +574,8 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
   loan.position_ = tail + pad;
   loan.record_bytes_ = bytes;
   loan.size_ = size;
-  loan.payload_ = reinterpret_cast<std::byte*>(&segment.record_at(loan.position_)) +
-                  shm::kRecordHeaderBytes;
+  loan.payload_ =
+      reinterpret_cast<std::byte*>(&segment.record_at(loan.position_)) + shm::kRecordHeaderBytes;
   return loan;
 }
 
@@ -621,9 +633,9 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
   auto fd = shm::reopen_description(segment);
   if (!fd) return tl::unexpected(fd.error());
   subscriber.lock_fd_ = *fd;
-  auto slot = claim_slot<SubscriberSlot>(segment, subscriber.lock_fd_, segment.header.max_subscribers,
-                                         &Segment::subscriber, shm::kSubscriberLockBase,
-                                         "subscriber");
+  auto slot =
+      claim_slot<SubscriberSlot>(segment, subscriber.lock_fd_, segment.header.max_subscribers,
+                                 &Segment::subscriber, shm::kSubscriberLockBase, "subscriber");
   if (!slot) {
     reap_dead_subscribers(segment);
     slot = claim_slot<SubscriberSlot>(segment, subscriber.lock_fd_, segment.header.max_subscribers,
@@ -680,7 +692,9 @@ Subscriber::~Subscriber() {
 std::uint64_t Subscriber::missed() const {
   return segment_->subscriber(slot_).missed.load(std::memory_order_relaxed);
 }
-std::uint64_t Subscriber::gaps() const { return gaps_; }
+std::uint64_t Subscriber::gaps() const {
+  return gaps_;
+}
 
 Result<void> Subscriber::advance_to(std::uint64_t next) {
   const Segment& segment = *segment_;
@@ -693,8 +707,9 @@ Result<void> Subscriber::advance_to(std::uint64_t next) {
       cursor_ = next;
     } else {
       cursor_ = expected;  // a producer pushed us past records it overwrote (rule D1)
-      outcome = make_error(ErrorCode::kOverrun, "channel " + segment.name +
-                                                    ": the message was overwritten while held (DropOldest)");
+      outcome = make_error(
+          ErrorCode::kOverrun,
+          "channel " + segment.name + ": the message was overwritten while held (DropOldest)");
     }
   } else {
     cursor_ = next;
@@ -729,8 +744,8 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
     // Long enough that a live producer would have committed: maybe it died mid-write.
     if (fill_dead_reservation(segment, cursor_)) return true;
   }
-  const bool spinning = options_.wait_mode == WaitMode::kBusyPoll ||
-                        now - stuck_since_ < options_.spin_time;
+  const bool spinning =
+      options_.wait_mode == WaitMode::kBusyPoll || now - stuck_since_ < options_.spin_time;
   if (spinning) {
     for (int i = 0; i < 64; ++i) {
       shm::cpu_relax();
@@ -745,7 +760,8 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
   const bool ready = read_record(segment, cursor_).has_value() ||
                      mine.cursor.load(std::memory_order_acquire) != cursor_;
   if (!ready) {
-    auto slice = has_deadline ? until(deadline, kMaxSleepSlice) : std::chrono::nanoseconds(kMaxSleepSlice);
+    auto slice =
+        has_deadline ? until(deadline, kMaxSleepSlice) : std::chrono::nanoseconds(kMaxSleepSlice);
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
   }
   control.sleeping_subscribers.fetch_sub(1, std::memory_order_relaxed);
@@ -772,7 +788,8 @@ Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
         const std::uint64_t missed = mine.missed.load(std::memory_order_relaxed);
         MessageView view;
         view.data = std::span<const std::byte>(
-            reinterpret_cast<const std::byte*>(&segment.record_at(cursor_)) + shm::kRecordHeaderBytes,
+            reinterpret_cast<const std::byte*>(&segment.record_at(cursor_)) +
+                shm::kRecordHeaderBytes,
             record->length);
         view.position = cursor_ - segment.header.capacity;
         view.missed_before = missed - std::exchange(missed_reported_, missed);

@@ -17,8 +17,7 @@ std::uint64_t static_checksum(const StaticHeader& header) {
 }
 
 Result<SegmentGeometry> plan_geometry(std::uint64_t capacity, std::uint32_t max_message_size,
-                                      std::uint32_t max_subscribers,
-                                      std::uint32_t max_producers) {
+                                      std::uint32_t max_subscribers, std::uint32_t max_producers) {
   if (capacity < kMinCapacity || capacity > kMaxCapacity) {
     return make_error(ErrorCode::kInvalidArgument,
                       "ring capacity " + std::to_string(capacity) + " bytes is outside [" +
@@ -43,7 +42,8 @@ Result<SegmentGeometry> plan_geometry(std::uint64_t capacity, std::uint32_t max_
   g.max_producers = max_producers;
   g.subscribers_offset = kControlBlockBytes;
   g.producers_offset = g.subscribers_offset + std::uint64_t{max_subscribers} * kSlotBytes;
-  g.data_offset = align_up(g.producers_offset + std::uint64_t{max_producers} * kSlotBytes, kPageSize);
+  g.data_offset =
+      align_up(g.producers_offset + std::uint64_t{max_producers} * kSlotBytes, kPageSize);
   g.total_bytes = g.data_offset + rounded;
   return g;
 }
@@ -68,8 +68,8 @@ Result<StaticHeader> validate_header(std::span<const std::byte> bytes, std::uint
   }
   auto planned = plan_geometry(h.capacity, h.max_message_size, h.max_subscribers, h.max_producers);
   if (!planned) {
-    return make_error(ErrorCode::kCorrupted, "header describes an impossible ring: " +
-                                                 planned.error().message);
+    return make_error(ErrorCode::kCorrupted,
+                      "header describes an impossible ring: " + planned.error().message);
   }
   const SegmentGeometry& g = *planned;
   if (g.capacity != h.capacity || g.subscribers_offset != h.subscribers_offset ||
@@ -78,12 +78,13 @@ Result<StaticHeader> validate_header(std::span<const std::byte> bytes, std::uint
     return make_error(ErrorCode::kCorrupted, "header geometry is inconsistent");
   }
   if (h.total_bytes != file_size) {
-    return make_error(ErrorCode::kCorrupted,
-                      "header says " + std::to_string(h.total_bytes) + " bytes, the segment has " +
-                          std::to_string(file_size));
+    return make_error(ErrorCode::kCorrupted, "header says " + std::to_string(h.total_bytes) +
+                                                 " bytes, the segment has " +
+                                                 std::to_string(file_size));
   }
   if (h.policy > static_cast<std::uint32_t>(SlowConsumerPolicy::kDropNewest)) {
-    return make_error(ErrorCode::kCorrupted, "unknown slow-consumer policy " + std::to_string(h.policy));
+    return make_error(ErrorCode::kCorrupted,
+                      "unknown slow-consumer policy " + std::to_string(h.policy));
   }
   h.creator_host[sizeof h.creator_host - 1] = '\0';
   return h;
@@ -92,7 +93,8 @@ Result<StaticHeader> validate_header(std::span<const std::byte> bytes, std::uint
 Result<RecordView> decode_record(std::uint64_t position, std::uint32_t length_type,
                                  std::uint32_t check, std::uint64_t stored_position,
                                  const StaticHeader& header) {
-  if (stored_position != position || check != record_check(position, length_type, header.record_key)) {
+  if (stored_position != position ||
+      check != record_check(position, length_type, header.record_key)) {
     return make_error(ErrorCode::kNotFound, "record not committed");
   }
   const std::uint32_t type_bits = length_type >> 30;
@@ -107,8 +109,9 @@ Result<RecordView> decode_record(std::uint64_t position, std::uint32_t length_ty
     case RecordType::kGap:
       // A gap covers a whole dead reservation, so it may use the alignment slack of the largest
       // record as well.
-      if ((view.type == RecordType::kData ? length > header.max_message_size
-                                          : view.record_bytes > record_bytes(header.max_message_size)) ||
+      if ((view.type == RecordType::kData
+               ? length > header.max_message_size
+               : view.record_bytes > record_bytes(header.max_message_size)) ||
           offset + view.record_bytes > header.capacity) {
         return make_error(ErrorCode::kCorrupted, "record length " + std::to_string(length) +
                                                      " breaks the channel's limits");

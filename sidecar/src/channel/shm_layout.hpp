@@ -54,7 +54,7 @@ struct StaticHeader {
   std::uint64_t record_key;  // mixes into every record's check word
   std::int32_t creator_pid;  // in the creator's PID namespace; for humans only
   std::uint32_t creator_uid;
-  char creator_host[64];     // hostname of the creator (the Pod name in Kubernetes)
+  char creator_host[64];  // hostname of the creator (the Pod name in Kubernetes)
   std::uint64_t static_checksum;
 };
 static_assert(sizeof(StaticHeader) == 168);  // docs/protocol.md lists every offset
@@ -63,12 +63,12 @@ struct alignas(kCacheLine) ControlBlock {
   StaticHeader fixed;
   std::atomic<std::uint32_t> state;  // SegmentState; kReady is stored last, with release
   std::uint32_t reserved0;
-  alignas(kCacheLine) std::atomic<std::uint64_t> tail;  // next reservation position
-  alignas(kCacheLine) std::atomic<std::uint32_t> data_futex;     // bumped when sleepers wait
+  alignas(kCacheLine) std::atomic<std::uint64_t> tail;        // next reservation position
+  alignas(kCacheLine) std::atomic<std::uint32_t> data_futex;  // bumped when sleepers wait
   std::atomic<std::uint32_t> sleeping_subscribers;
-  alignas(kCacheLine) std::atomic<std::uint32_t> space_futex;    // bumped when producers wait
+  alignas(kCacheLine) std::atomic<std::uint32_t> space_futex;  // bumped when producers wait
   std::atomic<std::uint32_t> blocked_producers;
-  alignas(kCacheLine) std::atomic<std::uint64_t> gaps;           // records lost to dead producers
+  alignas(kCacheLine) std::atomic<std::uint64_t> gaps;  // records lost to dead producers
   std::atomic<std::uint64_t> reaped_subscribers;
   std::atomic<std::uint64_t> reaped_producers;
   // Counters of producers that detached, so totals survive their slots being reused.
@@ -83,8 +83,8 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 struct alignas(kCacheLine) SubscriberSlot {
   std::atomic<std::uint32_t> state;  // SlotState
   std::int32_t pid;
-  std::atomic<std::uint64_t> cursor;   // everything before it is released
-  std::atomic<std::uint64_t> missed;   // messages pushed past it (DropOldest)
+  std::atomic<std::uint64_t> cursor;  // everything before it is released
+  std::atomic<std::uint64_t> missed;  // messages pushed past it (DropOldest)
   std::atomic<std::uint32_t> sleeping;
   std::uint32_t reserved0;
   std::atomic<std::uint64_t> delivered_messages;

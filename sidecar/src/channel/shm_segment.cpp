@@ -86,8 +86,12 @@ bool set_lock(int fd, std::int64_t offset, short type, int command, struct flock
 }
 }  // namespace
 
-bool lock_byte(int fd, std::int64_t offset) { return set_lock(fd, offset, F_WRLCK, F_OFD_SETLK); }
-void unlock_byte(int fd, std::int64_t offset) { set_lock(fd, offset, F_UNLCK, F_OFD_SETLK); }
+bool lock_byte(int fd, std::int64_t offset) {
+  return set_lock(fd, offset, F_WRLCK, F_OFD_SETLK);
+}
+void unlock_byte(int fd, std::int64_t offset) {
+  set_lock(fd, offset, F_UNLCK, F_OFD_SETLK);
+}
 bool locked_by_other(int fd, std::int64_t offset) {
   struct flock lock {};
   // On error we cannot tell: report "alive" so that nothing is ever reaped by mistake.
@@ -102,9 +106,15 @@ Result<int> reopen_description(const Segment& segment) {
   return fd;
 }
 
-bool Segment::try_lock(std::int64_t offset) const { return lock_byte(fd, offset); }
-void Segment::unlock(std::int64_t offset) const { unlock_byte(fd, offset); }
-bool Segment::is_locked_by_other(std::int64_t offset) const { return locked_by_other(fd, offset); }
+bool Segment::try_lock(std::int64_t offset) const {
+  return lock_byte(fd, offset);
+}
+void Segment::unlock(std::int64_t offset) const {
+  unlock_byte(fd, offset);
+}
+bool Segment::is_locked_by_other(std::int64_t offset) const {
+  return locked_by_other(fd, offset);
+}
 
 Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
   if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
@@ -123,8 +133,9 @@ Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options
     auto stale = existing_segment_is_stale(options.name);
     if (!stale) return tl::unexpected(stale.error());
     if (!*stale) {
-      return make_error(ErrorCode::kAlreadyExists,
-                        "shm " + options.name + " belongs to a live channel creator; not replacing it");
+      return make_error(
+          ErrorCode::kAlreadyExists,
+          "shm " + options.name + " belongs to a live channel creator; not replacing it");
     }
     ::shm_unlink(options.name.c_str());  // reclaim what a dead creator left behind
   }
@@ -141,13 +152,16 @@ Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options
   }
   // Reserve every page now: a too-small /dev/shm fails here with a message, not with SIGBUS
   // in an app later.
-  if (int rc = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(geometry->total_bytes)); rc != 0) {
+  if (int rc = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(geometry->total_bytes));
+      rc != 0) {
     if (rc == ENOSPC) {
-      return make_error(ErrorCode::kNoSpace, "shm " + options.name + ": " + dev_shm_advice(geometry->total_bytes));
+      return make_error(ErrorCode::kNoSpace,
+                        "shm " + options.name + ": " + dev_shm_advice(geometry->total_bytes));
     }
     return tl::unexpected(system_error("posix_fallocate", options.name, rc));
   }
-  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped) return tl::unexpected(mapped.error());
+  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped)
+    return tl::unexpected(mapped.error());
 
   StaticHeader& h = segment->header;
   std::memset(&h, 0, sizeof h);
@@ -189,21 +203,25 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   if (segment->fd < 0) {
     const int err = errno;
     if (err == ENOENT) {
-      return make_error(ErrorCode::kNotFound, "shm " + segment->name + " does not exist (is the relay running?)");
+      return make_error(ErrorCode::kNotFound,
+                        "shm " + segment->name + " does not exist (is the relay running?)");
     }
     return tl::unexpected(system_error("shm_open", segment->name, err));
   }
   struct stat st {};
-  if (::fstat(segment->fd, &st) != 0) return tl::unexpected(system_error("fstat", segment->name, errno));
+  if (::fstat(segment->fd, &st) != 0)
+    return tl::unexpected(system_error("fstat", segment->name, errno));
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (file_size < kControlBlockBytes) {
     // Either a creator that has not sized it yet, or a foreign object.
     return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet (" +
                                                 std::to_string(file_size) + " bytes)");
   }
-  if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped) return tl::unexpected(mapped.error());
+  if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped)
+    return tl::unexpected(mapped.error());
   const ControlBlock& control = segment->control();
-  if (control.state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SegmentState::kReady)) {
+  if (control.state.load(std::memory_order_acquire) !=
+      static_cast<std::uint32_t>(SegmentState::kReady)) {
     // A creator still writing the header (magic first): come back later. Anything else falls
     // through to validation, which names what is wrong with a foreign or damaged segment.
     std::uint64_t magic = 0;
@@ -222,7 +240,8 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   segment->header = *header;
   ::munmap(segment->base, kControlBlockBytes);
   segment->base = nullptr;
-  if (auto mapped = map_segment(*segment, header->total_bytes); !mapped) return tl::unexpected(mapped.error());
+  if (auto mapped = map_segment(*segment, header->total_bytes); !mapped)
+    return tl::unexpected(mapped.error());
   return segment;
 }
 

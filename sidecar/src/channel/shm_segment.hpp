@@ -30,8 +30,8 @@ struct Segment {
                                               header.subscribers_offset + i * kSlotBytes);
   }
   ProducerSlot& producer(std::uint32_t i) const {
-    return *reinterpret_cast<ProducerSlot*>(static_cast<std::byte*>(base) + header.producers_offset +
-                                            i * kSlotBytes);
+    return *reinterpret_cast<ProducerSlot*>(static_cast<std::byte*>(base) +
+                                            header.producers_offset + i * kSlotBytes);
   }
   std::byte* data() const { return static_cast<std::byte*>(base) + header.data_offset; }
   RecordHeader& record_at(std::uint64_t position) const {

@@ -1,6 +1,9 @@
 // The shared-memory broadcast channel in one process: API contract, policies, crash-safety rules
 // that can be shown without killing processes (the ipc tier kills real ones).
+#include "ipcmesh/shm_channel.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -10,10 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "channel/shm_layout.hpp"
-#include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh {
 namespace {
@@ -26,8 +26,10 @@ std::string unique_name(const char* tag) {
          std::to_string(counter++);
 }
 
-ShmChannelOptions options_for(const char* tag, SlowConsumerPolicy policy = SlowConsumerPolicy::kBlock,
-                              std::uint64_t capacity = 64 * 1024, std::uint32_t max_message = 1024) {
+ShmChannelOptions options_for(const char* tag,
+                              SlowConsumerPolicy policy = SlowConsumerPolicy::kBlock,
+                              std::uint64_t capacity = 64 * 1024,
+                              std::uint32_t max_message = 1024) {
   ShmChannelOptions options;
   options.name = unique_name(tag);
   options.capacity_bytes = capacity;
@@ -147,7 +149,8 @@ TEST(ShmChannel, BlockedPublisherResumesWhenTheSubscriberCatchesUp) {
 
 // Proves: DropNewest refuses the new message with kWouldBlock and counts the refusal.
 TEST(ShmChannel, DropNewestRejectsWhenFullAndCountsIt) {
-  auto channel = ShmChannel::create(options_for("dropnew", SlowConsumerPolicy::kDropNewest, 4096, 256));
+  auto channel =
+      ShmChannel::create(options_for("dropnew", SlowConsumerPolicy::kDropNewest, 4096, 256));
   ASSERT_TRUE(channel);
   auto sub = Subscriber::attach(*channel);
   auto pub = Publisher::attach(*channel);
@@ -176,7 +179,8 @@ TEST(ShmChannel, DropNewestRejectsWhenFullAndCountsIt) {
 // Proves: DropOldest never blocks the publisher and the subscriber learns exactly how many
 // messages it missed; what it does receive is the newest, in order.
 TEST(ShmChannel, DropOldestCountsMissedMessagesExactly) {
-  auto channel = ShmChannel::create(options_for("dropold", SlowConsumerPolicy::kDropOldest, 4096, 256));
+  auto channel =
+      ShmChannel::create(options_for("dropold", SlowConsumerPolicy::kDropOldest, 4096, 256));
   ASSERT_TRUE(channel);
   auto sub = Subscriber::attach(*channel);
   auto pub = Publisher::attach(*channel);
@@ -212,7 +216,8 @@ TEST(ShmChannel, DropOldestCountsMissedMessagesExactly) {
 // Proves: under DropOldest a held zero-copy view that gets overwritten is reported as kOverrun
 // on release, and the copying receive never hands out such a message.
 TEST(ShmChannel, DropOldestReportsAnOverwrittenView) {
-  auto channel = ShmChannel::create(options_for("overrun", SlowConsumerPolicy::kDropOldest, 4096, 256));
+  auto channel =
+      ShmChannel::create(options_for("overrun", SlowConsumerPolicy::kDropOldest, 4096, 256));
   ASSERT_TRUE(channel);
   auto sub = Subscriber::attach(*channel);
   auto pub = Publisher::attach(*channel);
@@ -237,7 +242,10 @@ TEST(ShmChannel, AbandonedLoanBecomesAGapAndTheChannelCarriesOn) {
   auto sub = Subscriber::attach(*channel);
   auto pub = Publisher::attach(*channel);
   ASSERT_TRUE(sub && pub);
-  { auto loan = pub->loan(64, 1s); ASSERT_TRUE(loan); }
+  {
+    auto loan = pub->loan(64, 1s);
+    ASSERT_TRUE(loan);
+  }
   ASSERT_TRUE(pub->publish(bytes_of(7)));
   auto view = sub->receive(1s);
   ASSERT_TRUE(view);
@@ -248,7 +256,8 @@ TEST(ShmChannel, AbandonedLoanBecomesAGapAndTheChannelCarriesOn) {
 
 // Proves: size limits are enforced with clear errors.
 TEST(ShmChannel, OversizedMessageIsRefusedWithAClearError) {
-  auto channel = ShmChannel::create(options_for("oversize", SlowConsumerPolicy::kBlock, 64 * 1024, 512));
+  auto channel =
+      ShmChannel::create(options_for("oversize", SlowConsumerPolicy::kBlock, 64 * 1024, 512));
   ASSERT_TRUE(channel);
   auto pub = Publisher::attach(*channel);
   ASSERT_TRUE(pub);
@@ -414,13 +423,15 @@ TEST(ShmChannel, SleepingSubscriberIsWokenByACommit) {
 // Proves: many producer threads and many subscriber threads: every subscriber gets every
 // message exactly once and in order per producer (also the TSan workload for the ring).
 TEST(ShmChannel, ManyProducersManySubscribersLoseNothingUnderBlock) {
-  auto channel = ShmChannel::create(options_for("mpmc", SlowConsumerPolicy::kBlock, 16 * 1024, 256));
+  auto channel =
+      ShmChannel::create(options_for("mpmc", SlowConsumerPolicy::kBlock, 16 * 1024, 256));
   ASSERT_TRUE(channel);
   constexpr int kProducers = 3;
   constexpr int kSubscribers = 3;
   constexpr std::uint64_t kPerProducer = 20000;
   std::vector<Subscriber> subscribers;
-  for (int s = 0; s < kSubscribers; ++s) subscribers.push_back(std::move(*Subscriber::attach(*channel)));
+  for (int s = 0; s < kSubscribers; ++s)
+    subscribers.push_back(std::move(*Subscriber::attach(*channel)));
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int s = 0; s < kSubscribers; ++s) {
@@ -428,7 +439,10 @@ TEST(ShmChannel, ManyProducersManySubscribersLoseNothingUnderBlock) {
       std::array<std::uint64_t, kProducers> next{};
       for (std::uint64_t n = 0; n < kProducers * kPerProducer; ++n) {
         auto view = subscribers[s].receive(10s);
-        if (!view) { ++failures; return; }
+        if (!view) {
+          ++failures;
+          return;
+        }
         std::uint64_t words[2];
         std::memcpy(words, view->data.data(), sizeof words);
         if (words[0] >= kProducers || words[1] != next[words[0]]++) ++failures;
@@ -438,12 +452,18 @@ TEST(ShmChannel, ManyProducersManySubscribersLoseNothingUnderBlock) {
   for (int p = 0; p < kProducers; ++p) {
     threads.emplace_back([&, p] {
       auto pub = Publisher::attach(*channel);
-      if (!pub) { ++failures; return; }
+      if (!pub) {
+        ++failures;
+        return;
+      }
       for (std::uint64_t i = 0; i < kPerProducer; ++i) {
         const std::uint64_t words[2] = {static_cast<std::uint64_t>(p), i};
         std::vector<std::byte> payload(16 + (i % 7) * 8);
         std::memcpy(payload.data(), words, sizeof words);
-        if (!pub->publish(payload, 10s)) { ++failures; return; }
+        if (!pub->publish(payload, 10s)) {
+          ++failures;
+          return;
+        }
       }
     });
   }
