@@ -1,0 +1,30 @@
+// Which POSIX objects a --channel argument means: a POSIX name ("/posix_mq_example") is used as
+// given; a channel name is looked up in the Pod's channel document (IPCMESH_CHANNELS, so a legacy
+// queue name is honoured) and otherwise derived from --namespace (default "default") and the name.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "ipcmesh/error.hpp"
+#include "ipcmesh/message_queue.hpp"
+#include "ipcmesh/shm_channel.hpp"
+
+namespace ipcmesh::cli {
+
+enum class TransportChoice : std::uint8_t { kShm, kMq };
+
+struct ChannelTarget {
+  std::string shm_name;
+  std::string mq_name;
+};
+
+Result<ChannelTarget> resolve_target(const std::string& channel,
+                                     const std::optional<std::string>& namespace_name);
+
+// Opens an existing queue, retrying while it does not exist yet (the relay may be starting).
+Result<MessageQueue> open_queue_wait(const std::string& name, MessageQueue::Access access,
+                                     std::chrono::nanoseconds timeout);
+
+}  // namespace ipcmesh::cli

@@ -1,0 +1,141 @@
+// ipcmeshctl pub: publish messages from stdin (one per line) or generated (--size) into a shm
+// channel or a message queue.
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cli/channel_target.hpp"
+#include "cli/commands.hpp"
+#include "relay/command_line.hpp"
+#include "relay/duration.hpp"
+
+namespace ipcmesh::cli {
+namespace {
+
+constexpr std::string_view kPubUsage = R"(Usage: ipcmeshctl pub --channel NAME [flags] < messages
+
+Publishes one message per stdin line (without the newline), or --count generated messages of
+--size bytes each ("<index> " padded with '.').
+
+Flags:
+  --channel NAME       channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX
+                       name such as /posix_mq_example
+  --namespace NS       the channel's namespace (default "default")
+  --transport T        shm (default) or mq
+  --count N            at most N messages from stdin; with --size, how many to generate (default 1)
+  --size BYTES         generate messages of this many bytes instead of reading stdin
+  --timeout D          how long to wait for the channel to exist and for room in it (default 10s)
+  --priority P         mq priority (default 0)
+  --help               this text
+)";
+
+std::string generated_message(long long index, std::size_t size) {
+  std::string text = std::to_string(index) + " ";
+  text.resize(size, '.');
+  return text;
+}
+
+}  // namespace
+
+int run_pub(const std::vector<std::string>& args) {
+  static const std::vector<relay::FlagSpec> kFlags = {{"channel"},  {"namespace"},  {"transport"},
+                                                      {"count"},    {"size"},       {"timeout"},
+                                                      {"priority"}, {"help", false}};
+  auto line = relay::CommandLine::parse(args, kFlags);
+  if (!line) {
+    std::cerr << "ipcmeshctl pub: " << line.error() << "\n";
+    return kExitUsage;
+  }
+  if (line->has("help")) {
+    std::cout << kPubUsage;
+    return kExitOk;
+  }
+  const std::string transport = line->value_or("transport", "shm");
+  if (transport != "shm" && transport != "mq") {
+    std::cerr << "ipcmeshctl pub: --transport: '" << transport << "' is not shm or mq\n";
+    return kExitUsage;
+  }
+  auto count = line->integer("count", 0, 1ll << 40);
+  auto size = line->integer("size", 0, 1ll << 31);
+  auto priority = line->integer("priority", 0, 32767);
+  auto timeout = relay::parse_duration(line->value_or("timeout", "10s"));
+  if (!count || !size || !priority || !timeout) {
+    std::cerr << "ipcmeshctl pub: "
+              << (!count      ? count.error()
+                  : !size     ? size.error()
+                  : !priority ? priority.error()
+                              : "--timeout: " + timeout.error())
+              << "\n";
+    return kExitUsage;
+  }
+  auto target = resolve_target(line->value_or("channel", ""), line->value("namespace"));
+  if (!target) {
+    std::cerr << "ipcmeshctl pub: " << target.error().message << "\n";
+    return kExitUsage;
+  }
+
+  // One sender per transport; both take a payload and say whether it went out.
+  std::function<Result<void>(std::span<const std::byte>)> send;
+  std::optional<ShmChannel> channel;
+  std::optional<Publisher> publisher;
+  std::optional<MessageQueue> queue;
+  if (transport == "shm") {
+    auto opened = ShmChannel::open_wait(target->shm_name, *timeout);
+    if (!opened) {
+      std::cerr << "ipcmeshctl pub: " << opened.error().message << "\n";
+      return kExitFailure;
+    }
+    channel.emplace(std::move(*opened));
+    auto attached = Publisher::attach(*channel);
+    if (!attached) {
+      std::cerr << "ipcmeshctl pub: " << attached.error().message << "\n";
+      return kExitFailure;
+    }
+    publisher.emplace(std::move(*attached));
+    send = [&](std::span<const std::byte> payload) {
+      return publisher->publish(payload, *timeout);
+    };
+  } else {
+    auto opened = open_queue_wait(target->mq_name, MessageQueue::Access::kWriteOnly, *timeout);
+    if (!opened) {
+      std::cerr << "ipcmeshctl pub: " << opened.error().message << "\n";
+      return kExitFailure;
+    }
+    queue.emplace(std::move(*opened));
+    send = [&](std::span<const std::byte> payload) {
+      return queue->send(payload, static_cast<unsigned>(priority->value_or(0)), *timeout);
+    };
+  }
+
+  long long sent = 0;
+  auto publish = [&](const std::string& text) {
+    auto result = send(std::as_bytes(std::span(text.data(), text.size())));
+    if (!result) {
+      std::cerr << "ipcmeshctl pub: message " << sent + 1 << ": " << result.error().message << "\n";
+      return false;
+    }
+    ++sent;
+    return true;
+  };
+  if (*size) {
+    const long long total = count->value_or(1);
+    for (long long index = 0; index < total; ++index) {
+      if (!publish(generated_message(index, static_cast<std::size_t>(**size)))) {
+        return kExitFailure;
+      }
+    }
+    return kExitOk;
+  }
+  std::string text;
+  while ((!*count || sent < **count) && std::getline(std::cin, text)) {
+    if (!publish(text)) {
+      return kExitFailure;
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace ipcmesh::cli

@@ -1,0 +1,148 @@
+// ipcmeshctl stat: what a channel's header says right now (capacity, fill, producers, subscribers
+// and their lag), or a queue's attributes, as text or --json.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/channel_target.hpp"
+#include "cli/commands.hpp"
+#include "relay/command_line.hpp"
+
+namespace ipcmesh::cli {
+namespace {
+
+constexpr std::string_view kStatUsage = R"(Usage: ipcmeshctl stat --channel NAME [flags]
+
+Reads a channel's shared-memory header (or, with --transport mq, the queue's attributes).
+
+Flags:
+  --channel NAME       channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX name
+  --namespace NS       the channel's namespace (default "default")
+  --transport T        shm (default) or mq
+  --json               one JSON object instead of text
+  --help               this text
+)";
+
+nlohmann::json shm_json(const ChannelStats& stats) {
+  nlohmann::json subscribers = nlohmann::json::array();
+  for (const SubscriberStats& subscriber : stats.subscribers) {
+    subscribers.push_back({{"slot", subscriber.slot},
+                           {"pid", subscriber.pid},
+                           {"position", subscriber.cursor},
+                           {"lagBytes", subscriber.lag_bytes},
+                           {"missed", subscriber.missed},
+                           {"deliveredMessages", subscriber.delivered_messages},
+                           {"deliveredBytes", subscriber.delivered_bytes},
+                           {"sleeping", subscriber.sleeping}});
+  }
+  return {{"name", stats.name},
+          {"transport", "shm"},
+          {"layoutVersion", stats.layout_version},
+          {"generation", stats.generation},
+          {"creatorPid", stats.creator_pid},
+          {"capacityBytes", stats.capacity_bytes},
+          {"maxMessageSize", stats.max_message_size},
+          {"slowConsumer", std::string(to_string(stats.policy))},
+          {"tailPosition", stats.tail_position},
+          {"publishedMessages", stats.published_messages},
+          {"publishedBytes", stats.published_bytes},
+          {"rejectedFull", stats.rejected_full},
+          {"droppedOldest", stats.dropped_oldest},
+          {"gaps", stats.gaps},
+          {"reapedSubscribers", stats.reaped_subscribers},
+          {"fillRatio", stats.fill_ratio},
+          {"producers", stats.producers},
+          {"subscribers", std::move(subscribers)}};
+}
+
+void print_shm_text(const ChannelStats& stats) {
+  std::printf("channel         %s (layout v%u, generation %llu, creator pid %d)\n",
+              stats.name.c_str(), stats.layout_version,
+              static_cast<unsigned long long>(stats.generation), stats.creator_pid);
+  std::printf("capacity        %s bytes, max message %s, slow consumer %s\n",
+              std::to_string(stats.capacity_bytes).c_str(),
+              std::to_string(stats.max_message_size).c_str(),
+              std::string(to_string(stats.policy)).c_str());
+  std::printf("fill            %.1f%%\n", stats.fill_ratio * 100.0);
+  std::printf("published       %llu messages, %llu bytes\n",
+              static_cast<unsigned long long>(stats.published_messages),
+              static_cast<unsigned long long>(stats.published_bytes));
+  std::printf("drops           %llu rejected (full), %llu dropped oldest, %llu gaps\n",
+              static_cast<unsigned long long>(stats.rejected_full),
+              static_cast<unsigned long long>(stats.dropped_oldest),
+              static_cast<unsigned long long>(stats.gaps));
+  std::printf("producers       %u\n", stats.producers);
+  std::printf("subscribers     %zu\n", stats.subscribers.size());
+  for (const SubscriberStats& subscriber : stats.subscribers) {
+    std::printf("  slot %-3u pid %-7d lag %llu bytes, delivered %llu, missed %llu%s\n",
+                subscriber.slot, subscriber.pid,
+                static_cast<unsigned long long>(subscriber.lag_bytes),
+                static_cast<unsigned long long>(subscriber.delivered_messages),
+                static_cast<unsigned long long>(subscriber.missed),
+                subscriber.sleeping ? ", sleeping" : "");
+  }
+}
+
+}  // namespace
+
+int run_stat(const std::vector<std::string>& args) {
+  static const std::vector<relay::FlagSpec> kFlags = {
+      {"channel"}, {"namespace"}, {"transport"}, {"json", false}, {"help", false}};
+  auto line = relay::CommandLine::parse(args, kFlags);
+  if (!line) {
+    std::cerr << "ipcmeshctl stat: " << line.error() << "\n";
+    return kExitUsage;
+  }
+  if (line->has("help")) {
+    std::cout << kStatUsage;
+    return kExitOk;
+  }
+  const std::string transport = line->value_or("transport", "shm");
+  if (transport != "shm" && transport != "mq") {
+    std::cerr << "ipcmeshctl stat: --transport: '" << transport << "' is not shm or mq\n";
+    return kExitUsage;
+  }
+  auto target = resolve_target(line->value_or("channel", ""), line->value("namespace"));
+  if (!target) {
+    std::cerr << "ipcmeshctl stat: " << target.error().message << "\n";
+    return kExitUsage;
+  }
+  const bool json = line->has("json");
+  if (transport == "shm") {
+    auto channel = ShmChannel::open(target->shm_name);
+    if (!channel) {
+      std::cerr << "ipcmeshctl stat: " << channel.error().message << "\n";
+      return kExitFailure;
+    }
+    const ChannelStats stats = channel->stats();
+    if (json) {
+      std::cout << shm_json(stats).dump() << "\n";
+    } else {
+      print_shm_text(stats);
+    }
+    return kExitOk;
+  }
+  auto queue = MessageQueue::open(target->mq_name, MessageQueue::Access::kReadOnly);
+  if (!queue) {
+    std::cerr << "ipcmeshctl stat: " << queue.error().message << "\n";
+    return kExitFailure;
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"name", queue->name()},
+                                {"transport", "mq"},
+                                {"messages", queue->current_messages()},
+                                {"maxMessages", queue->max_messages()},
+                                {"maxMessageSize", queue->max_message_size()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("queue           %s\nmessages        %ld of %u\nmax message     %u bytes\n",
+                queue->name().c_str(), queue->current_messages(), queue->max_messages(),
+                queue->max_message_size());
+  }
+  return kExitOk;
+}
+
+}  // namespace ipcmesh::cli

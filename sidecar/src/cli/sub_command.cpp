@@ -1,0 +1,162 @@
+// ipcmeshctl sub: receive from a shm channel or a message queue and print each message on its own
+// line (raw, or --hex), or only the final count (--quiet).
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/channel_target.hpp"
+#include "cli/commands.hpp"
+#include "relay/command_line.hpp"
+#include "relay/duration.hpp"
+
+namespace ipcmesh::cli {
+namespace {
+
+constexpr std::string_view kSubUsage = R"(Usage: ipcmeshctl sub --channel NAME [flags]
+
+Prints every message it receives on its own line.
+
+Flags:
+  --channel NAME       channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX name
+  --namespace NS       the channel's namespace (default "default")
+  --transport T        shm (default) or mq
+  --count N            stop after N messages (exit 1 if --timeout passes first)
+  --timeout D          give up when no message arrives for D (default: wait forever); without
+                       --count this ends a successful run
+  --hex                print payloads as hex
+  --quiet              print nothing per message, only the final count
+  --help               this text
+)";
+
+void print_message(std::span<const std::byte> data, bool hex) {
+  if (hex) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    text.reserve(data.size() * 2 + 1);
+    for (std::byte b : data) {
+      text += kDigits[static_cast<unsigned>(b) >> 4];
+      text += kDigits[static_cast<unsigned>(b) & 0xf];
+    }
+    text += '\n';
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return;
+  }
+  std::fwrite(data.data(), 1, data.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+}  // namespace
+
+int run_sub(const std::vector<std::string>& args) {
+  static const std::vector<relay::FlagSpec> kFlags = {
+      {"channel"}, {"namespace"},  {"transport"},    {"count"},
+      {"timeout"}, {"hex", false}, {"quiet", false}, {"help", false}};
+  auto line = relay::CommandLine::parse(args, kFlags);
+  if (!line) {
+    std::cerr << "ipcmeshctl sub: " << line.error() << "\n";
+    return kExitUsage;
+  }
+  if (line->has("help")) {
+    std::cout << kSubUsage;
+    return kExitOk;
+  }
+  const std::string transport = line->value_or("transport", "shm");
+  if (transport != "shm" && transport != "mq") {
+    std::cerr << "ipcmeshctl sub: --transport: '" << transport << "' is not shm or mq\n";
+    return kExitUsage;
+  }
+  auto count = line->integer("count", 1, 1ll << 40);
+  if (!count) {
+    std::cerr << "ipcmeshctl sub: " << count.error() << "\n";
+    return kExitUsage;
+  }
+  std::chrono::nanoseconds timeout = kWaitForever;
+  if (auto text = line->value("timeout")) {
+    auto parsed = relay::parse_duration(*text);
+    if (!parsed) {
+      std::cerr << "ipcmeshctl sub: --timeout: " << parsed.error() << "\n";
+      return kExitUsage;
+    }
+    timeout = *parsed;
+  }
+  auto target = resolve_target(line->value_or("channel", ""), line->value("namespace"));
+  if (!target) {
+    std::cerr << "ipcmeshctl sub: " << target.error().message << "\n";
+    return kExitUsage;
+  }
+  const bool hex = line->has("hex");
+  const bool quiet = line->has("quiet");
+
+  long long received = 0;
+  auto finish = [&](bool timed_out) {
+    std::fflush(stdout);
+    if (quiet) {
+      std::printf("%lld\n", received);
+      std::fflush(stdout);
+    }
+    if (timed_out && *count) {
+      std::cerr << "ipcmeshctl sub: timed out after " << relay::format_duration(timeout)
+                << " without a message, " << received << " of " << **count << " received\n";
+      return kExitFailure;
+    }
+    return kExitOk;
+  };
+
+  if (transport == "shm") {
+    auto channel = ShmChannel::open_wait(target->shm_name, timeout);
+    if (!channel) {
+      std::cerr << "ipcmeshctl sub: " << channel.error().message << "\n";
+      return kExitFailure;
+    }
+    // Attaches at the tail: messages published before this point are not seen.
+    auto subscriber = Subscriber::attach(*channel);
+    if (!subscriber) {
+      std::cerr << "ipcmeshctl sub: " << subscriber.error().message << "\n";
+      return kExitFailure;
+    }
+    while (!*count || received < **count) {
+      auto view = subscriber->receive(timeout);
+      if (!view) {
+        if (view.error().code == ErrorCode::kTimeout) {
+          return finish(true);
+        }
+        std::cerr << "ipcmeshctl sub: " << view.error().message << "\n";
+        return kExitFailure;
+      }
+      if (!quiet) {
+        print_message(view->data, hex);
+      }
+      ++received;
+      if (auto released = subscriber->release(); !released) {
+        std::cerr << "ipcmeshctl sub: " << released.error().message << "\n";
+      }
+    }
+    return finish(false);
+  }
+
+  auto queue = open_queue_wait(target->mq_name, MessageQueue::Access::kReadOnly, timeout);
+  if (!queue) {
+    std::cerr << "ipcmeshctl sub: " << queue.error().message << "\n";
+    return kExitFailure;
+  }
+  std::vector<std::byte> buffer(queue->max_message_size());
+  while (!*count || received < **count) {
+    auto message = queue->receive(buffer, timeout);
+    if (!message) {
+      if (message.error().code == ErrorCode::kTimeout) {
+        return finish(true);
+      }
+      std::cerr << "ipcmeshctl sub: " << message.error().message << "\n";
+      return kExitFailure;
+    }
+    if (!quiet) {
+      print_message(std::span(buffer.data(), message->size), hex);
+    }
+    ++received;
+  }
+  return finish(false);
+}
+
+}  // namespace ipcmesh::cli

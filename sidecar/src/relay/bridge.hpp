@@ -1,0 +1,69 @@
+// The relay's transport bridges, one thread each:
+//  - MqToShmBridge: a legacy app that can only mq_send reaches every shared-memory subscriber.
+//    The thread sleeps in poll() on the queue descriptor and a stop eventfd (no timeout, so no
+//    wake-ups while idle), then publishes each message; under Block it waits for slow subscribers
+//    instead of dropping (no loss).
+//  - ShmToMqBridge: shm messages feed a work queue; the relay's subscriber holds the ring back
+//    under Block while the queue is full (mq_send blocks), so nothing is lost either.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "ipcmesh/message_queue.hpp"
+#include "ipcmesh/shm_channel.hpp"
+
+namespace ipcmesh::relay {
+
+struct BridgeCounters {
+  std::atomic<std::uint64_t> messages{0};  // forwarded
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> dropped{0};  // refused by the target (DropNewest) or too large
+  std::atomic<std::uint64_t> errors{0};   // failed receive/send calls
+};
+
+enum class BridgeDirection : std::uint8_t { kMqToShm, kShmToMq };
+std::string_view to_string(BridgeDirection direction) noexcept;
+
+class Bridge {
+ public:
+  // Attaches to the ring (publisher or subscriber) before returning, so a subscriber attached
+  // after start() already sees every message the bridge forwards.
+  static Result<std::unique_ptr<Bridge>> start(BridgeDirection direction, ShmChannel& channel,
+                                               MessageQueue& queue,
+                                               std::shared_ptr<spdlog::logger> logger);
+  ~Bridge();  // stop()
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  // Asks the thread to finish and joins it; an in-flight message is abandoned.
+  void stop();
+  BridgeDirection direction() const { return direction_; }
+  const BridgeCounters& counters() const { return counters_; }
+  // True when the bridge has nothing in hand (used by the drain on shutdown).
+  bool idle() const { return !busy_.load(std::memory_order_acquire); }
+
+ private:
+  Bridge(BridgeDirection direction, ShmChannel& channel, MessageQueue& queue,
+         std::shared_ptr<spdlog::logger> logger);
+  void run_mq_to_shm(Publisher publisher);
+  void run_shm_to_mq(Subscriber subscriber);
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
+
+  BridgeDirection direction_;
+  ShmChannel& channel_;
+  MessageQueue& queue_;
+  std::shared_ptr<spdlog::logger> logger_;
+  int stop_event_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> busy_{false};
+  BridgeCounters counters_;
+  std::thread thread_;
+};
+
+}  // namespace ipcmesh::relay

@@ -1,0 +1,42 @@
+// ipcmesh-relay: parse flags, load and validate the channels, run the relay (relay.hpp).
+#include <cstdio>
+#include <iostream>
+
+#include "relay/channel_source.hpp"
+#include "relay/command_line.hpp"
+#include "relay/json_log.hpp"
+#include "relay/relay.hpp"
+#include "relay/relay_options.hpp"
+#include "relay/shutdown_signals.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ipcmesh::relay;
+  // Before any thread exists, so that every thread inherits the blocked mask.
+  const ShutdownSignals signals;
+
+  auto options = parse_relay_options(to_args(argc, argv, 1));
+  if (!options) {
+    std::cerr << "ipcmesh-relay: " << options.error() << "\n";
+    return 2;
+  }
+  if (options->help) {
+    std::cout << relay_usage();
+    return 0;
+  }
+  if (options->version) {
+    std::cout << "ipcmesh-relay " << IPCMESH_VERSION << "\n";
+    return 0;
+  }
+  auto logger = make_json_logger("relay", options->log_level);
+  auto channels = load_channel_set(options->spec_file);
+  if (!channels) {
+    logger->error("invalid channel spec: {}", channels.error().message);
+    return 2;
+  }
+  if (auto valid = validate_for_relay(*channels); !valid) {
+    logger->error("invalid channel spec: {}", valid.error().message);
+    return 2;
+  }
+  Relay relay(std::move(*channels), std::move(*options), logger, signals);
+  return relay.run();
+}

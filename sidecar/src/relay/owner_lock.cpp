@@ -1,0 +1,111 @@
+#include "relay/owner_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+
+namespace ipcmesh::relay {
+namespace {
+
+constexpr std::size_t kFileNameMax = 255;
+
+std::string fnv1a_hex(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ull;
+  }
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+  return buffer;
+}
+
+}  // namespace
+
+std::string owner_lock_path(OwnedKind kind, std::string_view posix_name,
+                            std::string_view directory) {
+  std::string_view bare = posix_name;
+  if (!bare.empty() && bare.front() == '/') {
+    bare.remove_prefix(1);
+  }
+  const std::string prefix =
+      kind == OwnedKind::kSharedMemory ? ".ipcmesh-owner.shm." : ".ipcmesh-owner.mq.";
+  std::string file = prefix + std::string(bare);
+  if (file.size() > kFileNameMax) {
+    file = prefix + std::string(bare.substr(0, 64)) + "." + fnv1a_hex(posix_name);
+  }
+  return std::string(directory) + "/" + file;
+}
+
+Result<OwnerLock> OwnerLock::try_acquire(const std::string& path) {
+  // The holder unlinks the file when it exits; a contender may have opened the old inode just
+  // before, so after locking we check that the path still names our inode, else retry.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
+    if (fd < 0) {
+      return tl::unexpected(system_error("open owner lock", path, errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) {
+        const pid_t holder = read_lock_holder(path);
+        return make_error(
+            ErrorCode::kAlreadyExists,
+            "owned by a live relay (pid " + std::to_string(holder) + ", lock " + path + ")");
+      }
+      return tl::unexpected(system_error("flock owner lock", path, error));
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 ||
+        held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+      ::close(fd);
+      continue;
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      const int error = errno;
+      ::close(fd);
+      return tl::unexpected(system_error("write owner lock", path, error));
+    }
+    return OwnerLock(fd, path);
+  }
+  return make_error(ErrorCode::kSystem, "owner lock " + path + " keeps being replaced");
+}
+
+OwnerLock::OwnerLock(OwnerLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+OwnerLock& OwnerLock::operator=(OwnerLock&& other) noexcept {
+  if (this != &other) {
+    this->~OwnerLock();
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+OwnerLock::~OwnerLock() {
+  if (fd_ >= 0) {
+    // Unlink while still holding the lock, so nobody can lock this inode and believe it current.
+    ::unlink(path_.c_str());
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+pid_t read_lock_holder(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  in >> pid;
+  return in ? static_cast<pid_t>(pid) : 0;
+}
+
+}  // namespace ipcmesh::relay

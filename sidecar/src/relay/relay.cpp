@@ -1,0 +1,223 @@
+#include "relay/relay.hpp"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "relay/duration.hpp"
+#include "relay/http_server.hpp"
+#include "relay/ready_file.hpp"
+
+namespace ipcmesh::relay {
+namespace {
+
+// While a live relay still owns a channel (e.g. the old container of a restarting Pod has not
+// exited yet), retry this often. Only during start-up; a ready relay never polls.
+constexpr auto kOwnershipRetry = std::chrono::milliseconds(500);
+// How often the drain re-reads subscriber lag; only during the grace period.
+constexpr auto kDrainCheck = std::chrono::milliseconds(50);
+
+std::string_view phase_text(RelayPhase phase) {
+  switch (phase) {
+    case RelayPhase::kStarting:
+      return "starting";
+    case RelayPhase::kReady:
+      return "ready";
+    case RelayPhase::kDraining:
+      return "draining";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Relay::Relay(ChannelSet channels, RelayOptions options, std::shared_ptr<spdlog::logger> logger,
+             const ShutdownSignals& signals)
+    : set_(std::move(channels)),
+      options_(std::move(options)),
+      logger_(std::move(logger)),
+      signals_(signals),
+      metrics_(table_) {}
+
+Relay::~Relay() = default;
+
+int Relay::run() {
+  const std::uint16_t wanted_port =
+      options_.metrics_port.value_or(set_.channels.front().metrics_port);
+  auto server = HttpServer::bind(options_.listen_host, wanted_port);
+  if (!server) {
+    logger_->error("cannot serve metrics: {}", server.error().message);
+    return 1;
+  }
+  port_ = server->port();
+  server->start([this](std::string_view, std::string_view path) -> HttpResponse {
+    if (path == "/healthz") {
+      return {200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/readyz") {
+      const RelayPhase phase = phase_.load();
+      if (phase == RelayPhase::kReady) {
+        return {200, "text/plain; charset=utf-8", "ready\n"};
+      }
+      std::lock_guard lock(table_.mutex);
+      return {503, "text/plain; charset=utf-8",
+              std::string(phase_text(phase)) + (waiting_for_.empty() ? "" : ": " + waiting_for_) +
+                  "\n"};
+    }
+    if (path == "/metrics") {
+      metrics_.count_scrape();
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
+    }
+    return {404, "text/plain; charset=utf-8", "not found (try /healthz, /readyz, /metrics)\n"};
+  });
+  logger_->info("serving /healthz /readyz /metrics on {}:{}", options_.listen_host, port_);
+
+  std::optional<ReadyFile> ready_file;
+  if (create_channels()) {
+    auto written = ReadyFile::write(options_.control_dir, ready_document());
+    if (!written) {
+      logger_->error("cannot write ready file: {}", written.error().message);
+      failed_ = true;
+    } else {
+      ready_file.emplace(std::move(*written));
+      phase_ = RelayPhase::kReady;
+      metrics_.set_ready(true);
+      logger_->info("ready: {} channel(s), ready file {}", set_.channels.size(),
+                    ready_file->path());
+      const int signal_number = signals_.wait();
+      logger_->info("received {}, draining for up to {}", strsignal(signal_number),
+                    format_duration(options_.grace_period));
+    }
+  }
+
+  // Stop accepting: not ready any more, apps waiting for the ready file see it gone.
+  phase_ = RelayPhase::kDraining;
+  metrics_.set_ready(false);
+  if (ready_file) {
+    ready_file->remove();
+    drain();
+  }
+  {
+    std::lock_guard lock(table_.mutex);
+    for (auto& channel : table_.channels) {
+      if (channel->bridge) {
+        channel->bridge->stop();
+      }
+    }
+  }
+  server->stop();
+  std::size_t removed = 0;
+  {
+    std::lock_guard lock(table_.mutex);
+    removed = table_.channels.size();
+    table_.channels.clear();  // unlinks every object, then drops the ownership locks
+  }
+  logger_->info("stopped: unlinked the objects of {} channel(s)", removed);
+  return failed_ ? 1 : 0;
+}
+
+bool Relay::create_channels() {
+  for (const ChannelSpec& spec : set_.channels) {
+    bool logged_wait = false;
+    for (;;) {
+      auto claimed = claim_channel(spec, lock_directory);
+      if (claimed) {
+        auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
+        if (auto created = create_channel_objects(*channel, *logger_, logger_); !created) {
+          logger_->error("{}", created.error().message);
+          failed_ = true;
+          std::lock_guard lock(table_.mutex);
+          table_.channels.push_back(std::move(channel));  // unlinked with the rest on exit
+          return false;
+        }
+        std::lock_guard lock(table_.mutex);
+        table_.channels.push_back(std::move(channel));
+        waiting_for_.clear();
+        break;
+      }
+      if (claimed.error().code != ErrorCode::kAlreadyExists) {
+        logger_->error("channel {}/{}: {}", spec.id.namespace_name, spec.id.name,
+                       claimed.error().message);
+        failed_ = true;
+        return false;
+      }
+      // A live relay owns it: never touch its objects; wait until it is gone or we are told to
+      // stop.
+      {
+        std::lock_guard lock(table_.mutex);
+        waiting_for_ = "channel " + spec.id.name + " " + claimed.error().message;
+      }
+      if (!logged_wait) {
+        logger_->warn("waiting: channel {}/{} is {}", spec.id.namespace_name, spec.id.name,
+                      claimed.error().message);
+        logged_wait = true;
+      }
+      if (auto signal_number = signals_.wait(kOwnershipRetry)) {
+        logger_->info("received {} before ready", strsignal(*signal_number));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void Relay::drain() {
+  // Wait until every subscriber has released everything published (lag 0), every
+  // mq->shm bridge has emptied its queue, and no bridge holds a message, or the grace period ends.
+  const auto deadline = std::chrono::steady_clock::now() + options_.grace_period;
+  for (;;) {
+    std::string pending;
+    {
+      std::lock_guard lock(table_.mutex);
+      for (const auto& channel : table_.channels) {
+        if (channel->shm) {
+          for (const SubscriberStats& subscriber : channel->shm->stats().subscribers) {
+            if (subscriber.lag_bytes > 0) {
+              pending = channel->spec.shm_name() + " subscriber pid " +
+                        std::to_string(subscriber.pid) + " lags " +
+                        std::to_string(subscriber.lag_bytes) + " bytes";
+            }
+          }
+        }
+        if (channel->bridge && channel->bridge->direction() == BridgeDirection::kMqToShm &&
+            channel->queue->current_messages() > 0) {
+          pending = channel->queue->name() + " still holds messages for the bridge";
+        }
+        if (channel->bridge && !channel->bridge->idle()) {
+          pending = channel->spec.id.name + " bridge is forwarding";
+        }
+      }
+    }
+    if (pending.empty()) {
+      logger_->info("drained");
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      logger_->warn("grace period over before drain finished: {}", pending);
+      return;
+    }
+    std::this_thread::sleep_for(kDrainCheck);
+  }
+}
+
+std::string Relay::ready_document() const {
+  nlohmann::json channels = nlohmann::json::array();
+  for (const ChannelSpec& spec : set_.channels) {
+    nlohmann::json entry = {{"namespace", spec.id.namespace_name}, {"name", spec.id.name}};
+    if (spec.shared_memory) {
+      entry["shm"] = spec.shm_name();
+    }
+    if (spec.message_queue) {
+      entry["mq"] = spec.mq_name();
+    }
+    channels.push_back(std::move(entry));
+  }
+  const nlohmann::json document = {{"pid", ::getpid()},
+                                   {"metricsPort", port_},
+                                   {"version", IPCMESH_VERSION},
+                                   {"channels", std::move(channels)}};
+  return document.dump() + "\n";
+}
+
+}  // namespace ipcmesh::relay

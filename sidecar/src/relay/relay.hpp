@@ -1,0 +1,52 @@
+// The relay's life: serve health endpoints, claim and create every channel (waiting while a live
+// relay still owns one), become ready, wait for SIGTERM/SIGINT, drain, unlink, exit.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "ipcmesh/channel_spec.hpp"
+#include "relay/hosted_channel.hpp"
+#include "relay/relay_metrics.hpp"
+#include "relay/relay_options.hpp"
+#include "relay/shutdown_signals.hpp"
+
+namespace ipcmesh::relay {
+
+enum class RelayPhase : std::uint8_t { kStarting, kReady, kDraining };
+
+class Relay {
+ public:
+  Relay(ChannelSet channels, RelayOptions options, std::shared_ptr<spdlog::logger> logger,
+        const ShutdownSignals& signals);
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+  ~Relay();
+
+  // Runs until a shutdown signal; returns the process exit code (0 clean, 1 failure).
+  int run();
+
+  // Where POSIX ownership locks live (beside the shm objects); tests may point it elsewhere.
+  std::string lock_directory = "/dev/shm";
+
+ private:
+  bool create_channels();  // false: a signal arrived or creation failed (see failed_)
+  void drain();
+  std::string ready_document() const;
+
+  ChannelSet set_;
+  RelayOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  const ShutdownSignals& signals_;
+  ChannelTable table_;
+  RelayMetrics metrics_;
+  std::atomic<RelayPhase> phase_{RelayPhase::kStarting};
+  std::atomic<bool> failed_{false};
+  std::string waiting_for_;  // guarded by table_.mutex: why /readyz says 503
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace ipcmesh::relay
