@@ -1,0 +1,58 @@
+// The side-by-side transport benchmark as a library: `ipcmesh-bench` and `ipcmeshctl bench` both
+// call run_benchmark_command(), so every way of running it produces the same JSON report.
+//
+// One run measures, for each message size and transport, the round-trip latency (ping-pong) and
+// the one-way streaming throughput between two forked processes pinned to different cores, with
+// every message verified (sequence number in the payload: no loss, in order).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ipcmesh::bench {
+
+struct BenchOptions {
+  std::vector<std::size_t> sizes = {64, 1024, 8192, 65536};
+  std::vector<std::string> transports;  // empty: every transport (see transport_names())
+  double duration_seconds = 1.0;        // per measurement (one transport, size and pattern)
+  std::uint64_t messages = 0;           // when > 0: a fixed count per measurement, not a duration
+  bool quick = false;                   // smoke test: short measurements
+  bool print_json = false;              // JSON on stdout (the table then goes to stderr)
+  bool print_table = true;
+  std::string json_out;               // also write the JSON report to this file
+  bool private_ipc_namespace = true;  // unshare(CLONE_NEWIPC) to raise mqueue limits privately
+  bool progress = true;               // one line per measurement on stderr
+  double measurement_timeout_seconds = 60.0;  // a hung measurement is killed and counted failed
+};
+
+// Every transport the bench knows, in report order.
+std::vector<std::string> transport_names();
+
+// Parses the command line (argv[0] is the program name). Throws std::invalid_argument with a
+// message for the user on a bad flag. Sets help to true for --help.
+BenchOptions parse_bench_options(int argc, char** argv, bool& help);
+std::string bench_usage(const std::string& program);
+
+// Runs every selected measurement and returns the report: machine, limits, per transport and
+// size the figures and their verification, ratios to raw mqueue and iceoryx, and the targets
+// with pass/fail. Prints progress to stderr. Throws std::runtime_error only when the bench
+// itself cannot run (fork fails, no CPU affinity); transports that cannot run become "not run"
+// rows with the reason.
+nlohmann::json run_benchmarks(const BenchOptions& options);
+
+// The human-readable table of a report.
+std::string render_table(const nlohmann::json& report);
+
+// True when every measurement that ran was verified (no lost, reordered or corrupt message and
+// no crashed or hung process).
+bool report_verified(const nlohmann::json& report);
+
+// The whole command: parse, run, print, write. Returns the exit code: 0 when every message was
+// verified (missed performance targets are reported, not failed), 1 when verification failed,
+// 2 on a usage or setup error. `ipcmeshctl bench ARGS...` passes its arguments here unchanged.
+int run_benchmark_command(int argc, char** argv);
+
+}  // namespace ipcmesh::bench

@@ -1,0 +1,160 @@
+// Command-line flags of the bench (shared by ipcmesh-bench and `ipcmeshctl bench`).
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "ipcmesh/bench/bench.hpp"
+#include "transport.hpp"
+
+namespace ipcmesh::bench {
+namespace {
+
+constexpr std::size_t kMaxSize = 4u << 20;
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    const auto end = comma == std::string_view::npos ? text.size() : comma;
+    if (end > start) parts.emplace_back(text.substr(start, end - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+// "64", "1K", "1Ki", "8KiB", "64k", "1M": K and M are binary here (message sizes, not rates).
+std::size_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--sizes: '" + text + "' is not a size");
+  }
+  std::string suffix = text.substr(used);
+  std::size_t multiplier = 1;
+  if (suffix == "" || suffix == "B") {
+    multiplier = 1;
+  } else if (suffix == "K" || suffix == "k" || suffix == "Ki" || suffix == "KiB" ||
+             suffix == "KB") {
+    multiplier = 1024;
+  } else if (suffix == "M" || suffix == "Mi" || suffix == "MiB" || suffix == "MB") {
+    multiplier = 1024 * 1024;
+  } else {
+    throw std::invalid_argument("--sizes: unknown suffix in '" + text + "' (use B, K or M)");
+  }
+  const auto size = static_cast<std::size_t>(value) * multiplier;
+  if (size < kStampBytes || size > kMaxSize) {
+    throw std::invalid_argument("--sizes: " + text + " is outside " + std::to_string(kStampBytes) +
+                                " B .. 4 MiB");
+  }
+  return size;
+}
+
+double parse_positive(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(value > 0)) {
+    throw std::invalid_argument(flag + ": '" + text + "' is not a positive number");
+  }
+  return value;
+}
+
+}  // namespace
+
+std::vector<std::string> transport_names() {
+  std::vector<std::string> names;
+  for (const auto& transport : make_transports()) names.emplace_back(transport->name());
+  return names;
+}
+
+std::string bench_usage(const std::string& program) {
+  std::ostringstream out;
+  out << "Usage: " << program << " [options]\n"
+      << "Side-by-side IPC benchmark: round-trip latency (ping-pong) and one-way streaming\n"
+      << "throughput between two processes pinned to different cores, every message verified.\n\n"
+      << "Options:\n"
+      << "  --sizes LIST        message sizes, e.g. 64,1K,8K,64K (default; K = 1024)\n"
+      << "  --transports LIST   comma-separated subset of:\n                      ";
+  const auto names = transport_names();
+  for (std::size_t i = 0; i < names.size(); ++i) out << (i ? "," : "") << names[i];
+  out << "\n"
+      << "  --duration SEC      time per measurement (default 1.0)\n"
+      << "  --messages N        a fixed count per measurement instead of a duration\n"
+      << "  --quick             smoke test: 0.1 s per measurement, short warm-up\n"
+      << "  --json              print the JSON report on stdout (the table goes to stderr)\n"
+      << "  --json-out FILE     also write the JSON report to FILE\n"
+      << "  --no-table          do not print the table\n"
+      << "  --host-ipc          stay in the host IPC namespace (no private mqueue limits)\n"
+      << "  --timeout SEC       kill a measurement that takes longer than this (default 60)\n"
+      << "  --quiet             no progress lines on stderr\n"
+      << "  -h, --help          this text\n\n"
+      << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
+      << "1 a verification failed, 2 usage or setup error.\n";
+  return out.str();
+}
+
+BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
+  BenchOptions options;
+  help = false;
+  bool duration_given = false;
+  const auto value_of = [&](int& i, const std::string& flag) -> std::string {
+    if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string inline_value;
+    bool has_inline = false;
+    if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline = true;
+    }
+    const auto value = [&]() { return has_inline ? inline_value : value_of(i, arg); };
+    if (arg == "-h" || arg == "--help") {
+      help = true;
+    } else if (arg == "--sizes") {
+      options.sizes.clear();
+      for (const auto& part : split(value())) options.sizes.push_back(parse_size(part));
+      if (options.sizes.empty()) throw std::invalid_argument("--sizes: empty list");
+    } else if (arg == "--transports") {
+      options.transports = split(value());
+      const auto known = transport_names();
+      for (const auto& name : options.transports) {
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          throw std::invalid_argument("--transports: unknown transport '" + name + "'");
+        }
+      }
+    } else if (arg == "--duration") {
+      options.duration_seconds = parse_positive(arg, value());
+      duration_given = true;
+    } else if (arg == "--messages") {
+      options.messages = static_cast<std::uint64_t>(parse_positive(arg, value()));
+    } else if (arg == "--quick") {
+      options.quick = true;
+    } else if (arg == "--json") {
+      options.print_json = true;
+    } else if (arg == "--json-out") {
+      options.json_out = value();
+    } else if (arg == "--no-table") {
+      options.print_table = false;
+    } else if (arg == "--host-ipc") {
+      options.private_ipc_namespace = false;
+    } else if (arg == "--timeout") {
+      options.measurement_timeout_seconds = parse_positive(arg, value());
+    } else if (arg == "--quiet") {
+      options.progress = false;
+    } else {
+      throw std::invalid_argument("unknown option '" + arg + "' (see --help)");
+    }
+  }
+  if (options.quick && !duration_given) options.duration_seconds = 0.1;
+  return options;
+}
+
+}  // namespace ipcmesh::bench

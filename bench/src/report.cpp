@@ -1,0 +1,360 @@
+#include "report.hpp"
+
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "ipcmesh/bench/bench.hpp"
+
+namespace ipcmesh::bench {
+namespace {
+
+constexpr const char* kShm = "ipcmesh-shm";
+constexpr const char* kShmBusy = "ipcmesh-shm-busy";
+constexpr const char* kMqueue = "posix-mqueue";
+constexpr const char* kIceoryx = "iceoryx";
+constexpr const char* kIceoryxPoll = "iceoryx-poll";
+
+std::optional<double> number(const nlohmann::json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_number()) return {};
+  return object[key].get<double>();
+}
+
+const nlohmann::json* find_row(const nlohmann::json& report, const std::string& transport,
+                               std::size_t size) {
+  for (const auto& row : report["results"]) {
+    if (row["transport"] == transport && row["size_bytes"] == size) return &row;
+  }
+  return nullptr;
+}
+
+// Why a figure is missing, for a target that cannot be judged.
+std::string missing_reason(const nlohmann::json* row, const char* pattern,
+                           const std::string& transport, std::size_t size) {
+  const std::string what = transport + " at " + format_size(size);
+  if (row == nullptr) return what + " was not selected";
+  const auto& m = (*row)[pattern];
+  if (m.value("status", "") == "not_run") return what + " did not run: " + m.value("reason", "");
+  if (m.value("status", "") == "failed") return what + " failed verification";
+  return what + " has no figure";
+}
+
+std::optional<double> figure(const nlohmann::json& report, const std::string& transport,
+                             std::size_t size, const char* key) {
+  const auto* row = find_row(report, transport, size);
+  return row ? number(*row, key) : std::nullopt;
+}
+
+std::string fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+std::string format_ns(std::optional<double> ns) {
+  if (!ns) return "-";
+  if (*ns < 10'000) return fixed(*ns / 1000.0, 2) + " us";
+  if (*ns < 1'000'000) return fixed(*ns / 1000.0, 1) + " us";
+  return fixed(*ns / 1e6, 2) + " ms";
+}
+
+std::string format_rate(std::optional<double> rate) {
+  if (!rate) return "-";
+  if (*rate >= 1e6) return fixed(*rate / 1e6, 2) + " M";
+  if (*rate >= 1e3) return fixed(*rate / 1e3, 1) + " k";
+  return fixed(*rate, 0);
+}
+
+std::string format_mb(std::optional<double> mb) {
+  if (!mb) return "-";
+  if (*mb >= 10'000) return fixed(*mb / 1000.0, 1) + " GB/s";
+  return fixed(*mb, *mb >= 100 ? 0 : 1) + " MB/s";
+}
+
+std::string format_ratio(const nlohmann::json& row, const char* reference, const char* key) {
+  if (!row.contains("ratios")) return "-";
+  const auto value = number(row["ratios"][reference], key);
+  if (!value) return "-";
+  return fixed(*value, *value >= 10 ? 1 : 2) + "x";
+}
+
+std::string pad(const std::string& text, std::size_t width, bool right = true) {
+  if (text.size() >= width) return text;
+  const std::string fill(width - text.size(), ' ');
+  return right ? fill + text : text + fill;
+}
+
+nlohmann::json target(std::string id, std::string description, std::optional<double> measured,
+                      double required, bool at_least, std::string unit, std::string note) {
+  nlohmann::json t = {{"id", std::move(id)},     {"description", std::move(description)},
+                      {"required", required},    {"comparison", at_least ? ">=" : "<="},
+                      {"unit", std::move(unit)}, {"note", std::move(note)}};
+  if (measured) {
+    t["measured"] = *measured;
+    t["pass"] = at_least ? *measured >= required : *measured <= required;
+  } else {
+    t["measured"] = nullptr;
+    t["pass"] = nullptr;
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string format_size(std::size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " B";
+}
+
+void summarize_row(nlohmann::json& row) {
+  const auto& pp = row["ping_pong"];
+  const auto& st = row["stream"];
+  const std::string pp_status = pp.value("status", "not_run");
+  const std::string st_status = st.value("status", "not_run");
+  const auto put = [&](const char* key, const nlohmann::json& from, const std::string& status) {
+    row[key] = status == "ok" && from.contains(key) ? from[key] : nlohmann::json(nullptr);
+  };
+  put("rtt_p50_ns", pp, pp_status);
+  put("rtt_p99_ns", pp, pp_status);
+  put("rtt_mean_ns", pp, pp_status);
+  put("rtt_max_ns", pp, pp_status);
+  put("msgs_per_s", st, st_status);
+  put("mb_per_s", st, st_status);
+
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto* m : {&pp, &st}) {
+    const char* label = m == &pp ? "ping-pong: " : "stream: ";
+    if (m->contains("errors")) {
+      for (const auto& e : (*m)["errors"]) errors.push_back(label + e.get<std::string>());
+    }
+  }
+  row["errors"] = errors;
+  if (pp_status == "failed" || st_status == "failed") {
+    row["status"] = "failed";
+    row["verified"] = false;
+  } else if (pp_status == "ok" && st_status == "ok") {
+    row["status"] = "ok";
+    row["verified"] = true;
+  } else if (pp_status == "ok" || st_status == "ok") {
+    row["status"] = "partial";
+    row["verified"] = true;  // what ran was verified; the missing half says why in its reason
+  } else {
+    row["status"] = "not_run";
+    row["verified"] = nullptr;
+    row["reason"] = pp.value("reason", st.value("reason", ""));
+  }
+}
+
+void add_ratios(nlohmann::json& report) {
+  for (auto& row : report["results"]) {
+    const std::size_t size = row["size_bytes"];
+    nlohmann::json ratios;
+    for (const char* reference : {kMqueue, kIceoryx, kIceoryxPoll}) {
+      const auto ref_rate = figure(report, reference, size, "msgs_per_s");
+      const auto ref_rtt = figure(report, reference, size, "rtt_p50_ns");
+      const auto rate = number(row, "msgs_per_s");
+      const auto rtt = number(row, "rtt_p50_ns");
+      nlohmann::json r;
+      // Throughput: higher is better (x times the reference). Latency: lower is better.
+      r["throughput"] = rate && ref_rate && *ref_rate > 0 ? nlohmann::json(*rate / *ref_rate)
+                                                          : nlohmann::json(nullptr);
+      r["rtt_p50"] = rtt && ref_rtt && *ref_rtt > 0 ? nlohmann::json(*rtt / *ref_rtt)
+                                                    : nlohmann::json(nullptr);
+      ratios[reference] = r;
+    }
+    row["ratios"] = ratios;
+  }
+}
+
+nlohmann::json evaluate_targets(const nlohmann::json& report) {
+  nlohmann::json targets = nlohmann::json::array();
+  constexpr std::size_t k64 = 64;
+  constexpr std::size_t k64Ki = 65536;
+
+  // 1. 64 B streaming >= 15x raw mqueue.
+  {
+    const auto shm = figure(report, kShm, k64, "msgs_per_s");
+    const auto mq = figure(report, kMqueue, k64, "msgs_per_s");
+    std::optional<double> ratio;
+    std::string note;
+    if (shm && mq && *mq > 0) {
+      ratio = *shm / *mq;
+      note = format_rate(shm) + " msgs/s vs " + format_rate(mq) + " msgs/s";
+    } else {
+      note = !shm ? missing_reason(find_row(report, kShm, k64), "stream", kShm, k64)
+                  : missing_reason(find_row(report, kMqueue, k64), "stream", kMqueue, k64);
+    }
+    targets.push_back(target("shm_64B_throughput_vs_mqueue",
+                             "64 B streaming throughput of ipcmesh-shm >= 15x posix-mqueue", ratio,
+                             15.0, true, "x", note));
+  }
+  // 2. 64 B streaming >= 2x iceoryx: judged against the faster iceoryx variant (strict).
+  {
+    const auto shm = figure(report, kShm, k64, "msgs_per_s");
+    const auto waitset = figure(report, kIceoryx, k64, "msgs_per_s");
+    const auto poll = figure(report, kIceoryxPoll, k64, "msgs_per_s");
+    std::optional<double> best;
+    std::string best_name;
+    if (waitset) {
+      best = waitset;
+      best_name = kIceoryx;
+    }
+    if (poll && (!best || *poll > *best)) {
+      best = poll;
+      best_name = kIceoryxPoll;
+    }
+    std::optional<double> ratio;
+    std::string note;
+    if (shm && best && *best > 0) {
+      ratio = *shm / *best;
+      note = "against the faster iceoryx variant (" + best_name + "): " + format_rate(shm) +
+             " msgs/s vs " + format_rate(best) + " msgs/s";
+      if (waitset && poll) {
+        note += "; vs iceoryx (WaitSet) " + fixed(*shm / *waitset, 2) + "x, vs iceoryx-poll " +
+                fixed(*shm / *poll, 2) + "x";
+      }
+    } else {
+      note = !shm ? missing_reason(find_row(report, kShm, k64), "stream", kShm, k64)
+                  : missing_reason(find_row(report, kIceoryx, k64), "stream", kIceoryx, k64);
+    }
+    targets.push_back(target("shm_64B_throughput_vs_iceoryx",
+                             "64 B streaming throughput of ipcmesh-shm >= 2x iceoryx", ratio, 2.0,
+                             true, "x", note));
+  }
+  // 3. 64 B round trip p50, default mode, no worse than mqueue.
+  {
+    const auto shm = figure(report, kShm, k64, "rtt_p50_ns");
+    const auto mq = figure(report, kMqueue, k64, "rtt_p50_ns");
+    std::optional<double> ratio;
+    std::string note;
+    if (shm && mq && *mq > 0) {
+      ratio = *shm / *mq;
+      note = format_ns(shm) + " vs " + format_ns(mq);
+    } else {
+      note = !shm ? missing_reason(find_row(report, kShm, k64), "ping_pong", kShm, k64)
+                  : missing_reason(find_row(report, kMqueue, k64), "ping_pong", kMqueue, k64);
+    }
+    targets.push_back(target("shm_64B_rtt_p50_default_vs_mqueue",
+                             "64 B round-trip p50 of ipcmesh-shm (default mode) <= posix-mqueue's",
+                             ratio, 1.0, false, "x", note));
+  }
+  // 4. 64 B round trip p50, busy-poll mode, <= 1.5 us.
+  {
+    const auto busy = figure(report, kShmBusy, k64, "rtt_p50_ns");
+    const std::string note =
+        busy ? format_ns(busy)
+             : missing_reason(find_row(report, kShmBusy, k64), "ping_pong", kShmBusy, k64);
+    targets.push_back(target("shm_busy_64B_rtt_p50",
+                             "64 B round-trip p50 of ipcmesh-shm-busy <= 1.5 us", busy, 1500.0,
+                             false, "ns", note));
+  }
+  // 5. 64 KiB streaming >= 20 GB/s (default mode).
+  {
+    const auto mb = figure(report, kShm, k64Ki, "mb_per_s");
+    std::string note =
+        mb ? format_mb(mb) : missing_reason(find_row(report, kShm, k64Ki), "stream", kShm, k64Ki);
+    if (const auto busy = figure(report, kShmBusy, k64Ki, "mb_per_s")) {
+      note += "; busy-poll mode " + format_mb(busy);
+    }
+    targets.push_back(target("shm_64KiB_throughput",
+                             "64 KiB streaming throughput of ipcmesh-shm >= 20 GB/s", mb, 20000.0,
+                             true, "MB/s", note));
+  }
+  return targets;
+}
+
+bool report_verified(const nlohmann::json& report) {
+  for (const auto& row : report["results"]) {
+    if (row.value("status", "") == "failed") return false;
+  }
+  return true;
+}
+
+std::string render_table(const nlohmann::json& report) {
+  std::ostringstream out;
+  const auto& machine = report["machine"];
+  out << "\nipcmesh bench  " << report.value("date", "") << "  " << machine.value("cpu_model", "?")
+      << ", " << machine.value("nproc", 0) << " cores, " << machine.value("kernel", "?") << "\n";
+  out << "load average before " << machine.value("load_average_before", "?") << ", after "
+      << machine.value("load_average_after", "?") << "; sides pinned to cores "
+      << report["settings"]["cores"].dump() << "; "
+      << report["settings"].value("duration_per_measurement_s", 0.0) << " s per measurement\n";
+  out << "IPC namespace: " << report["limits"].value("ipc_namespace", "?")
+      << ", fs.mqueue.msgsize_max=" << report["limits"].value("mqueue_msgsize_max", -1)
+      << ", RLIMIT_MSGQUEUE=" << report["limits"].value("rlimit_msgqueue", "?") << ", mqueue depth "
+      << report["limits"].value("queue_depth_64B", -1L) << " at 64 B, "
+      << report["limits"].value("queue_depth_max_size", -1L) << " at the largest size\n";
+
+  std::map<std::size_t, std::vector<const nlohmann::json*>> by_size;
+  for (const auto& row : report["results"]) by_size[row["size_bytes"]].push_back(&row);
+  for (const auto& [size, rows] : by_size) {
+    out << "\n" << format_size(size) << " messages\n";
+    out << pad("transport", 18, false) << pad("rtt p50", 11) << pad("rtt p99", 11)
+        << pad("msgs/s", 10) << pad("throughput", 12) << pad("x mqueue", 10) << pad("x iceoryx", 10)
+        << pad("x iox-poll", 11) << pad("rtt x mq", 10) << "  verified\n";
+    for (const auto* row : rows) {
+      const std::string name = (*row)["transport"];
+      out << pad(name, 18, false);
+      const std::string status = (*row)["status"];
+      if (status == "not_run") {
+        out << "not run: " << (*row).value("reason", "") << "\n";
+        continue;
+      }
+      out << pad(format_ns(number(*row, "rtt_p50_ns")), 11)
+          << pad(format_ns(number(*row, "rtt_p99_ns")), 11)
+          << pad(format_rate(number(*row, "msgs_per_s")), 10)
+          << pad(format_mb(number(*row, "mb_per_s")), 12)
+          << pad(format_ratio(*row, kMqueue, "throughput"), 10)
+          << pad(format_ratio(*row, kIceoryx, "throughput"), 10)
+          << pad(format_ratio(*row, kIceoryxPoll, "throughput"), 11)
+          << pad(format_ratio(*row, kMqueue, "rtt_p50"), 10) << "  "
+          << (status == "failed"    ? "FAILED"
+              : status == "partial" ? "partial"
+                                    : "yes")
+          << "\n";
+      for (const auto& e : (*row)["errors"]) out << "    ! " << e.get<std::string>() << "\n";
+      for (const char* pattern : {"ping_pong", "stream"}) {
+        if ((*row)[pattern].value("status", "") == "not_run") {
+          out << "    " << pattern << " not run: " << (*row)[pattern].value("reason", "") << "\n";
+        }
+      }
+    }
+  }
+
+  out << "\nTargets (measured in this run):\n";
+  int met = 0;
+  int total = 0;
+  for (const auto& t : report["targets"]) {
+    ++total;
+    std::string verdict = "NOT MEASURED";
+    std::string measured;
+    if (t["pass"].is_boolean()) {
+      verdict = t["pass"].get<bool>() ? "PASS" : "MISSED";
+      if (t["pass"].get<bool>()) ++met;
+      const double value = t["measured"];
+      const std::string unit = t["unit"];
+      measured = unit == "x"    ? fixed(value, 2) + "x"
+                 : unit == "ns" ? format_ns(value)
+                                : format_mb(value);
+      measured += " (need " + t["comparison"].get<std::string>() + " " +
+                  (unit == "x"    ? fixed(t["required"].get<double>(), 1) + "x"
+                   : unit == "ns" ? format_ns(t["required"].get<double>())
+                                  : format_mb(t["required"].get<double>())) +
+                  ")";
+    }
+    out << "  [" << pad(verdict, 12, false) << "] " << t["description"].get<std::string>();
+    if (!measured.empty()) out << ": " << measured;
+    out << "\n      " << t["note"].get<std::string>() << "\n";
+  }
+  out << met << " of " << total << " targets met.";
+  if (met < total) out << " Targets MISSED or not measured are listed above.";
+  out << "\n";
+  out << (report_verified(report) ? "Every message that was sent was verified: no loss, in order.\n"
+                                  : "VERIFICATION FAILED for at least one row (see '!' lines).\n");
+  return out.str();
+}
+
+}  // namespace ipcmesh::bench

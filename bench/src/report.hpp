@@ -1,0 +1,26 @@
+// Turning measurements into the report: the flat per-row figures, the ratios to the reference
+// transports, the targets with pass/fail, and the table a human reads.
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ipcmesh::bench {
+
+// "64 B", "1 KiB", "64 KiB"
+std::string format_size(std::size_t bytes);
+
+// Adds to a row ({"transport", "size_bytes", "ping_pong", "stream"}) its status, the flat
+// figures (null when the measurement did not run or failed), "verified" and "errors".
+void summarize_row(nlohmann::json& row);
+
+// Adds "ratios" to every row: throughput and rtt p50 relative to posix-mqueue, iceoryx and
+// iceoryx-poll of the same size (null when either side has no figure).
+void add_ratios(nlohmann::json& report);
+
+// The targets, each {"id", "description", "measured", "required", "pass", "note"};
+// "pass" is null when the figures needed were not measured.
+nlohmann::json evaluate_targets(const nlohmann::json& report);
+
+}  // namespace ipcmesh::bench

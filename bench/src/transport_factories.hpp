@@ -1,0 +1,31 @@
+// The constructors of the transports, one per source file; transport_registry.cpp orders them
+// and substitutes a "not run" placeholder for those not compiled in.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport.hpp"
+
+namespace ipcmesh::bench {
+
+std::unique_ptr<Transport> make_posix_mqueue_transport();
+std::unique_ptr<Transport> make_unix_seqpacket_transport();
+std::unique_ptr<Transport> make_tcp_loopback_transport();
+#ifdef IPCMESH_BENCH_HAVE_SHM
+std::unique_ptr<Transport> make_ipcmesh_shm_transport(bool busy_poll);
+#endif
+#ifdef IPCMESH_BENCH_HAVE_MQ
+std::unique_ptr<Transport> make_ipcmesh_mqueue_transport();
+#endif
+#ifdef IPCMESH_BENCH_HAVE_ICEORYX
+// "iceoryx" (WaitSet) and "iceoryx-poll" (busy polling), sharing one RouDi daemon.
+std::vector<std::unique_ptr<Transport>> make_iceoryx_transports();
+#endif
+
+// A transport that cannot run here; every row says why.
+std::unique_ptr<Transport> make_unavailable_transport(std::string name, std::string description,
+                                                      std::string reason);
+
+}  // namespace ipcmesh::bench
