@@ -52,7 +52,8 @@ test-tsan: build-tsan/build.ninja
 
 build-fuzz/build.ninja:
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_BUILD_TESTS=ON -DIPCMESH_FUZZ=ON
+	  -DIPCMESH_BUILD_TESTS=OFF -DIPCMESH_BUILD_BENCH=OFF -DIPCMESH_FUZZ=ON \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
 
 # Each fuzz target runs for FUZZ_SECONDS from its committed seed corpus.
 test-fuzz: build-fuzz/build.ninja

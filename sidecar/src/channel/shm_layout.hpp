@@ -164,3 +164,14 @@ Result<RecordView> decode_record(std::uint64_t position, std::uint32_t length_ty
                                  const StaticHeader& header);
 
 }  // namespace ipcmesh::shm
+
+namespace ipcmesh::shm {
+// docs/protocol.md publishes these offsets; another implementation relies on them.
+static_assert(offsetof(StaticHeader, capacity) == 24 && offsetof(StaticHeader, record_key) == 80 &&
+              offsetof(StaticHeader, creator_host) == 96 && offsetof(StaticHeader, static_checksum) == 160);
+static_assert(offsetof(ControlBlock, state) == 168 && offsetof(ControlBlock, tail) == 192 &&
+              offsetof(ControlBlock, data_futex) == 256 && offsetof(ControlBlock, space_futex) == 320 &&
+              offsetof(ControlBlock, gaps) == 384 && offsetof(ControlBlock, retired_dropped) == 432);
+static_assert(offsetof(SubscriberSlot, cursor) == 8 && offsetof(SubscriberSlot, delivered_bytes) == 40);
+static_assert(offsetof(ProducerSlot, inflight_position) == 8 && offsetof(ProducerSlot, dropped_oldest) == 48);
+}  // namespace ipcmesh::shm
