@@ -15,9 +15,11 @@ namespace {
 // message is in hand and the target is full (Block), or while a shm subscriber waits for data;
 // an idle mq->shm bridge never wakes at all.
 constexpr auto kBlockedRecheck = std::chrono::seconds(1);
-// How long the shm->mq subscriber sleeps on the futex with nothing to read. stop() wakes it with
-// wake_all(), so this is only a backstop and may be long.
-constexpr auto kIdleWait = std::chrono::seconds(30);
+// How long the shm->mq subscriber waits for data before re-checking the stop flag.
+// Subscriber::receive cannot be interrupted (wake_all() does not end it early), so this bounds
+// how long stop() takes. The subscriber itself wakes every 100 ms slice while it waits (a
+// library choice), so a longer value here would not save wake-ups.
+constexpr auto kIdleWait = std::chrono::seconds(1);
 
 }  // namespace
 

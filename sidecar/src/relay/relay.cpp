@@ -1,6 +1,7 @@
 #include "relay/relay.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -43,6 +44,11 @@ Relay::Relay(ChannelSet channels, RelayOptions options, std::shared_ptr<spdlog::
 Relay::~Relay() = default;
 
 int Relay::run() {
+  // A ready file left by a relay that crashed would tell apps the channels exist: they do not yet.
+  const std::string stale_ready = options_.control_dir + "/" + std::string(kReadyFileName);
+  if (::unlink(stale_ready.c_str()) == 0) {
+    logger_->warn("removed stale ready file {} left by a relay that is gone", stale_ready);
+  }
   const std::uint16_t wanted_port =
       options_.metrics_port.value_or(set_.channels.front().metrics_port);
   auto server = HttpServer::bind(options_.listen_host, wanted_port);

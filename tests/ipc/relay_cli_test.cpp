@@ -1,0 +1,148 @@
+// What a person or a script sees at the edges: a bad channel spec is refused with a message that
+// names the field, the spec may come from the environment, and both binaries keep their exit-code
+// promise (0 ok, 1 failure, 2 usage) with one clear line on stderr.
+#include "ipcmesh/channel_spec.hpp"
+#include "relay_test_support.hpp"
+
+namespace ipcmesh::relay_testing {
+namespace {
+
+class RelayCli : public RelayTest {};
+
+struct BadSpecCase {
+  std::string label;
+  std::string document;
+  std::string expected_in_message;
+};
+
+// Each bad document makes the relay exit 2 before creating anything, and its log line names the
+// field at fault and the reason.
+TEST_F(RelayCli, BadSpecIsRejectedWithAMessageNamingTheField) {
+  const std::vector<BadSpecCase> cases = {
+      {"not json", "{", "--spec"},
+      {"no channels", R"({"version":1,"channels":[]})", "channels"},
+      {"message larger than ring",
+       R"({"version":1,"channels":[{"namespace":"a","name":"b","transport":"SharedMemory",
+          "sharedMemory":{"size":"4Ki","maxMessageSize":"1Mi"}}]})",
+       "channels[0].sharedMemory.maxMessageSize"},
+      {"unknown slow consumer policy",
+       R"({"version":1,"channels":[{"namespace":"a","name":"b","transport":"SharedMemory",
+          "sharedMemory":{"size":"1Mi","slowConsumer":"Sometimes"}}]})",
+       "channels[0].sharedMemory.slowConsumer"},
+      {"bridge without both transports",
+       R"({"version":1,"channels":[{"namespace":"a","name":"b","transport":"SharedMemory",
+          "sharedMemory":{"size":"1Mi","maxMessageSize":"8Ki"},"relay":{"bridge":{"mqToShm":true}}}]})",
+       "channels[0].relay.bridge"},
+      {"bridged queue message does not fit the ring",
+       R"({"version":1,"channels":[{"namespace":"a","name":"b","transport":"Both",
+          "sharedMemory":{"size":"1Mi","maxMessageSize":"1Ki"},
+          "messageQueue":{"maxMessages":10,"maxMessageSize":"8Ki"},
+          "relay":{"bridge":{"mqToShm":true}}}]})",
+       "channels[0].messageQueue.maxMessageSize"},
+      {"queue name that is not a POSIX name",
+       R"({"version":1,"channels":[{"namespace":"a","name":"b","transport":"MessageQueue",
+          "messageQueue":{"name":"no/slash/allowed","maxMessages":10}}]})",
+       "channels[0].messageQueue.name"},
+  };
+  for (const BadSpecCase& bad : cases) {
+    const std::string path = work_dir_ + "/bad.json";
+    write_file(path, bad.document);
+    auto relay = start_relay(path);
+    EXPECT_EQ(relay->wait(), 2) << bad.label << ": " << relay->err();
+    EXPECT_NE(relay->err().find(bad.expected_in_message), std::string::npos)
+        << bad.label << ": " << relay->err();
+    EXPECT_NE(relay->err().find("\"level\":\"error\""), std::string::npos) << relay->err();
+    EXPECT_EQ(shm_objects(), std::vector<std::string>{}) << bad.label;
+    EXPECT_EQ(queues(), std::vector<std::string>{}) << bad.label;
+  }
+}
+
+// Without --spec the relay reads the contract's IPCMESH_CHANNELS variable, as in an injected Pod.
+TEST_F(RelayCli, ChannelsComeFromTheEnvironmentWithoutSpecFlag) {
+  const std::string document =
+      R"({"version":1,"channels":[)" + ChannelJson{.name = "fromenv"}.render(namespace_) + "]}";
+  Process relay({kRelay, "--control-dir", control_dir(), "--metrics-port", "0"}, work_dir_,
+                {"IPCMESH_CHANNELS=" + document});
+  ASSERT_NE(wait_ready(relay), 0);
+  EXPECT_TRUE(file_exists("/dev/shm" + shm_object_name({namespace_, "fromenv"})));
+  relay.signal(SIGTERM);
+  EXPECT_EQ(relay.wait(), 0) << relay.err();
+}
+
+// --help and --version exit 0 on stdout; an unknown flag exits 2 with one line on stderr.
+TEST_F(RelayCli, RelayFlagsKeepTheirExitCodes) {
+  auto help = run({kRelay, "--help"});
+  EXPECT_EQ(help->wait(), 0);
+  EXPECT_NE(help->out().find("--grace-period"), std::string::npos);
+  auto version = run({kRelay, "--version"});
+  EXPECT_EQ(version->wait(), 0);
+  EXPECT_EQ(version->out(), std::string("ipcmesh-relay ") + IPCMESH_VERSION + "\n");
+  auto bad = run({kRelay, "--no-such-flag"});
+  EXPECT_EQ(bad->wait(), 2);
+  EXPECT_EQ(bad->err(), "ipcmesh-relay: unknown flag --no-such-flag (see --help)\n");
+  auto bad_grace = run({kRelay, "--grace-period", "soon"});
+  EXPECT_EQ(bad_grace->wait(), 2);
+  EXPECT_NE(bad_grace->err().find("--grace-period"), std::string::npos);
+}
+
+// ipcmeshctl: usage mistakes exit 2, runtime failures exit 1, each with one stderr line.
+TEST_F(RelayCli, IpcmeshctlExitCodesAreMeaningful) {
+  struct Case {
+    std::vector<std::string> argv;
+    int code;
+    std::string in_stderr;
+  };
+  const std::vector<Case> cases = {
+      {{kCtl}, 2, "missing command"},
+      {{kCtl, "frobnicate"}, 2, "unknown command 'frobnicate'"},
+      {{kCtl, "pub"}, 2, "--channel is required"},
+      {{kCtl, "sub", "--channel", "x", "--transport", "carrier-pigeon"}, 2, "--transport"},
+      {{kCtl, "sub", "--channel", "x", "--count", "many"}, 2, "--count"},
+      {{kCtl, "stat", "--channel", "Not_A_Name!"}, 2, "--channel"},
+      {{kCtl, "stat", "--channel", "absent", "--namespace", namespace_}, 1, "absent"},
+      {{kCtl, "pub", "--channel", "/absent_queue", "--transport", "mq", "--timeout", "100ms",
+        "--size", "4"},
+       1,
+       "absent_queue"},
+  };
+  for (const Case& c : cases) {
+    auto process = run(c.argv);
+    EXPECT_EQ(process->wait(), c.code) << c.argv.back() << ": " << process->err();
+    const std::string err = process->err();
+    EXPECT_NE(err.find(c.in_stderr), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  }
+  auto version = run({kCtl, "version"});
+  EXPECT_EQ(version->wait(), 0);
+  EXPECT_EQ(version->out(), std::string("ipcmeshctl ") + IPCMESH_VERSION + "\n");
+}
+
+// A subscriber that was promised N messages and gets fewer before its timeout exits 1 and says so;
+// stat reports the channel's header, also as JSON.
+TEST_F(RelayCli, SubTimesOutWithExitOneAndStatReadsTheHeader) {
+  const std::string spec = write_spec({ChannelJson{.name = "quiet"}});
+  auto relay = start_relay(spec);
+  ASSERT_NE(wait_ready(*relay), 0);
+  auto sub = run({kCtl, "sub", "--channel", "quiet", "--namespace", namespace_, "--count", "2",
+                  "--timeout", "300ms", "--quiet"});
+  EXPECT_EQ(sub->wait(), 1);
+  EXPECT_NE(sub->err().find("0 of 2"), std::string::npos) << sub->err();
+  EXPECT_EQ(sub->out(), "0\n");
+
+  auto pub = run({kCtl, "pub", "--channel", "quiet", "--namespace", namespace_, "--size", "10",
+                  "--count", "4"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  auto stat = run({kCtl, "stat", "--channel", "quiet", "--namespace", namespace_, "--json"});
+  ASSERT_EQ(stat->wait(), 0) << stat->err();
+  EXPECT_NE(stat->out().find("\"publishedMessages\":4"), std::string::npos) << stat->out();
+  EXPECT_NE(stat->out().find("\"capacityBytes\":1048576"), std::string::npos) << stat->out();
+  auto text = run({kCtl, "stat", "--channel", "quiet", "--namespace", namespace_});
+  ASSERT_EQ(text->wait(), 0) << text->err();
+  EXPECT_NE(text->out().find("published       4 messages, 40 bytes"), std::string::npos)
+      << text->out();
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
+}
+
+}  // namespace
+}  // namespace ipcmesh::relay_testing

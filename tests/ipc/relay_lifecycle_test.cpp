@@ -1,0 +1,241 @@
+// The relay's life as a Pod sees it: it creates channels before anyone needs them, is ready only
+// then, counts what flows, and on SIGTERM drains and leaves nothing behind.
+#include <sys/file.h>
+
+#include <algorithm>
+#include <array>
+
+#include "ipcmesh/channel_spec.hpp"
+#include "ipcmesh/message_queue.hpp"
+#include "ipcmesh/shm_channel.hpp"
+#include "relay_test_support.hpp"
+
+namespace ipcmesh::relay_testing {
+namespace {
+
+class RelayLifecycle : public RelayTest {};
+
+std::size_t subscriber_count(const std::string& shm_name) {
+  auto channel = ShmChannel::open(shm_name);
+  return channel ? channel->stats().subscribers.size() : 0;
+}
+
+// Messages published with ipcmeshctl arrive at an ipcmeshctl subscriber, and /metrics counts
+// exactly the messages and bytes that were published and delivered.
+TEST_F(RelayLifecycle, MessagesArriveAndMetricsCountThemExactly) {
+  const std::string spec = write_spec({ChannelJson{.name = "orders"}});
+  auto relay = start_relay(spec);
+  const std::uint16_t port = wait_ready(*relay);
+  ASSERT_NE(port, 0);
+  const std::string shm_name = shm_object_name({namespace_, "orders"});
+
+  auto sub = run({kCtl, "sub", "--channel", "orders", "--namespace", namespace_, "--count", "50",
+                  "--timeout", "60s"});
+  ASSERT_TRUE(eventually([&] { return subscriber_count(shm_name) == 1; }));
+  // Each line is one message: 50 lines of 10 bytes ("message-NN").
+  std::string lines;
+  for (int i = 0; i < 50; ++i)
+    lines += "message-" + std::string(i < 10 ? "0" : "") + std::to_string(i) + "\n";
+  write_file(work_dir_ + "/in.txt", lines);
+  auto pub =
+      run({kCtl, "pub", "--channel", "orders", "--namespace", namespace_}, work_dir_ + "/in.txt");
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  ASSERT_EQ(sub->wait(), 0) << sub->err();
+  EXPECT_EQ(sub->out(), lines);
+
+  const HttpResult metrics = http_get(port, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metric(metrics.body, series("ipcmesh_channel_published_messages_total", "orders")), 50);
+  EXPECT_EQ(metric(metrics.body, series("ipcmesh_channel_published_bytes_total", "orders")), 500);
+  EXPECT_EQ(metric(metrics.body, series("ipcmesh_channel_dropped_oldest_total", "orders")), 0);
+  EXPECT_EQ(metric(metrics.body, series("ipcmesh_channel_gaps_total", "orders")), 0);
+  EXPECT_EQ(metric(metrics.body, "ipcmesh_relay_ready"), 1);
+  EXPECT_GT(metric(metrics.body, "process_resident_memory_bytes").value_or(0), 0);
+
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
+}
+
+// A subscriber that is still attached is visible in /metrics with its delivered count and lag.
+TEST_F(RelayLifecycle, MetricsShowEachSubscriberWithItsDeliveredCountAndLag) {
+  const std::string spec = write_spec({ChannelJson{.name = "lag"}});
+  auto relay = start_relay(spec);
+  const std::uint16_t port = wait_ready(*relay);
+  ASSERT_NE(port, 0);
+  auto channel = ShmChannel::open(shm_object_name({namespace_, "lag"}));
+  ASSERT_TRUE(channel) << channel.error().message;
+  auto subscriber = Subscriber::attach(*channel);
+  ASSERT_TRUE(subscriber);
+  auto pub = run({kCtl, "pub", "--channel", "lag", "--namespace", namespace_, "--size", "100",
+                  "--count", "7"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  std::array<std::byte, 256> buffer{};
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(subscriber->receive_copy(buffer, 10s));
+
+  const std::string body = http_get(port, "/metrics").body;
+  const std::string labels = "{namespace=\"" + namespace_ + "\",channel=\"lag\",slot=\"" +
+                             std::to_string(subscriber->slot()) + "\",pid=\"" +
+                             std::to_string(::getpid()) + "\"}";
+  EXPECT_EQ(metric(body, "ipcmesh_subscriber_delivered_messages_total" + labels), 3) << body;
+  EXPECT_GT(metric(body, "ipcmesh_subscriber_lag_bytes" + labels).value_or(0), 0) << body;
+  EXPECT_EQ(metric(body, series("ipcmesh_channel_subscribers", "lag")), 1);
+  EXPECT_GT(metric(body, series("ipcmesh_channel_fill_ratio", "lag")).value_or(0), 0);
+  subscriber = tl::unexpected(Error{ErrorCode::kNotFound, ""});  // detach before shutdown
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
+}
+
+// /readyz says 503 and no ready file exists while a live relay owns the channel's name; once it
+// is gone the relay creates the channel and only then flips to ready.
+TEST_F(RelayLifecycle, ReadinessFlipsOnlyWhenEveryChannelExists) {
+  const std::string spec = write_spec({ChannelJson{.name = "first"}, ChannelJson{.name = "held"}});
+  const std::string held_shm = shm_object_name({namespace_, "held"});
+  // Play a live relay that owns "held": hold its ownership lock (docs/relay.md, "Ownership").
+  const std::string lock_path = "/dev/shm/.ipcmesh-owner.shm." + held_shm.substr(1);
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+  ASSERT_GE(lock_fd, 0);
+  ASSERT_EQ(::flock(lock_fd, LOCK_EX | LOCK_NB), 0);
+
+  const std::uint16_t port = free_port();
+  auto relay = start_relay(spec, port);
+  ASSERT_TRUE(eventually([&] { return http_get(port, "/healthz").status == 200; })) << relay->err();
+  // The first channel exists already, the held one does not: not ready.
+  ASSERT_TRUE(eventually([&] {
+    return ShmChannel::open(shm_object_name({namespace_, "first"})).has_value();
+  }));
+  const HttpResult not_ready = http_get(port, "/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_NE(not_ready.body.find("held"), std::string::npos) << not_ready.body;
+  EXPECT_FALSE(file_exists(control_dir() + "/ready"));
+  EXPECT_FALSE(ShmChannel::open(held_shm).has_value());
+  EXPECT_EQ(metric(http_get(port, "/metrics").body, "ipcmesh_relay_ready"), 0);
+
+  ::close(lock_fd);  // the "other relay" exits
+  ASSERT_NE(wait_ready(*relay), 0);
+  EXPECT_TRUE(ShmChannel::open(held_shm).has_value());
+  EXPECT_EQ(http_get(port, "/readyz").status, 200);
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
+}
+
+// After SIGTERM the relay exits 0 and /dev/shm, the mqueue namespace and the control dir hold
+// nothing of its channels (rings, queues, legacy queue names, lock files, ready file).
+TEST_F(RelayLifecycle, SigtermLeavesNothingBehind) {
+  const std::string legacy = "/legacy_" + std::to_string(::getpid());
+  const std::string spec = write_spec(
+      {ChannelJson{.name = "ring"}, ChannelJson{.name = "work", .transport = "MessageQueue"},
+       ChannelJson{.name = "both", .transport = "Both", .queue_name = legacy, .mq_to_shm = true}});
+  auto relay = start_relay(spec);
+  ASSERT_NE(wait_ready(*relay), 0);
+  EXPECT_EQ(queues().size(), 2u);
+  EXPECT_GE(shm_objects().size(), 2u);
+  EXPECT_TRUE(MessageQueue::open(legacy).has_value());
+
+  relay->signal(SIGTERM);
+  ASSERT_EQ(relay->wait(), 0) << relay->err();
+  EXPECT_EQ(shm_objects(), std::vector<std::string>{});
+  EXPECT_EQ(queues(), std::vector<std::string>{});
+  EXPECT_EQ(MessageQueue::open(legacy).error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(file_exists(control_dir() + "/ready"));
+  EXPECT_NE(relay->err().find("\"msg\":\"stopped"), std::string::npos) << relay->err();
+}
+
+// On SIGTERM the relay waits for a lagging subscriber to catch up (within the grace period)
+// before it unlinks, and is not ready while it drains.
+TEST_F(RelayLifecycle, SigtermLetsALaggingSubscriberDrainFirst) {
+  const std::string spec = write_spec({ChannelJson{.name = "drain"}});
+  auto relay = start_relay(spec, 0, "control", "120s");
+  const std::uint16_t port = wait_ready(*relay);
+  ASSERT_NE(port, 0);
+  auto channel = ShmChannel::open(shm_object_name({namespace_, "drain"}));
+  ASSERT_TRUE(channel);
+  auto subscriber = Subscriber::attach(*channel);
+  ASSERT_TRUE(subscriber);
+  auto pub = run({kCtl, "pub", "--channel", "drain", "--namespace", namespace_, "--size", "64",
+                  "--count", "20"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+
+  relay->signal(SIGTERM);
+  ASSERT_TRUE(eventually([&] { return http_get(port, "/readyz").status == 503; }));
+  EXPECT_TRUE(relay->running()) << "exited while a subscriber still lagged";
+  EXPECT_FALSE(file_exists(control_dir() + "/ready"));
+  std::array<std::byte, 128> buffer{};
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(subscriber->receive_copy(buffer, 10s)) << i;
+  // Everything read: the relay finishes well before its 120 s grace period.
+  EXPECT_EQ(relay->wait(60s), 0) << relay->err();
+  EXPECT_NE(relay->err().find("drained"), std::string::npos) << relay->err();
+}
+
+// kill -9 leaves the objects and the ready file behind; a new relay takes ownership (the lock
+// died with the old one), reclaims them, and the channel works again.
+TEST_F(RelayLifecycle, KillNineThenRestartReclaimsCleanly) {
+  const std::string legacy = "/legacy_" + std::to_string(::getpid());
+  const std::string spec = write_spec(
+      {ChannelJson{.name = "crash", .transport = "Both", .queue_name = legacy, .mq_to_shm = true}});
+  const std::string shm_name = shm_object_name({namespace_, "crash"});
+  auto first = start_relay(spec);
+  ASSERT_NE(wait_ready(*first), 0);
+  const auto first_generation = ShmChannel::open(shm_name)->stats().generation;
+  first->signal(SIGKILL);
+  ASSERT_EQ(first->wait(), 128 + SIGKILL);
+  EXPECT_TRUE(ShmChannel::open(shm_name).has_value()) << "a crash leaves the ring behind";
+  EXPECT_EQ(queues().size(), 1u);
+
+  auto second = start_relay(spec);
+  const std::uint16_t port = wait_ready(*second);
+  ASSERT_NE(port, 0);
+  EXPECT_NE(second->err().find("reclaimed stale shared memory"), std::string::npos)
+      << second->err();
+  EXPECT_NE(second->err().find("reclaimed stale message queue"), std::string::npos)
+      << second->err();
+  EXPECT_NE(second->err().find("removed stale ready file"), std::string::npos) << second->err();
+  auto channel = ShmChannel::open(shm_name);
+  ASSERT_TRUE(channel);
+  EXPECT_NE(channel->stats().generation, first_generation);
+  EXPECT_EQ(channel->stats().creator_pid, second->pid());
+
+  // The reclaimed channel carries messages end to end (legacy queue -> bridge -> ring).
+  auto sub = run({kCtl, "sub", "--channel", "crash", "--namespace", namespace_, "--count", "3",
+                  "--timeout", "60s"});
+  ASSERT_TRUE(eventually([&] { return channel->stats().subscribers.size() == 1; }));
+  write_file(work_dir_ + "/in.txt", "a\nb\nc\n");
+  auto pub = run({kCtl, "pub", "--channel", legacy, "--transport", "mq"}, work_dir_ + "/in.txt");
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  ASSERT_EQ(sub->wait(), 0) << sub->err();
+  EXPECT_EQ(sub->out(), "a\nb\nc\n");
+  channel = tl::unexpected(Error{ErrorCode::kNotFound, ""});
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0) << second->err();
+  EXPECT_EQ(shm_objects(), std::vector<std::string>{});
+  EXPECT_EQ(queues(), std::vector<std::string>{});
+}
+
+// A second relay never touches a channel that a live relay owns: it waits, unready, and the
+// first relay's channel keeps its identity; when the first one exits, the second takes over.
+TEST_F(RelayLifecycle, ASecondRelayNeverReclaimsAChannelALiveRelayOwns) {
+  const std::string spec = write_spec({ChannelJson{.name = "owned"}});
+  const std::string shm_name = shm_object_name({namespace_, "owned"});
+  auto first = start_relay(spec, 0, "control-a");
+  ASSERT_NE(wait_ready(*first, "control-a"), 0);
+  const auto generation = ShmChannel::open(shm_name)->stats().generation;
+
+  const std::uint16_t port = free_port();
+  auto second = start_relay(spec, port, "control-b");
+  ASSERT_TRUE(eventually([&] { return second->err().find("waiting") != std::string::npos; }))
+      << second->err();
+  EXPECT_EQ(http_get(port, "/readyz").status, 503);
+  EXPECT_FALSE(file_exists(control_dir("control-b") + "/ready"));
+  EXPECT_EQ(ShmChannel::open(shm_name)->stats().generation, generation);
+  EXPECT_NE(second->err().find("pid " + std::to_string(first->pid())), std::string::npos)
+      << second->err();
+
+  first->signal(SIGTERM);
+  ASSERT_EQ(first->wait(), 0) << first->err();
+  ASSERT_NE(wait_ready(*second, "control-b"), 0);
+  EXPECT_EQ(ShmChannel::open(shm_name)->stats().creator_pid, second->pid());
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0) << second->err();
+}
+
+}  // namespace
+}  // namespace ipcmesh::relay_testing
