@@ -85,9 +85,8 @@ ipcmesh::Result<std::string> resolve_name(const char* name, ipcmesh_transport tr
   if (name[0] == '/') return std::string(name);
   auto set = ipcmesh::channel_set_from_environment();
   if (!set) {
-    return ipcmesh::make_error(
-        set.error().code == ErrorCode::kNotFound ? ErrorCode::kNotFound : set.error().code,
-        std::string("channel \"") + name + "\": " + set.error().message);
+    return ipcmesh::make_error(set.error().code,
+                               std::string("channel \"") + name + "\": " + set.error().message);
   }
   const ipcmesh::ChannelSpec* spec = set->find(name);
   if (spec == nullptr) {
@@ -131,7 +130,8 @@ ipcmesh::Result<ipcmesh::MessageQueue> open_queue_wait(const std::string& name,
     if (queue || queue.error().code != ErrorCode::kNotFound || Clock::now() >= deadline) {
       return queue;
     }
-    std::this_thread::sleep_for(pause);
+    const auto left = deadline - Clock::now();
+    std::this_thread::sleep_for(forever ? pause : std::min<Clock::duration>(pause, left));
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
 }

@@ -111,9 +111,6 @@ Result<std::optional<std::uint64_t>> quantity_field(const json& object, std::str
   return std::optional<std::uint64_t>(bytes);
 }
 
-template <typename T>
-using Parse = Result<std::optional<T>>;
-
 #define IPCMESH_TRY(var, expr) \
   auto var = (expr);           \
   if (!var) return tl::unexpected(var.error())
