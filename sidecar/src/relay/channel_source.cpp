@@ -36,7 +36,8 @@ Result<void> validate_for_relay(const ChannelSet& set) {
     const ChannelSpec& spec = set.channels[i];
     const std::string path = "channels[" + std::to_string(i) + "]";
     if (auto valid = validate(spec); !valid) {
-      return make_error(valid.error().code, path + ": " + valid.error().message);
+      // The contract's messages start with the field ("relay.bridge: ..."): join into one path.
+      return make_error(valid.error().code, path + "." + valid.error().message);
     }
     // Two channels on one POSIX name would unlink each other's objects.
     if (spec.shared_memory && !names.insert(spec.shm_name()).second) {
