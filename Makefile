@@ -47,7 +47,7 @@ test-asan: build-asan/build.ninja
 	  ctest $(CTEST_FLAGS) -j $(JOBS)
 
 test-tsan: build-tsan/build.ninja
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target unit_channel_test
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_FLAGS) -j $(JOBS) -L unit_channel_test
 
 build-fuzz/build.ninja:

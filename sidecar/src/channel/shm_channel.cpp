@@ -66,13 +66,13 @@ Result<shm::RecordView> read_record(const Segment& segment, std::uint64_t positi
 }
 
 void write_record_header(const Segment& segment, std::uint64_t position, std::uint32_t length,
-                         RecordType type) {
+                         RecordType type, std::memory_order commit_order = std::memory_order_release) {
   RecordHeader& record = segment.record_at(position);
   const std::uint32_t length_type = shm::pack_length_type(length, type);
   record.length_type.store(length_type, std::memory_order_relaxed);
   record.check.store(shm::record_check(position, length_type, segment.header.record_key),
                      std::memory_order_relaxed);
-  record.position.store(position, std::memory_order_release);  // commit (rule R2)
+  record.position.store(position, commit_order);  // commit (rule R2)
 }
 
 // Covers [from, to) with records that readers skip: padding up to the ring's end when the range
@@ -586,8 +586,11 @@ Result<void> Publisher::commit(Loan&& loan) {
   const Segment& segment = *segment_;
   ControlBlock& control = segment.control();
   ProducerSlot& mine = segment.producer(slot_);
+  // seq_cst: the commit and the load of sleeping_subscribers below are a Dekker pair with a
+  // subscriber going to sleep (rule W1): either it sees the commit on its re-check, or we see
+  // it counted as sleeping. (On x86 this is one xchg; no fence instruction.)
   write_record_header(segment, loan.position_, static_cast<std::uint32_t>(loan.size_),
-                      RecordType::kData);
+                      RecordType::kData, std::memory_order_seq_cst);
   loan.owner_ = nullptr;
   // Single writer of its own slot: plain load+store, no locked instruction.
   mine.published_messages.store(mine.published_messages.load(std::memory_order_relaxed) + 1,
@@ -595,10 +598,7 @@ Result<void> Publisher::commit(Loan&& loan) {
   mine.published_bytes.store(mine.published_bytes.load(std::memory_order_relaxed) + loan.size_,
                              std::memory_order_relaxed);
   mine.inflight_position.store(kNoPosition, std::memory_order_release);
-  // Dekker pairing with a subscriber going to sleep (rule W1): either it sees the commit on its
-  // re-check, or we see it counted as sleeping here.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (control.sleeping_subscribers.load(std::memory_order_relaxed) != 0) wake(control.data_futex);
+  if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) wake(control.data_futex);
   return {};
 }
 
@@ -608,10 +608,7 @@ void Publisher::abandon(Loan& loan) noexcept {
   loan.owner_ = nullptr;
   segment.producer(slot_).inflight_position.store(kNoPosition, std::memory_order_release);
   segment.control().gaps.fetch_add(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (segment.control().sleeping_subscribers.load(std::memory_order_relaxed) != 0) {
-    wake(segment.control().data_futex);
-  }
+  wake(segment.control().data_futex);  // rare: wake unconditionally rather than pair with W1
 }
 
 Result<void> Publisher::publish(std::span<const std::byte> payload,
@@ -713,11 +710,11 @@ Result<void> Subscriber::advance_to(std::uint64_t next) {
     }
   } else {
     cursor_ = next;
-    mine.cursor.store(next, std::memory_order_release);
-    // Dekker pairing with a producer going to sleep on a full ring (rule W2).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // seq_cst store + seq_cst load: a Dekker pair with a producer going to sleep on a full
+    // ring (rule W2).
+    mine.cursor.store(next, std::memory_order_seq_cst);
   }
-  if (control.blocked_producers.load(std::memory_order_relaxed) != 0) wake(control.space_futex);
+  if (control.blocked_producers.load(std::memory_order_seq_cst) != 0) wake(control.space_futex);
   return outcome;
 }
 
@@ -757,8 +754,9 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
   const std::uint32_t seen = control.data_futex.load(std::memory_order_acquire);
   mine.sleeping.store(1, std::memory_order_relaxed);
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
-  const bool ready = read_record(segment, cursor_).has_value() ||
-                     mine.cursor.load(std::memory_order_acquire) != cursor_;
+  const bool ready =
+      segment.record_at(cursor_).position.load(std::memory_order_seq_cst) == cursor_ ||
+      mine.cursor.load(std::memory_order_acquire) != cursor_;
   if (!ready) {
     auto slice =
         has_deadline ? until(deadline, kMaxSleepSlice) : std::chrono::nanoseconds(kMaxSleepSlice);
@@ -841,8 +839,8 @@ Result<std::size_t> Subscriber::receive_copy(std::span<std::byte> out,
       (void)release();
       return size;
     }
-    // Seqlock-style validation (rule D2): a producer moves our cursor before it overwrites.
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Seqlock-style validation (rule D2): a producer moves our cursor (CAS) before it
+    // overwrites, and our release CAS orders the copy before it; if it fails, the copy is void.
     if (release()) return size;
     // Overwritten while copying: discard the copy; the loss is counted in missed().
   }
