@@ -64,7 +64,11 @@ json scalar_to_json(const YAML::Node& node) {
     std::int64_t value = 0;
     const char* begin = text.data() + (text[0] == '+' ? 1 : 0);
     const auto [end, error] = std::from_chars(begin, text.data() + text.size(), value);
-    if (error == std::errc() && end == text.data() + text.size()) return value;
+    // Non-negative numbers as unsigned, exactly as nlohmann::json::parse types them (the
+    // contract's parser expects that for counts).
+    if (error == std::errc() && end == text.data() + text.size()) {
+      return value >= 0 ? json(static_cast<std::uint64_t>(value)) : json(value);
+    }
     return text;  // out of range: keep it as text rather than lose digits
   }
   if (std::regex_match(text, float_pattern())) {
