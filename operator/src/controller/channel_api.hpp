@@ -1,0 +1,58 @@
+// The Kubernetes API as the IpcChannel controller sees it: reads come from the informer caches,
+// writes go to the API server. The seam the reconciler's tests fake.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "kube/informer.hpp"
+#include "kube/kube_client.hpp"
+
+namespace ipcmesh::controller {
+
+class ChannelApi {
+ public:
+  virtual ~ChannelApi() = default;
+  // The cached IpcChannel "namespace/name", or nullptr when it is gone.
+  virtual kube::ObjectPtr channel(const std::string& key) = 0;
+  virtual std::vector<kube::ObjectPtr> channels_in(const std::string& ns) = 0;
+  virtual std::vector<kube::ObjectPtr> pods_in(const std::string& ns) = 0;
+  // Writes `status` through the status subresource (conflict-retried). Throws on failure.
+  virtual void write_status(const nlohmann::json& channel, const nlohmann::json& status) = 0;
+  // Best effort.
+  virtual void record_event(const nlohmann::json& channel, kube::EventType type,
+                            const std::string& reason, const std::string& note) = 0;
+};
+
+inline const kube::ResourcePath kIpcChannels{"ipcmesh.io", "v1alpha1", "ipcchannels", "", "", ""};
+
+class KubeChannelApi final : public ChannelApi {
+ public:
+  KubeChannelApi(kube::Informer& channels, kube::Informer& pods, kube::KubeClient& client,
+                 std::string reporting_instance)
+      : channels_(channels),
+        pods_(pods),
+        client_(client),
+        reporting_instance_(std::move(reporting_instance)) {}
+
+  kube::ObjectPtr channel(const std::string& key) override { return channels_.get(key); }
+  std::vector<kube::ObjectPtr> channels_in(const std::string& ns) override {
+    return channels_.list_namespace(ns);
+  }
+  std::vector<kube::ObjectPtr> pods_in(const std::string& ns) override {
+    return pods_.list_namespace(ns);
+  }
+  void write_status(const nlohmann::json& channel, const nlohmann::json& status) override;
+  void record_event(const nlohmann::json& channel, kube::EventType type, const std::string& reason,
+                    const std::string& note) override;
+
+ private:
+  kube::Informer& channels_;
+  kube::Informer& pods_;
+  kube::KubeClient& client_;
+  std::string reporting_instance_;
+};
+
+}  // namespace ipcmesh::controller

@@ -1,0 +1,221 @@
+#include "controller/ipc_channel_reconciler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "api/injection_status.hpp"
+#include "kube/kube_client.hpp"
+
+namespace ipcmesh::controller {
+namespace {
+
+std::string annotation(const nlohmann::json& object, std::string_view name) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  const auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end() || !annotations->is_object()) return {};
+  const auto it = annotations->find(std::string(name));
+  return it != annotations->end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+api::Labels labels_of(const nlohmann::json& pod) {
+  const auto metadata = pod.find("metadata");
+  if (metadata == pod.end() || !metadata->is_object() || !metadata->contains("labels")) return {};
+  auto labels = api::labels_from_json((*metadata)["labels"]);
+  return labels ? *labels : api::Labels{};
+}
+
+// Terminating and finished Pods will never run the channel again: they are not counted.
+bool is_live(const nlohmann::json& pod) {
+  const auto& metadata = pod.value("metadata", nlohmann::json::object());
+  if (metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null()) {
+    return false;
+  }
+  const auto status = pod.find("status");
+  if (status == pod.end() || !status->is_object()) return true;
+  const std::string phase = status->value("phase", "");
+  return phase != "Succeeded" && phase != "Failed";
+}
+
+// What the reconciler needs of a channel even when its spec does not parse.
+struct ChannelView {
+  std::string name;
+  std::string uid;
+  std::int64_t generation = 0;
+  std::optional<api::LabelSelector> selector;
+  std::optional<std::string> spec_error;
+};
+
+ChannelView view_of(const nlohmann::json& channel) {
+  ChannelView view;
+  const auto& metadata = channel.at("metadata");
+  view.name = metadata.value("name", "");
+  view.uid = metadata.value("uid", "");
+  view.generation = metadata.value("generation", std::int64_t{0});
+  const auto parsed = api::ipc_channel_from_json(channel);
+  if (parsed) {
+    view.selector = parsed->selector;
+    return view;
+  }
+  view.spec_error = parsed.error().message;
+  // An invalid channel still counts the Pods its selector would pick, so the user sees them.
+  const auto spec = channel.find("spec");
+  if (spec != channel.end() && spec->is_object() && spec->contains("selector") &&
+      !(*spec)["selector"].is_null()) {
+    if (auto selector = api::label_selector_from_json((*spec)["selector"], "spec.selector")) {
+      view.selector = std::move(*selector);
+    }
+  }
+  return view;
+}
+
+bool selects(const ChannelView& channel, const nlohmann::json& pod) {
+  if (annotation(pod, kAnnotationInject) == "false") return false;
+  if (channel.selector && channel.selector->matches(labels_of(pod))) return true;
+  const auto names = api::split_channel_names(annotation(pod, kAnnotationChannels));
+  return std::find(names.begin(), names.end(), channel.name) != names.end();
+}
+
+std::string pod_name(const nlohmann::json& pod) {
+  return pod.value("metadata", nlohmann::json::object()).value("name", "");
+}
+
+std::string list_some(const std::vector<std::string>& names) {
+  constexpr std::size_t kShown = 5;
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) {
+    out += (i == 0 ? "" : ", ") + names[i];
+  }
+  if (names.size() > kShown) out += " and " + std::to_string(names.size() - kShown) + " more";
+  return out;
+}
+
+api::Condition condition(std::string_view type, bool value, std::string_view reason,
+                         std::string message, std::int64_t generation,
+                         const api::IpcChannelStatus& previous, const std::string& now) {
+  api::Condition out{std::string(type),   value ? "True" : "False",
+                     std::string(reason), std::move(message),
+                     generation,          now};
+  if (const auto* old = previous.find_condition(type);
+      old && old->status == out.status && !old->last_transition_time.empty()) {
+    out.last_transition_time = old->last_transition_time;
+  }
+  return out;
+}
+
+}  // namespace
+
+api::IpcChannelStatus compute_status(const nlohmann::json& channel,
+                                     const std::vector<kube::ObjectPtr>& pods,
+                                     const api::IpcChannelStatus& previous,
+                                     const std::string& now) {
+  const ChannelView view = view_of(channel);
+  api::IpcChannelStatus status;
+  status.observed_generation = view.generation;
+
+  std::vector<std::string> missing;   // selected, no record of this channel
+  std::vector<std::string> outdated;  // selected, a record of an older channel
+  for (const auto& pod : pods) {
+    if (!pod || !is_live(*pod)) continue;
+    const bool selected = selects(view, *pod);
+    std::optional<api::InjectedChannel> injected;
+    if (const std::string record = annotation(*pod, kAnnotationStatus); !record.empty()) {
+      if (const auto parsed = api::parse_injection_status(record)) {
+        if (const auto* entry = parsed->find_channel(view.name)) injected = *entry;
+      }
+    }
+    if (injected) ++status.injected_pods;
+    if (!selected) continue;
+    ++status.selected_pods;
+    if (!injected) {
+      missing.push_back(pod_name(*pod));
+    } else if (injected->generation < view.generation ||
+               (!injected->uid.empty() && !view.uid.empty() && injected->uid != view.uid)) {
+      outdated.push_back(pod_name(*pod));
+    }
+  }
+  status.pending_restart_pods = static_cast<std::int32_t>(missing.size() + outdated.size());
+
+  const auto gen = view.generation;
+  if (view.spec_error) {
+    status.conditions.push_back(condition(api::kConditionReady, false, kReasonInvalidSpec,
+                                          *view.spec_error, gen, previous, now));
+    status.conditions.push_back(condition(api::kConditionDegraded, true, kReasonInvalidSpec,
+                                          *view.spec_error, gen, previous, now));
+    return status;
+  }
+  if (status.selected_pods == 0) {
+    status.conditions.push_back(condition(api::kConditionReady, true, kReasonNoPodsSelected,
+                                          "no Pod selects this channel yet", gen, previous, now));
+  } else if (status.pending_restart_pods == 0) {
+    status.conditions.push_back(condition(
+        api::kConditionReady, true, kReasonAllPodsInjected,
+        "all " + std::to_string(status.selected_pods) + " selected Pods carry the current channel",
+        gen, previous, now));
+  } else {
+    std::vector<std::string> pending = missing;
+    pending.insert(pending.end(), outdated.begin(), outdated.end());
+    status.conditions.push_back(condition(
+        api::kConditionReady, false, kReasonPodsPendingRestart,
+        std::to_string(status.pending_restart_pods) + " of " +
+            std::to_string(status.selected_pods) +
+            " selected Pods need a restart (delete them or roll their workload) to get the "
+            "current channel: " +
+            list_some(pending),
+        gen, previous, now));
+  }
+  if (!outdated.empty()) {
+    status.conditions.push_back(
+        condition(api::kConditionDegraded, true, kReasonOutdatedInjection,
+                  std::to_string(outdated.size()) +
+                      " Pods run an older generation of this channel: " + list_some(outdated),
+                  gen, previous, now));
+  } else {
+    status.conditions.push_back(condition(api::kConditionDegraded, false, kReasonAsExpected,
+                                          "the channel is valid and no Pod runs an outdated copy",
+                                          gen, previous, now));
+  }
+  return status;
+}
+
+ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
+  ReconcileResult result;
+  const kube::ObjectPtr channel = api_.channel(key);
+  if (!channel) return result;  // deleted: nothing to report on, Events go with it
+  const std::string ns = channel->at("metadata").value("namespace", "");
+
+  api::IpcChannelStatus previous;
+  if (const auto it = channel->find("status"); it != channel->end() && it->is_object()) {
+    if (auto parsed = api::status_from_json(*it)) previous = std::move(*parsed);
+  }
+  const api::IpcChannelStatus status =
+      compute_status(*channel, api_.pods_in(ns), previous, kube::format_time(clock_.wall_now()));
+  if (status == previous) return result;
+
+  api_.write_status(*channel, api::status_to_json(status));
+  result.status_written = true;
+  spdlog::info("reconciled {}: selected {} injected {} pending restart {}", key,
+               status.selected_pods, status.injected_pods, status.pending_restart_pods);
+
+  if (status.selected_pods != previous.selected_pods ||
+      status.injected_pods != previous.injected_pods ||
+      status.pending_restart_pods != previous.pending_restart_pods) {
+    api_.record_event(*channel, kube::EventType::kNormal, "PodsChanged",
+                      "selects " + std::to_string(status.selected_pods) +
+                          " Pods: " + std::to_string(status.injected_pods) + " injected, " +
+                          std::to_string(status.pending_restart_pods) + " pending restart");
+  }
+  for (const auto& now : status.conditions) {
+    const auto* before = previous.find_condition(now.type);
+    if (before && before->status == now.status && before->reason == now.reason) continue;
+    const bool bad = (now.type == api::kConditionReady && now.status == "False") ||
+                     (now.type == api::kConditionDegraded && now.status == "True");
+    if (!before && !bad) continue;  // the first healthy status is not news
+    api_.record_event(*channel, bad ? kube::EventType::kWarning : kube::EventType::kNormal,
+                      now.reason, now.type + "=" + now.status + ": " + now.message);
+  }
+  return result;
+}
+
+}  // namespace ipcmesh::controller

@@ -1,0 +1,83 @@
+#include "controller/reconcile_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace ipcmesh::controller {
+
+void ReconcileLoop::start(int workers) {
+  for (int i = 0; i < workers; ++i) {
+    workers_.emplace_back([this] {
+      while (process_next()) {
+      }
+    });
+  }
+}
+
+void ReconcileLoop::join() {
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+bool ReconcileLoop::process_next() {
+  const auto key = queue_.get();
+  if (!key) return false;
+  const auto started = std::chrono::steady_clock::now();
+  bool failed = false;
+  try {
+    const ReconcileResult result = reconcile_(*key);
+    queue_.forget(*key);
+    if (result.requeue_after) queue_.add_after(*key, *result.requeue_after);
+  } catch (const std::exception& error) {
+    failed = true;
+    spdlog::warn("reconcile {} failed (attempt {}): {}", *key, queue_.num_requeues(*key) + 1,
+                 error.what());
+    queue_.add_rate_limited(*key);
+  }
+  queue_.done(*key);
+  if (observer_.on_reconcile) {
+    observer_.on_reconcile(std::chrono::steady_clock::now() - started, failed);
+  }
+  return true;
+}
+
+namespace {
+// The Pod fields compute_status reads.
+nlohmann::json counted_fields(const nlohmann::json& pod) {
+  const auto metadata = pod.value("metadata", nlohmann::json::object());
+  const auto status = pod.value("status", nlohmann::json::object());
+  return {metadata.value("labels", nlohmann::json()),
+          metadata.value("annotations", nlohmann::json()),
+          metadata.value("deletionTimestamp", nlohmann::json()),
+          status.value("phase", nlohmann::json())};
+}
+}  // namespace
+
+void connect_informers(kube::Informer& channels, kube::Informer& pods, WorkQueue& queue) {
+  kube::InformerHandlers channel_handlers;
+  channel_handlers.on_add = [&queue](const kube::ObjectPtr& object) {
+    queue.add(kube::object_key(*object));
+  };
+  channel_handlers.on_update = [&queue](const kube::ObjectPtr&, const kube::ObjectPtr& object) {
+    queue.add(kube::object_key(*object));
+  };
+  channel_handlers.on_delete = channel_handlers.on_add;
+  channels.add_handlers(std::move(channel_handlers));
+
+  auto queue_namespace = [&channels, &queue](const kube::ObjectPtr& pod) {
+    const std::string ns = pod->at("metadata").value("namespace", "");
+    for (const auto& channel : channels.list_namespace(ns)) queue.add(kube::object_key(*channel));
+  };
+  kube::InformerHandlers pod_handlers;
+  pod_handlers.on_add = queue_namespace;
+  pod_handlers.on_update = [queue_namespace](const kube::ObjectPtr& old_pod,
+                                             const kube::ObjectPtr& pod) {
+    // Most Pod updates are status churn (conditions, IPs) that no channel's status depends on.
+    if (counted_fields(*old_pod) != counted_fields(*pod)) queue_namespace(pod);
+  };
+  pod_handlers.on_delete = queue_namespace;
+  pods.add_handlers(std::move(pod_handlers));
+}
+
+}  // namespace ipcmesh::controller

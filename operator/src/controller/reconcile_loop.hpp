@@ -1,0 +1,48 @@
+// Runs a reconcile function over a WorkQueue with N worker threads, controller-runtime style:
+// success forgets the key's failure history (and honours requeue_after), an exception requeues it
+// rate-limited. connect_informers() turns cache events into keys: an IpcChannel event queues that
+// channel, a Pod event queues every channel of the Pod's namespace (level-based: the reconcile
+// recounts from the cache, so over-queueing is cheap and dedup absorbs bursts).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/ipc_channel_reconciler.hpp"
+#include "controller/work_queue.hpp"
+#include "kube/informer.hpp"
+
+namespace ipcmesh::controller {
+
+struct ReconcileObserver {
+  // Called after each reconcile with its duration and whether it failed.
+  std::function<void(std::chrono::duration<double> duration, bool failed)> on_reconcile;
+};
+
+class ReconcileLoop {
+ public:
+  using Reconcile = std::function<ReconcileResult(const std::string& key)>;
+  ReconcileLoop(WorkQueue& queue, Reconcile reconcile, ReconcileObserver observer = {})
+      : queue_(queue), reconcile_(std::move(reconcile)), observer_(std::move(observer)) {}
+  ~ReconcileLoop() { join(); }
+
+  void start(int workers);
+  // Waits for the workers; they return once the queue is shut down and drained.
+  void join();
+  // One key: get, reconcile, done. False once the queue is shut down. Public for tests.
+  bool process_next();
+
+ private:
+  WorkQueue& queue_;
+  Reconcile reconcile_;
+  ReconcileObserver observer_;
+  std::vector<std::thread> workers_;
+};
+
+void connect_informers(kube::Informer& channels, kube::Informer& pods, WorkQueue& queue);
+
+}  // namespace ipcmesh::controller

@@ -1,0 +1,295 @@
+#include "kube/informer.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace ipcmesh::kube {
+
+std::string object_key(const nlohmann::json& object) {
+  const auto& metadata = object.at("metadata");
+  const std::string ns = metadata.value("namespace", "");
+  const std::string name = metadata.at("name").get<std::string>();
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+namespace {
+std::string resource_version_of(const nlohmann::json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  return metadata->value("resourceVersion", "");
+}
+}  // namespace
+
+Informer::Informer(HttpTransport& transport, Clock& clock, InformerOptions options)
+    : transport_(transport),
+      clock_(clock),
+      options_(std::move(options)),
+      backoff_(options_.backoff, options_.seed),
+      engine_(options_.seed ^ 0x9e3779b97f4a7c15ull) {}
+
+Informer::~Informer() {
+  stop();
+}
+
+void Informer::add_handlers(InformerHandlers handlers) {
+  handlers_.push_back(std::move(handlers));
+}
+
+void Informer::start() {
+  thread_ = std::thread([this] { run(cancellation_); });
+}
+
+void Informer::stop() {
+  cancellation_.cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+ObjectPtr Informer::get(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = cache_.find(key);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+std::vector<ObjectPtr> Informer::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ObjectPtr> out;
+  out.reserve(cache_.size());
+  for (const auto& [key, object] : cache_) out.push_back(object);
+  return out;
+}
+
+std::vector<ObjectPtr> Informer::list_namespace(const std::string& ns) const {
+  std::lock_guard lock(mutex_);
+  std::vector<ObjectPtr> out;
+  const std::string prefix = ns + "/";
+  for (auto it = cache_.lower_bound(prefix);
+       it != cache_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::size_t Informer::size() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
+std::string Informer::resource_version() const {
+  std::lock_guard lock(mutex_);
+  return resource_version_;
+}
+
+void Informer::note_restart() {
+  ++watch_restarts_;
+  if (restart_callback_) restart_callback_();
+}
+
+ObjectPtr Informer::prepare(nlohmann::json object) const {
+  if (!options_.api_version.empty() && !object.contains("apiVersion")) {
+    object["apiVersion"] = options_.api_version;
+  }
+  if (!options_.kind.empty() && !object.contains("kind")) object["kind"] = options_.kind;
+  if (options_.transform) options_.transform(object);
+  return std::make_shared<const nlohmann::json>(std::move(object));
+}
+
+void Informer::run(Cancellation& cancellation) {
+  bool need_list = true;
+  while (!cancellation.cancelled()) {
+    WatchEnd end = WatchEnd::kError;
+    Clock::SteadyTime watch_started = clock_.now();
+    try {
+      if (need_list) {
+        relist(cancellation);
+        need_list = false;
+      }
+      watch_started = clock_.now();
+      end = watch_once(cancellation);
+    } catch (const TransportError& error) {
+      if (error.kind() == TransportError::Kind::kCancelled || cancellation.cancelled()) return;
+      spdlog::warn("{}: {}", options_.name, error.what());
+    } catch (const ApiError& error) {
+      if (error.gone()) {
+        end = WatchEnd::kGone;
+      } else {
+        spdlog::warn("{}: {}", options_.name, error.what());
+      }
+    } catch (const std::exception& error) {
+      spdlog::warn("{}: {}", options_.name, error.what());
+    }
+    if (cancellation.cancelled()) return;
+    if (end == WatchEnd::kGone) need_list = true;
+    note_restart();
+    // The server ended a healthy watch (its timeoutSeconds): resume from our version at once.
+    // A watch that ends as soon as it starts is not healthy; back off so we never spin.
+    if (end == WatchEnd::kClean && clock_.now() - watch_started >= std::chrono::seconds(1)) {
+      continue;
+    }
+    if (!clock_.sleep_for(backoff_.next(clock_.now()), cancellation)) return;
+  }
+}
+
+void Informer::relist(Cancellation& cancellation) {
+  std::map<std::string, ObjectPtr> fresh;
+  std::string version;
+  std::string continue_token;
+  do {
+    std::string query = "?limit=" + std::to_string(options_.page_size);
+    if (!continue_token.empty()) query += "&continue=" + url_encode(continue_token);
+    if (!options_.label_selector.empty()) {
+      query += "&labelSelector=" + url_encode(options_.label_selector);
+    }
+    if (!options_.field_selector.empty()) {
+      query += "&fieldSelector=" + url_encode(options_.field_selector);
+    }
+    HttpRequest request;
+    request.path_and_query = options_.collection.path() + query;
+    request.headers["Accept"] = "application/json";
+    if (cancellation.cancelled()) throw TransportError(TransportError::Kind::kCancelled, "stopped");
+    const HttpResponse response = transport_.send(request);
+    if (response.status != 200) throw_api_error(response, "LIST " + request.path_and_query);
+    auto page = nlohmann::json::parse(response.body);
+    for (auto& item : page["items"]) {
+      auto object = prepare(std::move(item));
+      fresh[object_key(*object)] = object;
+    }
+    const auto& metadata = page["metadata"];
+    version = metadata.value("resourceVersion", "");
+    continue_token = metadata.value("continue", "");
+  } while (!continue_token.empty());
+
+  // Swap the whole cache in one step (readers see the old or the new state, never a mix), then
+  // tell handlers what changed, as client-go's DeltaFIFO.Replace does.
+  std::map<std::string, ObjectPtr> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = std::move(cache_);
+    cache_ = fresh;
+    resource_version_ = version;
+  }
+  ++relists_;
+  for (const auto& [key, object] : fresh) {
+    const auto previous = old.find(key);
+    for (const auto& handler : handlers_) {
+      if (previous == old.end()) {
+        if (handler.on_add) handler.on_add(object);
+      } else if (resource_version_of(*previous->second) != resource_version_of(*object)) {
+        if (handler.on_update) handler.on_update(previous->second, object);
+      }
+    }
+  }
+  for (const auto& [key, object] : old) {
+    if (fresh.count(key) != 0) continue;
+    for (const auto& handler : handlers_) {
+      if (handler.on_delete) handler.on_delete(object);
+    }
+  }
+  synced_ = true;
+  spdlog::info("{}: listed {} objects at resourceVersion {}", options_.name, fresh.size(), version);
+}
+
+std::string Informer::watch_path(const std::string& resource_version,
+                                 std::chrono::seconds timeout) const {
+  std::string path =
+      options_.collection.path() +
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_encode(resource_version) +
+      "&timeoutSeconds=" + std::to_string(timeout.count());
+  if (!options_.label_selector.empty()) {
+    path += "&labelSelector=" + url_encode(options_.label_selector);
+  }
+  if (!options_.field_selector.empty()) {
+    path += "&fieldSelector=" + url_encode(options_.field_selector);
+  }
+  return path;
+}
+
+void Informer::apply(const std::string& type, ObjectPtr object) {
+  const std::string key = object_key(*object);
+  ObjectPtr previous;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = cache_.find(key);
+    if (it != cache_.end()) previous = it->second;
+    if (type == "DELETED") {
+      if (it != cache_.end()) cache_.erase(it);
+    } else {
+      cache_[key] = object;
+    }
+    const std::string version = resource_version_of(*object);
+    if (!version.empty()) resource_version_ = version;
+  }
+  for (const auto& handler : handlers_) {
+    if (type == "DELETED") {
+      if (handler.on_delete) handler.on_delete(previous ? previous : object);
+    } else if (previous) {
+      if (handler.on_update) handler.on_update(previous, object);
+    } else if (handler.on_add) {
+      handler.on_add(object);
+    }
+  }
+}
+
+Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
+  const auto span = options_.watch_timeout_max - options_.watch_timeout_min;
+  const auto timeout =
+      options_.watch_timeout_min +
+      std::chrono::seconds(std::uniform_int_distribution<std::int64_t>(0, span.count())(engine_));
+  HttpRequest request;
+  request.path_and_query = watch_path(resource_version(), timeout);
+  request.headers["Accept"] = "application/json";
+
+  WatchEnd end = WatchEnd::kClean;
+  std::string error_message;
+  const HttpResponse response = transport_.stream(
+      request,
+      [&](std::string_view line) {
+        auto event = nlohmann::json::parse(line, nullptr, false);
+        if (!event.is_object() || !event.contains("type") || !event["object"].is_object()) {
+          error_message = "malformed watch event: " + std::string(line.substr(0, 200));
+          end = WatchEnd::kError;
+          return false;
+        }
+        const std::string type = event["type"].get<std::string>();
+        auto& object = event["object"];
+        if (type == "ERROR") {
+          // A Status object; 410 means our resourceVersion is older than the server keeps.
+          const int code = object.value("code", 0);
+          error_message = object.value("message", "watch error");
+          end = (code == 410 || object.value("reason", "") == "Expired" ||
+                 object.value("reason", "") == "Gone")
+                    ? WatchEnd::kGone
+                    : WatchEnd::kError;
+          return false;
+        }
+        if (type == "BOOKMARK") {
+          // Only the resourceVersion moves: a later watch resumes from it instead of an old one
+          // the server may have compacted away.
+          const std::string version = resource_version_of(object);
+          std::lock_guard lock(mutex_);
+          if (!version.empty()) resource_version_ = version;
+          return true;
+        }
+        if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
+          error_message = "unknown watch event type " + type;
+          end = WatchEnd::kError;
+          return false;
+        }
+        apply(type, prepare(std::move(object)));
+        return true;
+      },
+      cancellation);
+  if (response.status == 410) {
+    spdlog::info("{}: resourceVersion expired (HTTP 410), relisting", options_.name);
+    return WatchEnd::kGone;
+  }
+  if (response.status < 200 || response.status > 299) {
+    throw_api_error(response, "WATCH " + request.path_and_query);
+  }
+  if (end == WatchEnd::kGone) {
+    spdlog::info("{}: {} (410), relisting", options_.name, error_message);
+  } else if (end == WatchEnd::kError) {
+    spdlog::warn("{}: watch ended: {}", options_.name, error_message);
+  }
+  return end;
+}
+
+}  // namespace ipcmesh::kube
