@@ -28,6 +28,7 @@ HarnessOptions harness_options(const BenchOptions& options, CorePair cores) {
   harness.messages = options.messages;
   harness.timeout_seconds = options.measurement_timeout_seconds;
   harness.cores = cores;
+  harness.inject_gap = options.inject_gap;
   if (options.quick) {
     harness.stream_warmup = 500;
     harness.pingpong_warmup = 200;
@@ -73,11 +74,17 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
                         {"pingpong_warmup_round_trips", harness.pingpong_warmup},
                         {"cores", {cores.a, cores.b}},
                         {"cores_distinct", cores.distinct},
+                        {"scheduling",
+                         "each side pinned to its core, in its own session with autogroup nice -20 "
+                         "and setpriority(-20) (best effort); per measurement cpu_s and "
+                         "involuntary_switches show whether a side got its core"},
                         {"verification",
                          "24-byte stamp per message: sequence number, size and magic at the front, "
                          "a trailer derived from them at the back; zero-copy transports write only "
                          "the stamp in place, copying transports send the whole buffer"},
-                        {"mb", "10^6 bytes of payload"}};
+                        {"mb", "10^6 bytes of payload"},
+                        {"fill_payload", options.fill_payload},
+                        {"inject_gap", options.inject_gap}};
 
   std::vector<std::unique_ptr<Transport>> transports;
   for (auto& transport : make_transports()) {
@@ -105,7 +112,8 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
           result = {{"status", "not_run"}, {"reason", reason}};
         } else {
           const LinkSpec spec{size, pattern,
-                              std::to_string(getpid()) + "-" + std::to_string(measurement++)};
+                              std::to_string(getpid()) + "-" + std::to_string(measurement++),
+                              options.fill_payload};
           auto link = transport->prepare(spec);
           if (!link) {
             result = {{"status", "not_run"}, {"reason", link.error().message}};

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +96,7 @@ std::string stream_producer(Endpoint& endpoint, const Plan& plan, SideOutcome& o
     if (auto r = endpoint.send(seq, 0); !r)
       return "send #" + std::to_string(seq) + ": " + r.error().message;
     ++seq;
+    if (plan.options->inject_gap && seq == warmup / 2) ++seq;  // a message "lost" on purpose
     if ((seq & 63) == 0) now = Clock::now();  // reading the clock per message would cost ~5%
   }
   out.sent = seq;
@@ -213,6 +216,18 @@ std::string pingpong_server(Endpoint& endpoint, SideOutcome& out) {
 [[noreturn]] void run_side(Link& link, Side side, const Plan& plan, ControlBlock& control,
                            int core) {
   SideOutcome& out = side == Side::kA ? control.a : control.b;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed bench leaves no spinning side behind
+  // Highest CFS weight when allowed: on a shared machine the measured pair should get its two
+  // cores rather than a time slice among compilers (a transport that yields would otherwise be
+  // charged a whole slice per yield). With sched_autogroup a nice value only counts inside the
+  // session, so each side gets a session of its own and raises that group's weight. Best
+  // effort; the report records each side's CPU time so a starved measurement shows.
+  (void)setsid();
+  if (std::FILE* group = std::fopen("/proc/self/autogroup", "w")) {
+    std::fputs("-20", group);
+    std::fclose(group);
+  }
+  (void)setpriority(PRIO_PROCESS, 0, -20);
   std::string error = pin_to_core(core);
   if (error.empty()) {
     try {
@@ -288,11 +303,12 @@ nlohmann::json run_measurement(Link& link, Pattern pattern, std::size_t message_
   const auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options.timeout_seconds + options.duration_seconds));
   int status_a = 0, status_b = 0;
+  rusage usage_a{}, usage_b{};
   bool done_a = false, done_b = false, timed_out = false;
   Clock::time_point abort_seen{};
   while (!done_a || !done_b) {
-    if (!done_a && waitpid(pid_a, &status_a, WNOHANG) == pid_a) done_a = true;
-    if (!done_b && waitpid(pid_b, &status_b, WNOHANG) == pid_b) done_b = true;
+    if (!done_a && wait4(pid_a, &status_a, WNOHANG, &usage_a) == pid_a) done_a = true;
+    if (!done_b && wait4(pid_b, &status_b, WNOHANG, &usage_b) == pid_b) done_b = true;
     if (done_a && done_b) break;
     const auto now = Clock::now();
     const bool abort = control->abort.load(std::memory_order_acquire) != 0 || done_a || done_b;
@@ -328,7 +344,17 @@ nlohmann::json run_measurement(Link& link, Pattern pattern, std::size_t message_
     if (auto e = describe_status("side B", status_b); !e.empty()) errors.push_back(e);
   }
 
+  const double wall = seconds_between(started, Clock::now());
   nlohmann::json result;
+  // CPU time each side got over the measurement's wall time (fork to exit): far below 1.0 for a
+  // spinning transport means the machine was busy and the figures are pessimistic.
+  const auto cpu = [](const rusage& u) {
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  result["wall_s"] = wall;
+  result["cpu_s"] = {{"a", cpu(usage_a)}, {"b", cpu(usage_b)}};
+  result["involuntary_switches"] = {{"a", usage_a.ru_nivcsw}, {"b", usage_b.ru_nivcsw}};
   const SideOutcome& a = control->a;
   const SideOutcome& b = control->b;
   if (pattern == Pattern::kStream) {

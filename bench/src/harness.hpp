@@ -18,6 +18,7 @@ struct HarnessOptions {
   std::uint64_t stream_warmup = 2000;    // messages received before the throughput clock starts
   std::uint64_t pingpong_warmup = 1000;  // round trips not recorded
   double timeout_seconds = 60.0;
+  bool inject_gap = false;  // the stream producer skips one sequence number (self-check)
   CorePair cores;
 };
 

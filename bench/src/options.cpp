@@ -86,12 +86,16 @@ std::string bench_usage(const std::string& program) {
       << "  --duration SEC      time per measurement (default 1.0)\n"
       << "  --messages N        a fixed count per measurement instead of a duration\n"
       << "  --quick             smoke test: 0.1 s per measurement, short warm-up\n"
+      << "  --fill-payload      the producer writes every payload byte and the consumer checks\n"
+      << "                      every byte (default: only the 24-byte stamp, zero-copy style)\n"
       << "  --json              print the JSON report on stdout (the table goes to stderr)\n"
       << "  --json-out FILE     also write the JSON report to FILE\n"
       << "  --no-table          do not print the table\n"
       << "  --host-ipc          stay in the host IPC namespace (no private mqueue limits)\n"
       << "  --timeout SEC       kill a measurement that takes longer than this (default 60)\n"
       << "  --quiet             no progress lines on stderr\n"
+      << "  --inject-gap        self-check: skip one sequence number per stream, which must\n"
+      << "                      make the run fail verification (exit 1)\n"
       << "  -h, --help          this text\n\n"
       << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
       << "1 a verification failed, 2 usage or setup error.\n";
@@ -147,6 +151,10 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
       options.private_ipc_namespace = false;
     } else if (arg == "--timeout") {
       options.measurement_timeout_seconds = parse_positive(arg, value());
+    } else if (arg == "--fill-payload") {
+      options.fill_payload = true;
+    } else if (arg == "--inject-gap") {
+      options.inject_gap = true;
     } else if (arg == "--quiet") {
       options.progress = false;
     } else {

@@ -282,6 +282,11 @@ std::string render_table(const nlohmann::json& report) {
       << machine.value("load_average_after", "?") << "; sides pinned to cores "
       << report["settings"]["cores"].dump() << "; "
       << report["settings"].value("duration_per_measurement_s", 0.0) << " s per measurement\n";
+  out << "payload: "
+      << (report["settings"].value("fill_payload", false)
+              ? "every byte written by the producer and checked by the consumer (--fill-payload)"
+              : "24-byte stamp written and checked; zero-copy transports leave the rest untouched")
+      << "\n";
   out << "IPC namespace: " << report["limits"].value("ipc_namespace", "?")
       << ", fs.mqueue.msgsize_max=" << report["limits"].value("mqueue_msgsize_max", -1)
       << ", RLIMIT_MSGQUEUE=" << report["limits"].value("rlimit_msgqueue", "?") << ", mqueue depth "

@@ -29,7 +29,8 @@ enum class Side : std::uint8_t { kA, kB };
 struct LinkSpec {
   std::size_t message_size = 64;
   Pattern pattern = Pattern::kStream;
-  std::string tag;  // unique per measurement, safe in POSIX names ("<pid>-<n>")
+  std::string tag;            // unique per measurement, safe in POSIX names ("<pid>-<n>")
+  bool fill_payload = false;  // writers fill every byte and readers check it (--fill-payload)
 };
 
 class Endpoint {

@@ -8,6 +8,7 @@
 // stops it when the run ends.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +134,7 @@ class RouDi {
     const pid_t pid = fork();
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a bench that was killed
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
@@ -170,7 +172,8 @@ class RouDi {
 
 class IceoryxEndpoint final : public Endpoint {
  public:
-  IceoryxEndpoint(std::size_t size, bool busy_poll) : size_(size), busy_poll_(busy_poll) {}
+  IceoryxEndpoint(std::size_t size, bool busy_poll, bool fill)
+      : size_(size), busy_poll_(busy_poll), fill_(fill) {}
 
   Result<void> connect(const std::string& tag, Pattern pattern, Side side) {
     const char* out = side == Side::kA ? "ab" : "ba";
@@ -222,7 +225,7 @@ class IceoryxEndpoint final : public Endpoint {
                             std::to_string(static_cast<int>(loaned.get_error())) + ")");
     }
     void* payload = loaned.value();
-    write_stamp(static_cast<std::byte*>(payload), size_, seq, flags);
+    write_stamp(static_cast<std::byte*>(payload), size_, seq, flags, fill_);
     publisher_->publish(payload);
     return {};
   }
@@ -248,6 +251,7 @@ class IceoryxEndpoint final : public Endpoint {
  private:
   std::size_t size_;
   bool busy_poll_;
+  bool fill_;
   std::unique_ptr<iox::popo::UntypedPublisher> publisher_;
   std::unique_ptr<iox::popo::UntypedSubscriber> subscriber_;
   std::unique_ptr<iox::popo::WaitSet<>> waitset_;
@@ -261,10 +265,12 @@ class IceoryxLink final : public Link {
     // One runtime per process (the forked side), registered with RouDi under a unique name.
     const std::string name = "ipcmesh-bench-" + std::to_string(getpid());
     // Debian's build logs every registration at debug level; keep the table readable.
-    iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn);
+    iox::log::LogManager::GetLogManager().SetDefaultLogLevel(
+        iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
     iox::runtime::PoshRuntime::initRuntime(
         iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str(), name.size()));
-    auto endpoint = std::make_unique<IceoryxEndpoint>(spec_.message_size, busy_poll_);
+    auto endpoint =
+        std::make_unique<IceoryxEndpoint>(spec_.message_size, busy_poll_, spec_.fill_payload);
     if (auto r = endpoint->connect(spec_.tag, spec_.pattern, side); !r) {
       return tl::unexpected(r.error());
     }

@@ -10,8 +10,9 @@ namespace {
 
 class WrapperEndpoint final : public Endpoint {
  public:
-  WrapperEndpoint(std::optional<MessageQueue> out, std::optional<MessageQueue> in, std::size_t size)
-      : out_(std::move(out)), in_(std::move(in)), buffer_(size), receive_buffer_(size) {}
+  WrapperEndpoint(std::optional<MessageQueue> out, std::optional<MessageQueue> in, std::size_t size,
+                  bool fill)
+      : out_(std::move(out)), in_(std::move(in)), buffer_(size, fill), receive_buffer_(size) {}
 
   Result<void> send(std::uint64_t seq, std::uint32_t flags) override {
     return out_->send(buffer_.stamp(seq, flags));
@@ -32,8 +33,8 @@ class WrapperEndpoint final : public Endpoint {
 
 class WrapperLink final : public Link {
  public:
-  WrapperLink(std::vector<MessageQueue> queues, std::size_t size, long depth)
-      : queues_(std::move(queues)), size_(size), depth_(depth) {}
+  WrapperLink(std::vector<MessageQueue> queues, std::size_t size, long depth, bool fill)
+      : queues_(std::move(queues)), size_(size), depth_(depth), fill_(fill) {}
 
   Result<std::unique_ptr<Endpoint>> open(Side side) override {
     const std::size_t out = side == Side::kA ? 0 : 1;
@@ -50,7 +51,8 @@ class WrapperLink final : public Link {
       if (!q) return tl::unexpected(q.error());
       in_queue.emplace(std::move(*q));
     }
-    return std::make_unique<WrapperEndpoint>(std::move(out_queue), std::move(in_queue), size_);
+    return std::make_unique<WrapperEndpoint>(std::move(out_queue), std::move(in_queue), size_,
+                                             fill_);
   }
 
   nlohmann::json config() const override {
@@ -61,6 +63,7 @@ class WrapperLink final : public Link {
   std::vector<MessageQueue> queues_;  // created by the parent, unlinked when it destroys them
   std::size_t size_;
   long depth_;
+  bool fill_;
 };
 
 class WrapperTransport final : public Transport {
@@ -92,7 +95,8 @@ class WrapperTransport final : public Transport {
       if (!queue) return tl::unexpected(queue.error());
       queues.push_back(std::move(*queue));
     }
-    return std::make_unique<WrapperLink>(std::move(queues), spec.message_size, depth);
+    return std::make_unique<WrapperLink>(std::move(queues), spec.message_size, depth,
+                                         spec.fill_payload);
   }
 };
 

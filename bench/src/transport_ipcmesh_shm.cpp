@@ -12,9 +12,10 @@ namespace {
 
 class ShmEndpoint final : public Endpoint {
  public:
-  ShmEndpoint(std::size_t size, std::vector<ShmChannel> channels,
+  ShmEndpoint(std::size_t size, bool fill, std::vector<ShmChannel> channels,
               std::optional<Publisher> publisher, std::optional<Subscriber> subscriber)
       : size_(size),
+        fill_(fill),
         channels_(std::move(channels)),
         publisher_(std::move(publisher)),
         subscriber_(std::move(subscriber)) {}
@@ -27,7 +28,7 @@ class ShmEndpoint final : public Endpoint {
   Result<void> send(std::uint64_t seq, std::uint32_t flags) override {
     auto loan = publisher_->loan(size_);
     if (!loan) return tl::unexpected(loan.error());
-    write_stamp(loan->data().data(), size_, seq, flags);
+    write_stamp(loan->data().data(), size_, seq, flags, fill_);
     return publisher_->commit(std::move(*loan));
   }
 
@@ -43,6 +44,7 @@ class ShmEndpoint final : public Endpoint {
 
  private:
   std::size_t size_;
+  bool fill_;
   std::vector<ShmChannel> channels_;  // keeps the mappings alive
   std::optional<Publisher> publisher_;
   std::optional<Subscriber> subscriber_;
@@ -50,8 +52,9 @@ class ShmEndpoint final : public Endpoint {
 
 class ShmLink final : public Link {
  public:
-  ShmLink(std::vector<ShmChannel> channels, std::size_t size, std::uint64_t ring, WaitMode mode)
-      : channels_(std::move(channels)), size_(size), ring_(ring), mode_(mode) {}
+  ShmLink(std::vector<ShmChannel> channels, std::size_t size, std::uint64_t ring, WaitMode mode,
+          bool fill)
+      : channels_(std::move(channels)), size_(size), ring_(ring), mode_(mode), fill_(fill) {}
 
   Result<std::unique_ptr<Endpoint>> open(Side side) override {
     // A publishes on channel 0 (a->b) and subscribes to channel 1 (b->a); B the reverse.
@@ -84,7 +87,7 @@ class ShmLink final : public Link {
       if (!s) return tl::unexpected(s.error());
       subscriber.emplace(std::move(*s));
     }
-    return std::make_unique<ShmEndpoint>(size_, std::move(mapped), std::move(publisher),
+    return std::make_unique<ShmEndpoint>(size_, fill_, std::move(mapped), std::move(publisher),
                                          std::move(subscriber));
   }
 
@@ -101,6 +104,7 @@ class ShmLink final : public Link {
   std::size_t size_;
   std::uint64_t ring_;
   WaitMode mode_;
+  bool fill_;
 };
 
 class ShmTransport final : public Transport {
@@ -133,7 +137,8 @@ class ShmTransport final : public Transport {
       channels.push_back(std::move(*channel));
     }
     return std::make_unique<ShmLink>(std::move(channels), spec.message_size, ring,
-                                     busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kSpinThenSleep);
+                                     busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kSpinThenSleep,
+                                     spec.fill_payload);
   }
 
  private:

@@ -15,8 +15,8 @@ namespace {
 
 class PosixQueueEndpoint final : public Endpoint {
  public:
-  PosixQueueEndpoint(mqd_t out, mqd_t in, std::size_t size)
-      : out_(out), in_(in), buffer_(size), receive_buffer_(size) {}
+  PosixQueueEndpoint(mqd_t out, mqd_t in, std::size_t size, bool fill)
+      : out_(out), in_(in), buffer_(size, fill), receive_buffer_(size) {}
   ~PosixQueueEndpoint() override {
     if (out_ != static_cast<mqd_t>(-1)) mq_close(out_);
     if (in_ != static_cast<mqd_t>(-1)) mq_close(in_);
@@ -50,8 +50,8 @@ class PosixQueueEndpoint final : public Endpoint {
 
 class PosixQueueLink final : public Link {
  public:
-  PosixQueueLink(std::string ab, std::string ba, std::size_t size, long depth)
-      : ab_(std::move(ab)), ba_(std::move(ba)), size_(size), depth_(depth) {}
+  PosixQueueLink(std::string ab, std::string ba, std::size_t size, long depth, bool fill)
+      : ab_(std::move(ab)), ba_(std::move(ba)), size_(size), depth_(depth), fill_(fill) {}
   ~PosixQueueLink() override {
     if (!ab_.empty()) mq_unlink(ab_.c_str());
     if (!ba_.empty()) mq_unlink(ba_.c_str());
@@ -77,7 +77,7 @@ class PosixQueueLink final : public Link {
         return tl::unexpected(system_error("mq_open", in_name, saved));
       }
     }
-    return std::make_unique<PosixQueueEndpoint>(out, in, size_);
+    return std::make_unique<PosixQueueEndpoint>(out, in, size_, fill_);
   }
 
   nlohmann::json config() const override {
@@ -89,6 +89,7 @@ class PosixQueueLink final : public Link {
   std::string ba_;
   std::size_t size_;
   long depth_;
+  bool fill_;
 };
 
 Result<void> create_queue(const std::string& name, long depth, std::size_t size) {
@@ -134,7 +135,7 @@ class PosixQueueTransport final : public Transport {
       }
       depth /= 2;
     }
-    return std::make_unique<PosixQueueLink>(ab, ba, spec.message_size, depth);
+    return std::make_unique<PosixQueueLink>(ab, ba, spec.message_size, depth, spec.fill_payload);
   }
 };
 

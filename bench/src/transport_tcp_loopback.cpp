@@ -21,8 +21,8 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 
 class TcpEndpoint final : public Endpoint {
  public:
-  TcpEndpoint(int fd, std::size_t size)
-      : fd_(fd), size_(size), buffer_(size, kPrefix), in_(kReadChunk + kPrefix + size) {
+  TcpEndpoint(int fd, std::size_t size, bool fill)
+      : fd_(fd), size_(size), buffer_(size, fill, kPrefix), in_(kReadChunk + kPrefix + size) {
     const auto length = static_cast<std::uint32_t>(size);
     std::memcpy(buffer_.data(), &length, kPrefix);
   }
@@ -93,8 +93,8 @@ Result<void> set_nodelay(int fd) {
 
 class TcpLink final : public Link {
  public:
-  TcpLink(int listener, std::uint16_t port, std::size_t size)
-      : listener_(listener), port_(port), size_(size) {}
+  TcpLink(int listener, std::uint16_t port, std::size_t size, bool fill)
+      : listener_(listener), port_(port), size_(size), fill_(fill) {}
   ~TcpLink() override { ::close(listener_); }
 
   Result<std::unique_ptr<Endpoint>> open(Side side) override {
@@ -120,7 +120,7 @@ class TcpLink final : public Link {
       ::close(fd);
       return tl::unexpected(r.error());
     }
-    return std::make_unique<TcpEndpoint>(fd, size_);
+    return std::make_unique<TcpEndpoint>(fd, size_, fill_);
   }
 
   nlohmann::json config() const override {
@@ -134,6 +134,7 @@ class TcpLink final : public Link {
   int listener_;
   std::uint16_t port_;
   std::size_t size_;
+  bool fill_;
 };
 
 class TcpTransport final : public Transport {
@@ -158,7 +159,8 @@ class TcpTransport final : public Transport {
       ::close(listener);
       return tl::unexpected(system_error("bind/listen", "127.0.0.1:0", saved));
     }
-    return std::make_unique<TcpLink>(listener, ntohs(address.sin_port), spec.message_size);
+    return std::make_unique<TcpLink>(listener, ntohs(address.sin_port), spec.message_size,
+                                     spec.fill_payload);
   }
 };
 

@@ -13,7 +13,8 @@ namespace {
 
 class SeqpacketEndpoint final : public Endpoint {
  public:
-  SeqpacketEndpoint(int fd, std::size_t size) : fd_(fd), buffer_(size), receive_buffer_(size) {}
+  SeqpacketEndpoint(int fd, std::size_t size, bool fill)
+      : fd_(fd), buffer_(size, fill), receive_buffer_(size) {}
   ~SeqpacketEndpoint() override { ::close(fd_); }
 
   Result<void> send(std::uint64_t seq, std::uint32_t flags) override {
@@ -45,7 +46,7 @@ class SeqpacketEndpoint final : public Endpoint {
 
 class SeqpacketLink final : public Link {
  public:
-  SeqpacketLink(int a, int b, std::size_t size) : fds_{a, b}, size_(size) {}
+  SeqpacketLink(int a, int b, std::size_t size, bool fill) : fds_{a, b}, size_(size), fill_(fill) {}
   ~SeqpacketLink() override {
     ::close(fds_[0]);
     ::close(fds_[1]);
@@ -58,7 +59,7 @@ class SeqpacketLink final : public Link {
     ::close(other);
     const int fd = ::dup(mine);
     if (fd < 0) return tl::unexpected(system_error("dup", "socketpair", errno));
-    return std::make_unique<SeqpacketEndpoint>(fd, size_);
+    return std::make_unique<SeqpacketEndpoint>(fd, size_, fill_);
   }
 
   nlohmann::json config() const override {
@@ -71,6 +72,7 @@ class SeqpacketLink final : public Link {
  private:
   int fds_[2];
   std::size_t size_;
+  bool fill_;
 };
 
 class SeqpacketTransport final : public Transport {
@@ -85,7 +87,7 @@ class SeqpacketTransport final : public Transport {
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
       return tl::unexpected(system_error("socketpair", "AF_UNIX/SOCK_SEQPACKET", errno));
     }
-    return std::make_unique<SeqpacketLink>(fds[0], fds[1], spec.message_size);
+    return std::make_unique<SeqpacketLink>(fds[0], fds[1], spec.message_size, spec.fill_payload);
   }
 };
 

@@ -26,6 +26,9 @@ struct BenchOptions {
   bool private_ipc_namespace = true;  // unshare(CLONE_NEWIPC) to raise mqueue limits privately
   bool progress = true;               // one line per measurement on stderr
   double measurement_timeout_seconds = 60.0;  // a hung measurement is killed and counted failed
+  bool fill_payload = false;                  // every message body written and checked byte by byte
+  bool inject_gap = false;  // self-check: producers skip one sequence number, so every stream
+                            // row must fail verification (proves the check is live)
 };
 
 // Every transport the bench knows, in report order.
