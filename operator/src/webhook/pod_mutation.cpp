@@ -546,6 +546,8 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
       {"name", kRelayContainerName},
       {"image", options.relay_image},
       {"imagePullPolicy", options.relay_image_pull_policy},
+      // The relay listens on 127.0.0.1 by default (docs/relay.md); the kubelet probes the Pod IP.
+      {"args", json::array({"--listen", "0.0.0.0:" + std::to_string(port)})},
       {"env",
        json::array({json{{"name", kEnvChannels}, {"value", document}},
                     json{{"name", kEnvControlDir}, {"value", control_dir}},
