@@ -1,0 +1,275 @@
+#include "main/operator_app.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "controller/channel_api.hpp"
+#include "controller/ipc_channel_reconciler.hpp"
+#include "controller/leader_election.hpp"
+#include "controller/reconcile_loop.hpp"
+#include "controller/work_queue.hpp"
+#include "kube/informer.hpp"
+#include "kube/kube_client.hpp"
+#include "kube/kube_config.hpp"
+#include "main/operator_metrics.hpp"
+#include "webhook/admission.hpp"
+#include "webhook/admission_server.hpp"
+#include "webhook/channel_catalog.hpp"
+
+namespace ipcmesh::operator_main {
+namespace {
+
+using nlohmann::json;
+
+// Pods are the bulk of the cache (10,000 of them in the benchmark); the controller reads only
+// these fields, so the rest is dropped before caching.
+void trim_pod(json& pod) {
+  json metadata = json::object();
+  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels", "annotations",
+                          "deletionTimestamp", "creationTimestamp"}) {
+    if (auto it = pod["metadata"].find(key); it != pod["metadata"].end()) metadata[key] = *it;
+  }
+  json trimmed = {{"metadata", std::move(metadata)}};
+  if (auto status = pod.find("status"); status != pod.end() && status->contains("phase")) {
+    trimmed["status"] = {{"phase", (*status)["phase"]}};
+  }
+  pod = std::move(trimmed);
+}
+
+void drop_managed_fields(json& object) {
+  if (auto metadata = object.find("metadata"); metadata != object.end()) {
+    metadata->erase("managedFields");
+  }
+}
+
+std::string default_identity(const OperatorConfig& config) {
+  if (!config.identity.empty()) return config.identity;
+  std::string base;
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
+    base = pod;
+  } else {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    base = host;
+  }
+  // A suffix per process (client-go uses hostname_uuid): a restarted container is a new
+  // candidate, never mistaken for the holder that just died.
+  std::mt19937_64 engine{std::random_device{}()};
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%08x", static_cast<unsigned>(engine()));
+  return base + "_" + suffix;
+}
+
+int learn_server_minor(kube::KubeClient& client, kube::Clock& clock, kube::Cancellation& stopping) {
+  // The native-sidecar decision must not be guessed: an init container with restartPolicy
+  // Always is rejected by servers before 1.28. Retry for a while, then give up.
+  kube::Backoff backoff;
+  for (int attempt = 0; attempt < 8 && !stopping.cancelled(); ++attempt) {
+    try {
+      const auto version = client.server_version();
+      spdlog::info("API server {} (minor {})", version.git_version, version.minor);
+      return version.minor;
+    } catch (const std::exception& error) {
+      spdlog::warn("reading the API server version: {}", error.what());
+    }
+    clock.sleep_for(backoff.next(clock.now()), stopping);
+  }
+  throw std::runtime_error("cannot read the API server version (/version)");
+}
+
+sigset_t shutdown_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+}  // namespace
+
+void block_shutdown_signals() {
+  const sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+int run_operator(const OperatorConfig& config) {
+  block_shutdown_signals();
+  const sigset_t signals = shutdown_signals();
+  kube::SystemClock clock;
+  kube::Cancellation stopping;
+  std::atomic<bool> leadership_lost{false};
+
+  const kube::ClusterConnection connection =
+      kube::load_cluster_connection(kube::process_environment(), config.kubeconfig, config.context);
+  const std::string ns = config.ns.empty() ? connection.default_namespace : config.ns;
+  const std::string identity = default_identity(config);
+  spdlog::info("ipcmesh-operator {} starting: server {}, namespace {}, identity {}",
+               IPCMESH_VERSION, connection.server, ns, identity);
+  auto transport = kube::make_cpprest_transport(connection);
+  kube::KubeClient client(*transport);
+  OperatorMetrics metrics;
+
+  webhook::MutationOptions mutation = config.mutation;
+  mutation.injector_version = IPCMESH_VERSION;
+  mutation.policy.operator_namespace = ns;
+  mutation.server_minor = learn_server_minor(client, clock, stopping);
+
+  // Informers.
+  kube::InformerOptions channel_options;
+  channel_options.collection = controller::kIpcChannels;
+  channel_options.api_version = "ipcmesh.io/v1alpha1";
+  channel_options.kind = "IpcChannel";
+  channel_options.transform = drop_managed_fields;
+  channel_options.name = "ipcchannels";
+  kube::Informer channels(*transport, clock, channel_options);
+  kube::InformerOptions pod_options;
+  pod_options.collection = kube::kPods;
+  pod_options.api_version = "v1";
+  pod_options.kind = "Pod";
+  pod_options.transform = trim_pod;
+  pod_options.name = "pods";
+  kube::Informer pods(*transport, clock, pod_options);
+  channels.on_watch_restart([&metrics] { metrics.watch_restart("ipcchannels"); });
+  pods.on_watch_restart([&metrics] { metrics.watch_restart("pods"); });
+
+  // The webhook's catalog follows the channel cache; invalid channels are not injected.
+  auto catalog = std::make_shared<webhook::ChannelSnapshot>();
+  auto upsert = [catalog](const kube::ObjectPtr& object) {
+    const auto& metadata = object->at("metadata");
+    auto parsed = api::ipc_channel_from_json(*object);
+    if (parsed) {
+      catalog->upsert(std::move(*parsed));
+    } else {
+      catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
+      spdlog::warn("IpcChannel {} is invalid and will not be injected: {}",
+                   kube::object_key(*object), parsed.error().message);
+    }
+  };
+  channels.add_handlers(
+      {upsert, [upsert](const kube::ObjectPtr&, const kube::ObjectPtr& now) { upsert(now); },
+       [catalog](const kube::ObjectPtr& object) {
+         const auto& metadata = object->at("metadata");
+         catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
+       }});
+
+  // Controller.
+  controller::WorkQueue queue;
+  controller::connect_informers(channels, pods, queue);
+  controller::KubeChannelApi channel_api(channels, pods, client, identity);
+  controller::IpcChannelReconciler reconciler(channel_api, clock);
+  controller::ReconcileLoop loop(
+      queue, [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
+      {[&metrics](std::chrono::duration<double> duration, bool failed) {
+        metrics.reconcile(duration, failed);
+      }});
+  metrics.set_queue_depth_source([&queue] { return static_cast<double>(queue.depth()); });
+
+  // Webhook (every replica).
+  webhook::AdmissionHandler admission(
+      catalog, mutation,
+      [&metrics](const webhook::AdmissionEvent& event) { metrics.admission(event); });
+  webhook::AdmissionServer admission_server(
+      {"https://0.0.0.0:" + std::to_string(config.webhook_port), config.webhook_certificate_file,
+       config.webhook_key_file},
+      [&admission](const webhook::HttpRequest& request) { return admission.handle(request); });
+
+  // Health and metrics over plain HTTP (the kubelet and Prometheus scrape it in-cluster).
+  webhook::AdmissionServer health_server(
+      {"http://0.0.0.0:" + std::to_string(config.health_port), "", "", std::chrono::seconds(30),
+       64 * 1024},
+      [&](const webhook::HttpRequest& request) {
+        webhook::HttpResponse response;
+        response.content_type = "text/plain; charset=utf-8";
+        if (request.path == "/healthz") {
+          response.body = "ok\n";
+        } else if (request.path == "/readyz") {
+          const bool ready =
+              channels.has_synced() && pods.has_synced() && admission_server.serving();
+          response.status = ready ? 200 : 503;
+          response.body = ready ? "ok\n"
+                                : std::string("not ready:") +
+                                      (channels.has_synced() ? "" : " ipcchannel cache") +
+                                      (pods.has_synced() ? "" : " pod cache") +
+                                      (admission_server.serving() ? "" : " webhook") + "\n";
+        } else if (request.path == "/metrics") {
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          response.body = metrics.serialize();
+        } else {
+          response.status = 404;
+          response.body = "not found\n";
+        }
+        return response;
+      });
+
+  health_server.start();
+  channels.start();
+  pods.start();
+  admission_server.start();
+
+  // Wait for both caches before anyone reconciles (controller-runtime's WaitForCacheSync): a
+  // reconcile against a half-filled Pod cache would publish wrong counts.
+  while (!(channels.has_synced() && pods.has_synced()) && !stopping.cancelled()) {
+    timespec timeout{0, 100'000'000};
+    const int signal = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal == SIGTERM || signal == SIGINT) stopping.cancel();
+  }
+  spdlog::info("caches synced: {} IpcChannels, {} Pods", channels.size(), pods.size());
+
+  // Leader election: only the leader reconciles.
+  controller::KubeLeaseStore lease_store(client, ns, config.lease_name);
+  controller::LeaderElector elector(
+      lease_store, clock,
+      {identity, config.lease_duration, config.renew_deadline, config.retry_period, true},
+      {[&] {
+         metrics.set_leader(true);
+         loop.start(config.workers);
+       },
+       [&] {
+         metrics.set_leader(false);
+         if (!stopping.cancelled()) {
+           leadership_lost = true;
+           stopping.cancel();
+         }
+       },
+       [](const std::string& leader) { spdlog::info("leader is {}", leader); }});
+  kube::Cancellation election_stop;
+  std::thread election;
+  if (stopping.cancelled()) {
+    // Shut down before the caches synced: nothing to elect or reconcile.
+  } else if (config.leader_elect) {
+    election = std::thread([&] { elector.run(election_stop); });
+  } else {
+    metrics.set_leader(true);
+    loop.start(config.workers);
+  }
+
+  // Wait for SIGTERM/SIGINT (or lost leadership).
+  while (!stopping.cancelled()) {
+    timespec timeout{0, 200'000'000};
+    const int signal = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal == SIGTERM || signal == SIGINT) {
+      spdlog::info("received {}, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      stopping.cancel();
+    }
+  }
+
+  // Workers first (no status write after the lease is gone), then release the lease.
+  queue.shutdown();
+  loop.join();
+  election_stop.cancel();
+  if (election.joinable()) election.join();
+  channels.stop();
+  pods.stop();
+  admission_server.stop();
+  health_server.stop();
+  spdlog::info("ipcmesh-operator stopped");
+  return leadership_lost ? 1 : 0;
+}
+
+}  // namespace ipcmesh::operator_main

@@ -1,0 +1,51 @@
+// The operator's settings: defaults, then a YAML file (--config), then command-line flags, each
+// overriding the one before. Parsing never exits the process: --help / --version / errors come
+// back as text and an exit code for main to act on.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "webhook/pod_mutation.hpp"
+
+namespace ipcmesh::operator_main {
+
+struct OperatorConfig {
+  int threads = 0;         // cpprestsdk pool size; 0: the number of cores
+  int workers = 2;         // reconcile workers
+  std::string kubeconfig;  // "" : in-cluster, else KUBECONFIG / ~/.kube/config
+  std::string context;
+  std::string ns;        // the operator's namespace (Lease, never-inject); "" : service account's
+  std::string identity;  // leader-election identity; "" : $POD_NAME or the host name
+  std::string log_level = "info";
+
+  int health_port = 8080;  // plain HTTP: /healthz /readyz /metrics
+  int webhook_port = 9443;
+  std::string webhook_certificate_file = "/etc/ipcmesh/webhook/tls.crt";
+  std::string webhook_key_file = "/etc/ipcmesh/webhook/tls.key";
+
+  bool leader_elect = true;
+  std::string lease_name = "ipcmesh-operator";
+  std::chrono::seconds lease_duration{15};
+  std::chrono::seconds renew_deadline{10};
+  std::chrono::seconds retry_period{2};
+
+  // The Pod mutation's options (relay image, policy); server_minor is learnt at start-up.
+  webhook::MutationOptions mutation;
+};
+
+struct ConfigOutcome {
+  std::optional<OperatorConfig> config;  // set when the operator should run
+  int exit_code = 0;                     // otherwise: exit with this
+  std::string output;                    // help, version or the error, for stdout/stderr
+};
+
+std::string usage();
+ConfigOutcome parse_operator_config(const std::vector<std::string>& arguments);
+// Applies a YAML document (the --config file's text) onto `config`; throws std::runtime_error
+// naming the field.
+void apply_yaml(OperatorConfig& config, const std::string& yaml_text);
+
+}  // namespace ipcmesh::operator_main
