@@ -10,7 +10,7 @@ ran=0
 for target in "$bin_dir"/*_fuzz; do
   [ -x "$target" ] || continue
   name=$(basename "$target")
-  seeds="$here/corpus/${name%_fuzz}"
+  seeds="$here/corpus/$name"
   work=$(mktemp -d)
   [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
   echo "fuzz: $name for ${seconds}s (seeds: $(ls "$work" | wc -l))"

@@ -4,25 +4,25 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 namespace ipcmesh {
 
 enum class ErrorCode : std::uint8_t {
-  kInvalidArgument,   // caller passed something the contract forbids
-  kNotFound,          // the POSIX object does not exist (yet)
-  kAlreadyExists,     // a live channel of that name exists
-  kTimeout,           // waited as long as asked
-  kWouldBlock,        // DropNewest: the ring is full, the message was not published
-  kMessageTooLarge,   // larger than the channel's maxMessageSize
-  kCorrupted,         // a header or record failed validation (foreign or damaged segment)
-  kIncompatible,      // a valid header of another layout version
-  kNoSpace,           // /dev/shm or a kernel limit cannot hold the channel
-  kLimitExceeded,     // a kernel limit (fs.mqueue.*, RLIMIT_MSGQUEUE) refuses the request
-  kOverrun,           // DropOldest: the message under a zero-copy view was overwritten
-  kTableFull,         // no free subscriber or producer slot
-  kSystem,            // any other failed system call (errno text in the message)
+  kInvalidArgument,  // caller passed something the contract forbids
+  kNotFound,         // the POSIX object does not exist (yet)
+  kAlreadyExists,    // a live channel of that name exists
+  kTimeout,          // waited as long as asked
+  kWouldBlock,       // DropNewest: the ring is full, the message was not published
+  kMessageTooLarge,  // larger than the channel's maxMessageSize
+  kCorrupted,        // a header or record failed validation (foreign or damaged segment)
+  kIncompatible,     // a valid header of another layout version
+  kNoSpace,          // /dev/shm or a kernel limit cannot hold the channel
+  kLimitExceeded,    // a kernel limit (fs.mqueue.*, RLIMIT_MSGQUEUE) refuses the request
+  kOverrun,          // DropOldest: the message under a zero-copy view was overwritten
+  kTableFull,        // no free subscriber or producer slot
+  kSystem,           // any other failed system call (errno text in the message)
+  kCancelled,        // the caller's cancel flag was set (see SubscriberOptions::cancel)
 };
 
 std::string_view to_string(ErrorCode code) noexcept;

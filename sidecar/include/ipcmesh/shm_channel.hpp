@@ -171,6 +171,9 @@ enum class WaitMode : std::uint8_t {
 struct SubscriberOptions {
   WaitMode wait_mode = WaitMode::kSpinThenSleep;
   std::chrono::nanoseconds spin_time = std::chrono::microseconds(50);
+  // When set, a blocked receive() returns kCancelled once *cancel is true and the subscriber is
+  // woken (ShmChannel::wake_all()): lets a daemon block without a timeout and still stop.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A received message: a view into the ring valid until Subscriber::release() or the next receive.

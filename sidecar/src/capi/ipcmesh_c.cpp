@@ -48,6 +48,7 @@ ipcmesh_status status_of(ErrorCode code) {
     case ErrorCode::kNotFound:
       return IPCMESH_ERR_NOT_FOUND;
     case ErrorCode::kTimeout:
+    case ErrorCode::kCancelled:
       return IPCMESH_ERR_TIMEOUT;
     case ErrorCode::kWouldBlock:
       return IPCMESH_ERR_WOULD_BLOCK;

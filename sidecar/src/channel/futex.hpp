@@ -17,6 +17,11 @@ namespace ipcmesh::shm {
 // caller re-checks its condition.
 inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                        std::chrono::nanoseconds timeout) {
+  if (timeout == std::chrono::nanoseconds::max()) {  // no timeout: sleep until woken
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, nullptr,
+            nullptr, 0);
+    return;
+  }
   timespec ts{};
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   ts.tv_sec = static_cast<time_t>(secs.count());

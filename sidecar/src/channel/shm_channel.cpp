@@ -66,7 +66,8 @@ Result<shm::RecordView> read_record(const Segment& segment, std::uint64_t positi
 }
 
 void write_record_header(const Segment& segment, std::uint64_t position, std::uint32_t length,
-                         RecordType type, std::memory_order commit_order = std::memory_order_release) {
+                         RecordType type,
+                         std::memory_order commit_order = std::memory_order_release) {
   RecordHeader& record = segment.record_at(position);
   const std::uint32_t length_type = shm::pack_length_type(length, type);
   record.length_type.store(length_type, std::memory_order_relaxed);
@@ -756,10 +757,16 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
   const bool ready =
       segment.record_at(cursor_).position.load(std::memory_order_seq_cst) == cursor_ ||
-      mine.cursor.load(std::memory_order_acquire) != cursor_;
+      mine.cursor.load(std::memory_order_acquire) != cursor_ ||
+      // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word.
+      (options_.cancel != nullptr && options_.cancel->load(std::memory_order_acquire));
   if (!ready) {
-    auto slice =
-        has_deadline ? until(deadline, kMaxSleepSlice) : std::chrono::nanoseconds(kMaxSleepSlice);
+    // While nothing is reserved at our cursor only a commit (which wakes us) can change that:
+    // sleep as long as the caller allows. A reservation that is not committed may be a dead
+    // producer's (rule L3), so then wake up now and then to check.
+    const bool reserved = control.tail.load(std::memory_order_acquire) > cursor_;
+    const auto cap = reserved ? std::chrono::nanoseconds(kMaxSleepSlice) : kWaitForever;
+    const auto slice = has_deadline ? until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
   }
   control.sleeping_subscribers.fetch_sub(1, std::memory_order_relaxed);
@@ -809,6 +816,9 @@ Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
         cursor_ = shared;
         continue;
       }
+    }
+    if (options_.cancel != nullptr && options_.cancel->load(std::memory_order_acquire)) {
+      return make_error(ErrorCode::kCancelled, "channel " + segment.name + ": receive cancelled");
     }
     if (!wait_for_data(deadline, has_deadline)) {
       if (timeout.count() == 0) {

@@ -16,10 +16,6 @@ namespace {
 // an idle mq->shm bridge never wakes at all.
 constexpr auto kBlockedRecheck = std::chrono::seconds(1);
 // How long the shm->mq subscriber waits for data before re-checking the stop flag.
-// Subscriber::receive cannot be interrupted (wake_all() does not end it early), so this bounds
-// how long stop() takes. The subscriber itself wakes every 100 ms slice while it waits (a
-// library choice), so a longer value here would not save wake-ups.
-constexpr auto kIdleWait = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -48,7 +44,11 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
       raw->run_mq_to_shm(std::move(p));
     });
   } else {
-    auto subscriber = Subscriber::attach(channel);
+    // The stop flag cancels a blocked receive (stop() sets it, then wake_all()): the bridge
+    // sleeps without a timeout, so an idle relay never wakes.
+    SubscriberOptions options;
+    options.cancel = &bridge->stop_;
+    auto subscriber = Subscriber::attach(channel, options);
     if (!subscriber) {
       return tl::unexpected(subscriber.error());
     }
@@ -133,9 +133,9 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
 
 void Bridge::run_shm_to_mq(Subscriber subscriber) {
   while (!stopping()) {
-    auto view = subscriber.receive(kIdleWait);
+    auto view = subscriber.receive(kWaitForever);
     if (!view) {
-      if (view.error().code != ErrorCode::kTimeout) {
+      if (view.error().code != ErrorCode::kCancelled) {
         counters_.errors.fetch_add(1, std::memory_order_relaxed);
         logger_->warn("bridge shm_to_mq {}: {}", channel_.name(), view.error().message);
       }

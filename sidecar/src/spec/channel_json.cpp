@@ -67,7 +67,11 @@ Result<std::optional<std::uint64_t>> integer_field(const json& object, std::stri
   const json* value = field(object, key);
   if (!value) return std::optional<std::uint64_t>{};
   const std::string range = std::to_string(min) + ".." + std::to_string(max);
-  if (value->is_number_unsigned()) {
+  // JSON built in code holds non-negative integers as signed numbers; text parsing makes them
+  // unsigned. Both are the same number.
+  const bool whole = value->is_number_unsigned() ||
+                     (value->is_number_integer() && value->get<std::int64_t>() >= 0);
+  if (whole) {
     const auto number = value->get<std::uint64_t>();
     if (number < min || number > max) {
       return invalid(at + ": " + std::to_string(number) + " is outside " + range);
@@ -90,7 +94,8 @@ Result<std::optional<std::uint64_t>> quantity_field(const json& object, std::str
     auto parsed = parse_quantity(value->get<std::string>());
     if (!parsed) return invalid(at + ": " + parsed.error().message);
     bytes = *parsed;
-  } else if (value->is_number_unsigned()) {
+  } else if (value->is_number_unsigned() ||
+             (value->is_number_integer() && value->get<std::int64_t>() >= 0)) {
     bytes = value->get<std::uint64_t>();
   } else if (value->is_number_integer()) {
     return invalid(at + ": " + value->dump() + " is negative, sizes cannot be");

@@ -32,6 +32,8 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "overrun";
     case ErrorCode::kTableFull:
       return "table full";
+    case ErrorCode::kCancelled:
+      return "cancelled";
     case ErrorCode::kSystem:
       return "system error";
   }

@@ -474,3 +474,39 @@ TEST(ShmChannel, ManyProducersManySubscribersLoseNothingUnderBlock) {
 
 }  // namespace
 }  // namespace ipcmesh
+
+namespace ipcmesh {
+namespace {
+
+// Proves: a receive blocked without a timeout returns kCancelled once its cancel flag is set and
+// the channel's sleepers are woken (how daemons stop without polling).
+TEST(ShmChannel, BlockedReceiveWithoutTimeoutIsCancelledByFlagAndWake) {
+  ShmChannelOptions options;
+  options.name = "/ipcmesh-test-cancel-" + std::to_string(::getpid());
+  options.capacity_bytes = 64 * 1024;
+  options.max_message_size = 1024;
+  auto channel = ShmChannel::create(options);
+  ASSERT_TRUE(channel);
+  std::atomic<bool> cancel{false};
+  SubscriberOptions sub_options;
+  sub_options.cancel = &cancel;
+  sub_options.spin_time = std::chrono::microseconds(1);
+  auto sub = Subscriber::attach(*channel, sub_options);
+  ASSERT_TRUE(sub);
+  std::atomic<bool> returned{false};
+  ErrorCode code = ErrorCode::kSystem;
+  std::thread waiter([&] {
+    auto view = sub->receive(kWaitForever);
+    if (!view) code = view.error().code;
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(returned.load()) << "receive returned before it was cancelled";
+  cancel = true;
+  channel->wake_all();
+  waiter.join();
+  EXPECT_EQ(code, ErrorCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace ipcmesh

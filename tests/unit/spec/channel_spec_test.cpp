@@ -99,6 +99,23 @@ TEST(ChannelSpecJson, RoundTripsThroughJson) {
 }
 
 // Proves the Pod document round-trips and keeps channel order; find() looks channels up by name.
+// Proves: JSON built in code (signed integers) reads the same as JSON parsed from text
+// (unsigned integers), and negative numbers are still refused.
+TEST(ChannelSpecJson, SignedAndUnsignedIntegersAreTheSameNumber) {
+  json built = {
+      {"namespace", "default"},
+      {"name", "signed"},
+      {"transport", "Both"},
+      {"sharedMemory", {{"size", std::int64_t{65536}}, {"maxMessageSize", std::int64_t{1024}}}},
+      {"messageQueue", {{"maxMessages", std::int64_t{8}}, {"maxMessageSize", std::int64_t{512}}}}};
+  auto spec = channel_spec_from_json(built);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->shared_memory->size_bytes, 65536u);
+  EXPECT_EQ(spec->message_queue->max_messages, 8u);
+  built["messageQueue"]["maxMessages"] = std::int64_t{-1};
+  EXPECT_FALSE(channel_spec_from_json(built));
+}
+
 TEST(ChannelSet, DocumentRoundTripsAndFindsChannelsByName) {
   const std::string text = R"({"version":1,"channels":[
       {"namespace":"default","name":"a","transport":"MessageQueue"},
