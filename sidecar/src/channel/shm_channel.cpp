@@ -178,6 +178,16 @@ bool fill_dead_reservation(const Segment& segment, std::uint64_t position) {
   return true;
 }
 
+// A producer slot's counters move into the channel's totals when the slot is freed, so that
+// published/rejected/dropped totals survive slot reuse.
+void retire_producer_counters(ControlBlock& control, ProducerSlot& slot) {
+  control.retired_messages.fetch_add(
+      slot.published_messages.exchange(0, std::memory_order_relaxed));
+  control.retired_bytes.fetch_add(slot.published_bytes.exchange(0, std::memory_order_relaxed));
+  control.retired_rejected.fetch_add(slot.rejected_full.exchange(0, std::memory_order_relaxed));
+  control.retired_dropped.fetch_add(slot.dropped_oldest.exchange(0, std::memory_order_relaxed));
+}
+
 void wake(std::atomic<std::uint32_t>& futex_word) {
   futex_word.fetch_add(1, std::memory_order_release);
   shm::futex_wake_all(futex_word);
@@ -269,10 +279,7 @@ std::uint32_t ShmChannel::reap_dead_peers() {
       }
     }
     ControlBlock& control = segment.control();
-    control.retired_messages.fetch_add(slot.published_messages.load(std::memory_order_relaxed));
-    control.retired_bytes.fetch_add(slot.published_bytes.load(std::memory_order_relaxed));
-    control.retired_rejected.fetch_add(slot.rejected_full.load(std::memory_order_relaxed));
-    control.retired_dropped.fetch_add(slot.dropped_oldest.load(std::memory_order_relaxed));
+    retire_producer_counters(control, slot);
     if (slot.state.compare_exchange_strong(active, state_value(SlotState::kFree),
                                            std::memory_order_acq_rel)) {
       control.reaped_producers.fetch_add(1, std::memory_order_relaxed);
@@ -404,14 +411,7 @@ Publisher::~Publisher() {
   if (!segment_ || lock_fd_ < 0) return;
   ProducerSlot& slot = segment_->producer(slot_);
   ControlBlock& control = segment_->control();
-  control.retired_messages.fetch_add(slot.published_messages.load(std::memory_order_relaxed));
-  control.retired_bytes.fetch_add(slot.published_bytes.load(std::memory_order_relaxed));
-  control.retired_rejected.fetch_add(slot.rejected_full.load(std::memory_order_relaxed));
-  control.retired_dropped.fetch_add(slot.dropped_oldest.load(std::memory_order_relaxed));
-  slot.published_messages.store(0, std::memory_order_relaxed);
-  slot.published_bytes.store(0, std::memory_order_relaxed);
-  slot.rejected_full.store(0, std::memory_order_relaxed);
-  slot.dropped_oldest.store(0, std::memory_order_relaxed);
+  retire_producer_counters(control, slot);
   slot.state.store(state_value(SlotState::kFree), std::memory_order_release);
   ::close(lock_fd_);  // drops the liveness lock
 }
