@@ -17,6 +17,7 @@
 #include "kube/informer.hpp"
 #include "kube/kube_client.hpp"
 #include "kube/kube_config.hpp"
+#include "main/operator_caches.hpp"
 #include "main/operator_metrics.hpp"
 #include "webhook/admission.hpp"
 #include "webhook/admission_server.hpp"
@@ -24,29 +25,6 @@
 
 namespace ipcmesh::operator_main {
 namespace {
-
-using nlohmann::json;
-
-// Pods are the bulk of the cache (10,000 of them in the benchmark); the controller reads only
-// these fields, so the rest is dropped before caching.
-void trim_pod(json& pod) {
-  json metadata = json::object();
-  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels", "annotations",
-                          "deletionTimestamp", "creationTimestamp"}) {
-    if (auto it = pod["metadata"].find(key); it != pod["metadata"].end()) metadata[key] = *it;
-  }
-  json trimmed = {{"metadata", std::move(metadata)}};
-  if (auto status = pod.find("status"); status != pod.end() && status->contains("phase")) {
-    trimmed["status"] = {{"phase", (*status)["phase"]}};
-  }
-  pod = std::move(trimmed);
-}
-
-void drop_managed_fields(json& object) {
-  if (auto metadata = object.find("metadata"); metadata != object.end()) {
-    metadata->erase("managedFields");
-  }
-}
 
 std::string default_identity(const OperatorConfig& config) {
   if (!config.identity.empty()) return config.identity;
@@ -140,23 +118,7 @@ int run_operator(const OperatorConfig& config) {
 
   // The webhook's catalog follows the channel cache; invalid channels are not injected.
   auto catalog = std::make_shared<webhook::ChannelSnapshot>();
-  auto upsert = [catalog](const kube::ObjectPtr& object) {
-    const auto& metadata = object->at("metadata");
-    auto parsed = api::ipc_channel_from_json(*object);
-    if (parsed) {
-      catalog->upsert(std::move(*parsed));
-    } else {
-      catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
-      spdlog::warn("IpcChannel {} is invalid and will not be injected: {}",
-                   kube::object_key(*object), parsed.error().message);
-    }
-  };
-  channels.add_handlers(
-      {upsert, [upsert](const kube::ObjectPtr&, const kube::ObjectPtr& now) { upsert(now); },
-       [catalog](const kube::ObjectPtr& object) {
-         const auto& metadata = object->at("metadata");
-         catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
-       }});
+  connect_channel_catalog(channels, catalog);
 
   // Controller.
   controller::WorkQueue queue;
