@@ -1,0 +1,174 @@
+#define _TURN_OFF_PLATFORM_STRING
+#include "cache_memory.hpp"
+
+// clang-format off
+#include <utility>  // before pplx: boost/asio/awaitable.hpp uses std::exchange unincluded
+#include <pplx/threadpool.h>
+// clang-format on
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "controller/channel_api.hpp"
+#include "controller/reconcile_loop.hpp"
+#include "controller/work_queue.hpp"
+#include "kube/informer.hpp"
+#include "kube/kube_client.hpp"
+#include "main/operator_caches.hpp"
+#include "webhook/admission.hpp"
+#include "webhook/admission_server.hpp"
+
+namespace ipcmesh::bench::operator_bench {
+namespace {
+
+using nlohmann::json;
+
+std::uint64_t status_kib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stoull(line.substr(prefix.size()));
+  }
+  throw std::runtime_error(std::string("/proc/self/status has no ") + field);
+}
+
+// The API server as the informers see it: paged LISTs generated on demand (never the whole
+// collection in memory at once, as with a real server), then watches that stay quiet until the
+// informer stops.
+class ScriptedApiServer final : public kube::HttpTransport {
+ public:
+  explicit ScriptedApiServer(ClusterShape shape) : shape_(shape) {}
+
+  kube::HttpResponse send(const kube::HttpRequest& request) override {
+    const std::string& path = request.path_and_query;
+    const bool pods = path.rfind("/api/v1/pods?", 0) == 0;
+    const bool channels = path.rfind("/apis/ipcmesh.io/v1alpha1/ipcchannels?", 0) == 0;
+    if (!pods && !channels) return {404, {}, R"({"kind":"Status","code":404})"};
+    const std::size_t limit = query_number(path, "limit=", 500);
+    const std::size_t start = query_number(path, "continue=", 0);
+    const std::size_t total = pods ? shape_.pods : shape_.channels;
+    const std::size_t end = std::min(total, start + limit);
+    json page = {{"kind", pods ? "PodList" : "IpcChannelList"},
+                 {"apiVersion", pods ? "v1" : "ipcmesh.io/v1alpha1"},
+                 {"metadata", {{"resourceVersion", "900000"}}},
+                 {"items", json::array()}};
+    for (std::size_t i = start; i < end; ++i) {
+      page["items"].push_back(pods ? make_pod(shape_, i) : make_channel(shape_, i));
+    }
+    if (end < total) page["metadata"]["continue"] = std::to_string(end);
+    std::string body = page.dump();
+    listed_bytes_ += body.size();
+    if (pods) pod_bytes_ += body.size();
+    return {200, {{"content-type", "application/json"}}, std::move(body)};
+  }
+
+  kube::HttpResponse stream(const kube::HttpRequest&, const kube::LineHandler&,
+                            kube::Cancellation& cancellation) override {
+    cancellation.wait_for(std::chrono::hours(24));
+    throw kube::TransportError(kube::TransportError::Kind::kCancelled, "stopped");
+  }
+
+  std::uint64_t listed_bytes() const { return listed_bytes_; }
+  std::uint64_t pod_bytes() const { return pod_bytes_; }
+
+ private:
+  static std::size_t query_number(const std::string& path, const std::string& key,
+                                  std::size_t fallback) {
+    const auto at = path.find(key);
+    if (at == std::string::npos) return fallback;
+    return std::stoull(path.substr(at + key.size()));
+  }
+
+  ClusterShape shape_;
+  std::atomic<std::uint64_t> listed_bytes_{0};
+  std::atomic<std::uint64_t> pod_bytes_{0};
+};
+
+}  // namespace
+
+MemoryResult measure_cache_memory(const MemoryOptions& options) {
+  crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(options.threads));
+  MemoryResult result;
+
+  // What every operator replica runs before its caches fill: the admission server (TLS) over an
+  // empty catalog.
+  auto catalog = std::make_shared<webhook::ChannelSnapshot>();
+  webhook::AdmissionHandler admission(catalog, webhook::MutationOptions{});
+  std::unique_ptr<webhook::AdmissionServer> server;
+  for (int attempt = 0; attempt < 20 && !server; ++attempt) {
+    const int port = 30000 + static_cast<int>((::getpid() + attempt * 13) % 20000);
+    server = std::make_unique<webhook::AdmissionServer>(
+        webhook::AdmissionServerConfig{"https://127.0.0.1:" + std::to_string(port),
+                                       options.certificate_file, options.key_file},
+        [&admission](const webhook::HttpRequest& request) { return admission.handle(request); });
+    try {
+      server->start();
+    } catch (const std::exception&) {
+      server.reset();
+    }
+  }
+  if (!server) throw std::runtime_error("memory: the admission server did not start");
+
+  ScriptedApiServer api(options.shape);
+  kube::SystemClock clock;
+  result.baseline_rss_kib = status_kib("VmRSS");
+
+  // The operator's informers, configured as operator_app.cpp configures them.
+  kube::InformerOptions channel_options;
+  channel_options.collection = controller::kIpcChannels;
+  channel_options.api_version = "ipcmesh.io/v1alpha1";
+  channel_options.kind = "IpcChannel";
+  channel_options.transform = operator_main::drop_managed_fields;
+  channel_options.name = "ipcchannels";
+  kube::Informer channels(api, clock, channel_options);
+  kube::InformerOptions pod_options;
+  pod_options.collection = kube::kPods;
+  pod_options.api_version = "v1";
+  pod_options.kind = "Pod";
+  pod_options.transform = operator_main::trim_pod;
+  pod_options.name = "pods";
+  kube::Informer pods(api, clock, pod_options);
+  operator_main::connect_channel_catalog(channels, catalog);
+  controller::WorkQueue queue;
+  controller::connect_informers(channels, pods, queue);
+
+  const auto started = std::chrono::steady_clock::now();
+  channels.start();
+  pods.start();
+  while (!(channels.has_synced() && pods.has_synced())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (std::chrono::steady_clock::now() - started > std::chrono::minutes(5)) {
+      throw std::runtime_error("memory: caches did not sync within 5 minutes");
+    }
+  }
+  result.sync_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Let the handlers that run after the swap (catalog, queue) finish.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  result.cached_rss_kib = status_kib("VmRSS");
+  result.peak_rss_kib = status_kib("VmHWM");
+  const struct mallinfo2 heap = ::mallinfo2();
+  result.heap_in_use_kib = (heap.uordblks + heap.hblkhd) / 1024;
+  ::malloc_trim(0);
+  result.trimmed_rss_kib = status_kib("VmRSS");
+  result.cached_channels = channels.size();
+  result.cached_pods = pods.size();
+  result.catalog_channels = catalog->snapshot()->size();
+  result.listed_bytes = api.listed_bytes();
+  result.average_pod_bytes = options.shape.pods == 0 ? 0.0
+                                                     : static_cast<double>(api.pod_bytes()) /
+                                                           static_cast<double>(options.shape.pods);
+  queue.shutdown();
+  channels.stop();
+  pods.stop();
+  server->stop();
+  return result;
+}
+
+}  // namespace ipcmesh::bench::operator_bench

@@ -1,0 +1,347 @@
+// ipcmesh-operator-bench: the operator's two figures from issue 4 (section 5).
+//   (a) admission latency of the real webhook server over TLS with keep-alive, at a steady 200
+//       requests/s and at the maximum rate it sustains (target: p99 <= 2 ms at 200 req/s);
+//   (b) the operator's resident memory with 1,000 IpcChannels and 10,000 Pods cached
+//       (target: <= 40 MiB), measured in a child process so that (a) cannot inflate it.
+// Prints a table, writes --json-out, says plainly when a target is missed.
+#define _TURN_OFF_PLATFORM_STRING
+// clang-format off
+#include <utility>  // before pplx: boost/asio/awaitable.hpp uses std::exchange unincluded
+#include <pplx/threadpool.h>
+// clang-format on
+#include <spdlog/spdlog.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "admission_latency.hpp"
+#include "cache_memory.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace ipcmesh::bench::operator_bench;
+
+constexpr double kLatencyTargetMs = 2.0;
+constexpr double kMemoryTargetMiB = 40.0;
+
+struct Options {
+  LatencyOptions latency;
+  MemoryOptions memory;
+  std::string json_out;
+  std::string only;  // "", "latency", "memory"
+  bool memory_child = false;
+  bool fail_on_miss = false;
+};
+
+const char* kUsage =
+    "usage: ipcmesh-operator-bench [options]\n"
+    "  --seconds S          steady run length at --rate (default 10)\n"
+    "  --rate R             steady request rate, one keep-alive TLS connection (default 200)\n"
+    "  --max-seconds S      closed-loop maximum-rate run length (default 3)\n"
+    "  --connections N      connections for the maximum-rate run, 1-2 (default 2)\n"
+    "  --threads N          cpprestsdk pool threads (default: cores)\n"
+    "  --channels N         IpcChannels in the memory run's cache (default 1000)\n"
+    "  --pods N             Pods in the memory run's cache (default 10000)\n"
+    "  --only latency|memory   run one part\n"
+    "  --json-out FILE      write the results as JSON\n"
+    "  --fail-on-miss       exit 1 when a target is missed (default: report only)\n";
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+// A self-signed certificate for 127.0.0.1, made with the openssl CLI as the tests do.
+struct Certificate {
+  fs::path dir;
+  Certificate() {
+    char pattern[] = "/tmp/ipcmesh-operator-bench-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = pattern;
+    const std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=ipcmesh-webhook"
+        " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        (dir / "tls.key").string() + " -out " + (dir / "tls.crt").string() + " 2>/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("openssl failed: " + command);
+  }
+  ~Certificate() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+  std::string certificate() const { return (dir / "tls.crt").string(); }
+  std::string key() const { return (dir / "tls.key").string(); }
+};
+
+json to_json(const Percentiles& p) {
+  return {{"count", p.count}, {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms}, {"max_ms", p.max_ms}};
+}
+
+json to_json(const LatencyRun& run) {
+  return {{"connections", run.connections},     {"seconds", run.seconds},
+          {"achieved_rate", run.achieved_rate}, {"errors", run.errors},
+          {"late_sends", run.late_sends},       {"server", to_json(run.server)},
+          {"client", to_json(run.client)}};
+}
+
+json memory_to_json(const MemoryResult& r) {
+  return {{"baseline_rss_kib", r.baseline_rss_kib},
+          {"cached_rss_kib", r.cached_rss_kib},
+          {"peak_rss_kib", r.peak_rss_kib},
+          {"cached_channels", r.cached_channels},
+          {"cached_pods", r.cached_pods},
+          {"catalog_channels", r.catalog_channels},
+          {"listed_bytes", r.listed_bytes},
+          {"average_pod_bytes", r.average_pod_bytes},
+          {"sync_seconds", r.sync_seconds},
+          {"heap_in_use_kib", r.heap_in_use_kib},
+          {"rss_after_malloc_trim_kib", r.trimmed_rss_kib}};
+}
+
+// Runs the memory part in a fresh copy of this program and reads its JSON line.
+json run_memory_child(const Options& options, const Certificate& certificate) {
+  std::ostringstream command;
+  command << fs::read_symlink("/proc/self/exe").string() << " --memory-child"
+          << " --threads " << options.memory.threads << " --channels "
+          << options.memory.shape.channels << " --pods " << options.memory.shape.pods
+          << " --tls-cert " << certificate.certificate() << " --tls-key " << certificate.key();
+  FILE* pipe = ::popen(command.str().c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run " + command.str());
+  std::string output;
+  char chunk[4096];
+  while (std::size_t n = std::fread(chunk, 1, sizeof(chunk), pipe)) output.append(chunk, n);
+  const int status = ::pclose(pipe);
+  if (status != 0)
+    throw std::runtime_error("memory run failed (status " + std::to_string(status) + ")");
+  return json::parse(output);
+}
+
+double parse_number(const std::string& flag, const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used == text.size() && value > 0) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error(flag + ": \"" + text + "\" is not a positive number");
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.latency.threads = cores;
+  options.memory.threads = cores;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    if (flag == "--memory-child") {
+      options.memory_child = true;
+      continue;
+    }
+    if (flag == "--fail-on-miss") {
+      options.fail_on_miss = true;
+      continue;
+    }
+    if (i + 1 >= argc) throw std::runtime_error(flag + " needs a value (see --help)");
+    const std::string value = argv[++i];
+    if (flag == "--seconds") {
+      options.latency.steady_seconds = parse_number(flag, value);
+    } else if (flag == "--rate") {
+      options.latency.rate = parse_number(flag, value);
+    } else if (flag == "--max-seconds") {
+      options.latency.max_seconds = parse_number(flag, value);
+    } else if (flag == "--connections") {
+      options.latency.max_connections = static_cast<int>(parse_number(flag, value));
+    } else if (flag == "--threads") {
+      options.latency.threads = options.memory.threads =
+          static_cast<int>(parse_number(flag, value));
+    } else if (flag == "--channels") {
+      options.memory.shape.channels = static_cast<std::size_t>(parse_number(flag, value));
+    } else if (flag == "--pods") {
+      options.memory.shape.pods = static_cast<std::size_t>(parse_number(flag, value));
+    } else if (flag == "--only" && (value == "latency" || value == "memory")) {
+      options.only = value;
+    } else if (flag == "--json-out") {
+      options.json_out = value;
+    } else if (flag == "--tls-cert") {
+      options.memory.certificate_file = value;
+    } else if (flag == "--tls-key") {
+      options.memory.key_file = value;
+    } else {
+      throw std::runtime_error("unknown flag or value: " + flag + " " + value + " (see --help)");
+    }
+  }
+  return options;
+}
+
+const char* verdict(bool pass) {
+  return pass ? "PASS" : "MISSED";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  try {
+    options = parse(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "ipcmesh-operator-bench: " << error.what() << "\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::warn);  // the informers log each LIST at info
+
+  if (options.memory_child) {
+    try {
+      std::cout << memory_to_json(measure_cache_memory(options.memory)).dump() << std::endl;
+      return 0;
+    } catch (const std::exception& error) {
+      std::cerr << "memory run: " << error.what() << "\n";
+      return 1;
+    }
+  }
+
+  json report;
+  utsname host{};
+  ::uname(&host);
+  report["environment"] = {{"cpu", cpu_model()},
+                           {"cores", std::thread::hardware_concurrency()},
+                           {"kernel", host.release},
+                           {"load_average_before", load_average()},
+                           {"threads", options.latency.threads}};
+  bool all_pass = true;
+  bool errors = false;
+  try {
+    Certificate certificate;
+    if (options.only != "latency") {
+      std::cerr << "memory: caching " << options.memory.shape.channels << " IpcChannels and "
+                << options.memory.shape.pods << " Pods...\n";
+      const json memory = run_memory_child(options, certificate);
+      const double cached_mib = memory["cached_rss_kib"].get<double>() / 1024.0;
+      const bool pass = cached_mib <= kMemoryTargetMiB;
+      all_pass = all_pass && pass;
+      report["memory"] = memory;
+      report["memory"]["target_mib"] = kMemoryTargetMiB;
+      report["memory"]["pass"] = pass;
+    }
+    if (options.only != "memory") {
+      crossplat::threadpool::initialize_with_threads(
+          static_cast<std::size_t>(options.latency.threads));
+      options.latency.certificate_file = certificate.certificate();
+      options.latency.key_file = certificate.key();
+      std::cerr << "latency: " << options.latency.rate << " req/s for "
+                << options.latency.steady_seconds << " s, then the maximum for "
+                << options.latency.max_seconds << " s...\n";
+      const LatencyResult latency = measure_admission_latency(options.latency);
+      const bool pass = latency.steady.server.p99_ms <= kLatencyTargetMs &&
+                        latency.steady.achieved_rate >= options.latency.rate * 0.95;
+      all_pass = all_pass && pass;
+      errors = latency.steady.errors + latency.maximum.errors > 0;
+      report["latency"] = {
+          {"request_bytes", latency.request_bytes},
+          {"response_bytes", latency.response_bytes},
+          {"rate", options.latency.rate},
+          {"steady", to_json(latency.steady)},
+          {"maximum", to_json(latency.maximum)},
+          {"target_p99_ms", kLatencyTargetMs},
+          {"client_p99_within_target", latency.steady.client.p99_ms <= kLatencyTargetMs},
+          {"pass", pass}};
+    }
+  } catch (const std::exception& error) {
+    std::cerr << "ipcmesh-operator-bench: " << error.what() << "\n";
+    return 1;
+  }
+  report["environment"]["load_average_after"] = load_average();
+
+  std::printf("\nipcmesh operator benchmark (%s, %u cores, load %s -> %s)\n\n", cpu_model().c_str(),
+              std::thread::hardware_concurrency(),
+              report["environment"]["load_average_before"].get<std::string>().c_str(),
+              load_average().c_str());
+  if (report.contains("latency")) {
+    const auto& l = report["latency"];
+    std::printf("Admission over TLS, keep-alive; AdmissionReview %zu B -> %zu B (JSONPatch)\n",
+                l["request_bytes"].get<std::size_t>(), l["response_bytes"].get<std::size_t>());
+    std::printf("%-26s %5s %9s %7s | %-22s | %-22s\n", "run", "conns", "req/s", "errors",
+                "server p50/p99/max ms", "client p50/p99/max ms");
+    for (const char* name : {"steady", "maximum"}) {
+      const auto& r = l[name];
+      const std::string label =
+          std::string(name) == "steady"
+              ? "steady " + std::to_string(static_cast<int>(l["rate"].get<double>())) + " req/s"
+              : "maximum (closed loop)";
+      std::printf("%-26s %5d %9.0f %7llu | %6.3f %6.3f %7.3f | %6.3f %6.3f %7.3f\n", label.c_str(),
+                  r["connections"].get<int>(), r["achieved_rate"].get<double>(),
+                  static_cast<unsigned long long>(r["errors"].get<std::uint64_t>()),
+                  r["server"]["p50_ms"].get<double>(), r["server"]["p99_ms"].get<double>(),
+                  r["server"]["max_ms"].get<double>(), r["client"]["p50_ms"].get<double>(),
+                  r["client"]["p99_ms"].get<double>(), r["client"]["max_ms"].get<double>());
+    }
+    std::printf(
+        "target: server-side p99 <= %.1f ms at %.0f req/s: %s (server p99 %.3f ms; "
+        "client round trip p99 %.3f ms %s)\n\n",
+        kLatencyTargetMs, l["rate"].get<double>(), verdict(l["pass"].get<bool>()),
+        l["steady"]["server"]["p99_ms"].get<double>(),
+        l["steady"]["client"]["p99_ms"].get<double>(),
+        l["client_p99_within_target"].get<bool>() ? "also within" : "OVER the target");
+  }
+  if (report.contains("memory")) {
+    const auto& m = report["memory"];
+    std::printf(
+        "Operator memory (informers + trimming + catalog + work queue + admission server)\n");
+    std::printf(
+        "  cached: %zu IpcChannels (%zu in the webhook catalog), %zu Pods "
+        "(%.0f B of JSON each, %.1f MiB listed; synced in %.1f s incl. generating it)\n",
+        m["cached_channels"].get<std::size_t>(), m["catalog_channels"].get<std::size_t>(),
+        m["cached_pods"].get<std::size_t>(), m["average_pod_bytes"].get<double>(),
+        m["listed_bytes"].get<double>() / 1048576.0, m["sync_seconds"].get<double>());
+    std::printf(
+        "  VmRSS baseline %.1f MiB, caches synced %.1f MiB (+%.1f MiB), peak VmHWM %.1f MiB\n",
+        m["baseline_rss_kib"].get<double>() / 1024.0, m["cached_rss_kib"].get<double>() / 1024.0,
+        (m["cached_rss_kib"].get<double>() - m["baseline_rss_kib"].get<double>()) / 1024.0,
+        m["peak_rss_kib"].get<double>() / 1024.0);
+    std::printf(
+        "  diagnostics: malloc heap in use %.1f MiB; VmRSS after malloc_trim(0) %.1f MiB "
+        "(the operator does not call it)\n",
+        m["heap_in_use_kib"].get<double>() / 1024.0,
+        m["rss_after_malloc_trim_kib"].get<double>() / 1024.0);
+    std::printf("target: resident <= %.0f MiB with caches synced: %s\n\n", kMemoryTargetMiB,
+                verdict(m["pass"].get<bool>()));
+  }
+  if (!all_pass) std::printf("AT LEAST ONE TARGET WAS MISSED (see above).\n");
+  if (errors) std::printf("ERRORS: some admission answers were not the expected patch.\n");
+
+  if (!options.json_out.empty()) {
+    std::ofstream out(options.json_out);
+    out << report.dump(2) << "\n";
+    if (!out) {
+      std::cerr << "ipcmesh-operator-bench: cannot write " << options.json_out << "\n";
+      return 1;
+    }
+  }
+  if (errors) return 1;
+  return (!all_pass && options.fail_on_miss) ? 1 : 0;
+}
