@@ -43,7 +43,7 @@ struct InjectionPolicy {
 };
 
 struct MutationOptions {
-  std::string injector_version = "0.0.0";  // written into ipcmesh.io/status
+  std::string injector_version = IPCMESH_VERSION;  // written into ipcmesh.io/status
   std::string relay_image = "ghcr.io/ipcmesh/relay:latest";
   std::string relay_image_pull_policy = "IfNotPresent";
   // kube-apiserver minor version (major 1): >= 29 gets a native sidecar, else a plain container.
