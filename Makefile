@@ -63,8 +63,11 @@ test-fuzz: build-fuzz/build.ninja
 test: test-unit test-ipc test-asan test-tsan test-fuzz
 	@echo "make test: all tiers passed"
 
+# Transports side by side (ratios in one run), then the operator: admission latency over TLS
+# and cache memory with 1,000 IpcChannels and 10,000 Pods.
 bench: build
 	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json
+	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
