@@ -1,5 +1,6 @@
 # ipcmesh: the one front door. `make help` lists the targets.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 BUILD ?= build
 JOBS ?= $(shell nproc)
 BUILD_TYPE ?= RelWithDebInfo
@@ -7,6 +8,8 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure
 FUZZ_SECONDS ?= 30
 export CCACHE_DIR ?= $(HOME)/.cache/ipcmesh/ccache
+# Each ctest tier's output is kept here; `make test` adds the counts up at the end.
+TEST_LOGS := $(CURDIR)/build-test-logs
 
 .PHONY: all build configure test test-unit test-ipc test-asan test-tsan test-fuzz bench clean help
 
@@ -28,10 +31,12 @@ build: configure
 
 # Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
 test-unit: build
-	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^ipc_test$$'
+	@mkdir -p $(TEST_LOGS)
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^ipc_test$$' | tee $(TEST_LOGS)/unit.log
 
 test-ipc: build
-	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^ipc_test$$'
+	@mkdir -p $(TEST_LOGS)
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^ipc_test$$' | tee $(TEST_LOGS)/ipc.log
 
 # Sanitizer builds cover the channel library and its tests only.
 build-asan/build.ninja:
@@ -43,12 +48,15 @@ build-tsan/build.ninja:
 
 test-asan: build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS)
+	@mkdir -p $(TEST_LOGS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest $(CTEST_FLAGS) -j $(JOBS)
+	  ctest $(CTEST_FLAGS) -j $(JOBS) | tee $(TEST_LOGS)/asan.log
 
 test-tsan: build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS) --target unit_channel_test
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_FLAGS) -j $(JOBS) -L unit_channel_test
+	@mkdir -p $(TEST_LOGS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_FLAGS) -j $(JOBS) -L unit_channel_test \
+	  | tee $(TEST_LOGS)/tsan.log
 
 build-fuzz/build.ninja:
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -61,7 +69,9 @@ test-fuzz: build-fuzz/build.ninja
 	tests/fuzz/run.sh build-fuzz/bin $(FUZZ_SECONDS)
 
 test: test-unit test-ipc test-asan test-tsan test-fuzz
-	@echo "make test: all tiers passed"
+	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz)"
+	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
+	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
 # Transports side by side (ratios in one run), then the operator: admission latency over TLS
 # and cache memory with 1,000 IpcChannels and 10,000 Pods.
@@ -70,4 +80,4 @@ bench: build
 	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz $(TEST_LOGS)
