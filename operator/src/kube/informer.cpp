@@ -17,6 +17,86 @@ std::string resource_version_of(const nlohmann::json& object) {
   if (metadata == object.end() || !metadata->is_object()) return {};
   return metadata->value("resourceVersion", "");
 }
+
+// Applies a FieldFilter through nlohmann's parser callback to the objects at `object_path` (keys
+// from the document root; "" stands for "each element of this array"): {"items", ""} for a LIST
+// page, {"object"} for a watch event. Everything outside those objects is kept.
+class FilteringParser {
+ public:
+  FilteringParser(const FieldFilter& filter, std::vector<std::string> object_path)
+      : filter_(filter), object_path_(std::move(object_path)) {}
+
+  nlohmann::json::parser_callback_t callback() {
+    return [this](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+      return on_event(static_cast<std::size_t>(depth), event, parsed);
+    };
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    std::string key;  // the member name this container sits under; "" for an array element
+    bool dropped = false;
+  };
+
+  // nlohmann reports no end event for a container it discarded, so the open containers are
+  // resynchronised from `depth` (a container's own depth at its start, its depth + 1 for a key).
+  bool on_event(std::size_t depth, nlohmann::json::parse_event_t event,
+                const nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start: {
+        if (frames_.size() > depth) frames_.resize(depth);
+        const bool in_array = !frames_.empty() && frames_.back().array;
+        Frame frame{event == Event::array_start, in_array ? std::string() : last_key_,
+                    !in_array && last_key_dropped_};
+        if (!frames_.empty() && frames_.back().dropped) frame.dropped = true;
+        frames_.push_back(std::move(frame));
+        return true;
+      }
+      case Event::key:
+        if (frames_.size() > depth) frames_.resize(depth);
+        last_key_ = parsed.get<std::string>();
+        last_key_dropped_ = !keep(last_key_);
+        return !last_key_dropped_;
+      case Event::object_end:
+      case Event::array_end:
+      case Event::value:
+        return true;
+    }
+    return true;
+  }
+
+  // Whether the member `key` of the innermost open object is kept.
+  bool keep(const std::string& key) {
+    if (frames_.empty() || frames_.back().dropped) return true;  // dropped already, or the root
+    // frames_[0] is the document root; frames_[1..depth] must follow object_path_.
+    const std::size_t depth = object_path_.size();
+    if (frames_.size() <= depth) return true;
+    for (std::size_t i = 0; i < depth; ++i) {
+      if (frames_[i + 1].key != object_path_[i]) return true;
+    }
+    path_.clear();
+    for (std::size_t i = depth + 1; i < frames_.size(); ++i) {
+      if (frames_[i].array) return true;  // inside an array: kept whole
+      path_.push_back(frames_[i].key);
+    }
+    path_.push_back(key);
+    if (path_.size() == 2 && path_[0] == "metadata" &&
+        (key == "name" || key == "namespace" || key == "resourceVersion")) {
+      return true;  // the informer's own needs
+    }
+    return filter_(path_);
+  }
+
+  const FieldFilter& filter_;
+  std::vector<std::string> object_path_;
+  std::vector<Frame> frames_;
+  std::vector<std::string> path_;
+  std::string last_key_;
+  bool last_key_dropped_ = false;
+};
 }  // namespace
 
 Informer::Informer(HttpTransport& transport, Clock& clock, InformerOptions options)
@@ -147,7 +227,13 @@ void Informer::relist(Cancellation& cancellation) {
     if (cancellation.cancelled()) throw TransportError(TransportError::Kind::kCancelled, "stopped");
     const HttpResponse response = transport_.send(request);
     if (response.status != 200) throw_api_error(response, "LIST " + request.path_and_query);
-    auto page = nlohmann::json::parse(response.body);
+    nlohmann::json page;
+    if (options_.parse_filter) {
+      FilteringParser parser(options_.parse_filter, {"items", ""});
+      page = nlohmann::json::parse(response.body, parser.callback());
+    } else {
+      page = nlohmann::json::parse(response.body);
+    }
     for (auto& item : page["items"]) {
       auto object = prepare(std::move(item));
       fresh[object_key(*object)] = object;
@@ -163,10 +249,21 @@ void Informer::relist(Cancellation& cancellation) {
   {
     std::lock_guard lock(mutex_);
     old = std::move(cache_);
-    cache_ = fresh;
+    cache_ = std::move(fresh);
     resource_version_ = version;
   }
   ++relists_;
+  // Only this thread writes cache_, so reading it here without the lock is safe (others only
+  // read); moving rather than copying saves a second map of every key.
+  notify_replaced(old, cache_);
+  old.clear();
+  if (options_.after_relist) options_.after_relist();
+  synced_ = true;
+  spdlog::info("{}: listed {} objects at resourceVersion {}", options_.name, size(), version);
+}
+
+void Informer::notify_replaced(const std::map<std::string, ObjectPtr>& old,
+                               const std::map<std::string, ObjectPtr>& fresh) {
   for (const auto& [key, object] : fresh) {
     const auto previous = old.find(key);
     for (const auto& handler : handlers_) {
@@ -183,8 +280,6 @@ void Informer::relist(Cancellation& cancellation) {
       if (handler.on_delete) handler.on_delete(object);
     }
   }
-  synced_ = true;
-  spdlog::info("{}: listed {} objects at resourceVersion {}", options_.name, fresh.size(), version);
 }
 
 std::string Informer::watch_path(const std::string& resource_version,
@@ -228,6 +323,17 @@ void Informer::apply(const std::string& type, ObjectPtr object) {
   }
 }
 
+nlohmann::json Informer::parse_event(std::string_view line) const {
+  if (!options_.parse_filter) return nlohmann::json::parse(line, nullptr, false);
+  FilteringParser parser(options_.parse_filter, {"object"});
+  auto event = nlohmann::json::parse(line, parser.callback(), false);
+  // An ERROR event carries a Status, not one of our objects: the filter must not touch it.
+  if (event.is_object() && event.value("type", "") == "ERROR") {
+    return nlohmann::json::parse(line, nullptr, false);
+  }
+  return event;
+}
+
 Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
   const auto span = options_.watch_timeout_max - options_.watch_timeout_min;
   const auto timeout =
@@ -242,7 +348,7 @@ Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
   const HttpResponse response = transport_.stream(
       request,
       [&](std::string_view line) {
-        auto event = nlohmann::json::parse(line, nullptr, false);
+        auto event = parse_event(line);
         if (!event.is_object() || !event.contains("type") || !event["object"].is_object()) {
           error_message = "malformed watch event: " + std::string(line.substr(0, 200));
           end = WatchEnd::kError;
