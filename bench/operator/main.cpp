@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
         m["peak_rss_kib"].get<double>() / 1024.0);
     std::printf(
         "  diagnostics: malloc heap in use %.1f MiB; VmRSS after malloc_trim(0) %.1f MiB "
-        "(the operator does not call it)\n",
+        "(the operator calls it after each relist)\n",
         m["heap_in_use_kib"].get<double>() / 1024.0,
         m["rss_after_malloc_trim_kib"].get<double>() / 1024.0);
     std::printf("target: resident <= %.0f MiB with caches synced: %s\n\n", kMemoryTargetMiB,

@@ -99,20 +99,8 @@ int run_operator(const OperatorConfig& config) {
   mutation.server_minor = learn_server_minor(client, clock, stopping);
 
   // Informers.
-  kube::InformerOptions channel_options;
-  channel_options.collection = controller::kIpcChannels;
-  channel_options.api_version = "ipcmesh.io/v1alpha1";
-  channel_options.kind = "IpcChannel";
-  channel_options.transform = drop_managed_fields;
-  channel_options.name = "ipcchannels";
-  kube::Informer channels(*transport, clock, channel_options);
-  kube::InformerOptions pod_options;
-  pod_options.collection = kube::kPods;
-  pod_options.api_version = "v1";
-  pod_options.kind = "Pod";
-  pod_options.transform = trim_pod;
-  pod_options.name = "pods";
-  kube::Informer pods(*transport, clock, pod_options);
+  kube::Informer channels(*transport, clock, channel_informer_options());
+  kube::Informer pods(*transport, clock, pod_informer_options());
   channels.on_watch_restart([&metrics] { metrics.watch_restart("ipcchannels"); });
   pods.on_watch_restart([&metrics] { metrics.watch_restart("pods"); });
 

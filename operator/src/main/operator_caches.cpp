@@ -1,28 +1,121 @@
 #include "main/operator_caches.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
+
+#include <string_view>
+
+#include "controller/channel_api.hpp"
+#include "kube/kube_client.hpp"
 
 namespace ipcmesh::operator_main {
 
 using nlohmann::json;
 
+namespace {
+
+constexpr std::string_view kOwnAnnotationPrefix = "ipcmesh.io/";
+constexpr std::string_view kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+bool is_one_of(const std::string& value, std::initializer_list<std::string_view> names) {
+  for (auto name : names) {
+    if (value == name) return true;
+  }
+  return false;
+}
+
+bool keep_pod_metadata(const std::string& key) {
+  return is_one_of(key, {"name", "namespace", "uid", "resourceVersion", "labels", "annotations",
+                         "deletionTimestamp"});
+}
+
+// After a relist swapped a cache, glibc keeps the freed pages of the old objects and of the
+// parsed pages; giving them back keeps the resident size near the live heap.
+void release_free_memory() {
+  ::malloc_trim(0);
+}
+
+}  // namespace
+
+bool keep_pod_field(std::span<const std::string> path) {
+  if (path.empty()) return true;
+  // apiVersion and kind are left out too: every cached Pod is a v1 Pod, and nothing reads them.
+  if (path.size() == 1) return is_one_of(path[0], {"metadata", "status"});
+  if (path[0] == "metadata") {
+    if (path.size() == 2) return keep_pod_metadata(path[1]);
+    if (path[1] == "annotations" && path.size() == 3) {
+      return std::string_view(path[2]).starts_with(kOwnAnnotationPrefix);
+    }
+    return true;  // inside labels
+  }
+  if (path[0] == "status") return path.size() > 2 || path[1] == "phase";
+  return true;
+}
+
 void trim_pod(json& pod) {
   json metadata = json::object();
-  for (const char* key : {"name", "namespace", "uid", "resourceVersion", "labels", "annotations",
-                          "deletionTimestamp", "creationTimestamp"}) {
-    if (auto it = pod["metadata"].find(key); it != pod["metadata"].end()) metadata[key] = *it;
+  if (auto source = pod.find("metadata"); source != pod.end() && source->is_object()) {
+    for (auto& [key, value] : source->items()) {
+      if (!keep_pod_metadata(key)) continue;
+      if (key != "annotations" || !value.is_object()) {
+        metadata[key] = std::move(value);
+        continue;
+      }
+      json annotations = json::object();
+      for (auto& [name, text] : value.items()) {
+        if (std::string_view(name).starts_with(kOwnAnnotationPrefix)) {
+          annotations[name] = std::move(text);
+        }
+      }
+      if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
+    }
   }
   json trimmed = {{"metadata", std::move(metadata)}};
-  if (auto status = pod.find("status"); status != pod.end() && status->contains("phase")) {
-    trimmed["status"] = {{"phase", (*status)["phase"]}};
+  if (auto status = pod.find("status"); status != pod.end() && status->is_object()) {
+    if (auto phase = status->find("phase"); phase != status->end()) {
+      trimmed["status"] = {{"phase", std::move(*phase)}};
+    }
   }
   pod = std::move(trimmed);
 }
 
+bool keep_channel_field(std::span<const std::string> path) {
+  if (path.size() < 2 || path[0] != "metadata") return true;
+  if (path.size() == 2) return path[1] != "managedFields";
+  return !(path.size() == 3 && path[1] == "annotations" && path[2] == kLastApplied);
+}
+
 void drop_managed_fields(json& object) {
-  if (auto metadata = object.find("metadata"); metadata != object.end()) {
+  if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
+    if (auto annotations = metadata->find("annotations");
+        annotations != metadata->end() && annotations->is_object()) {
+      annotations->erase(std::string(kLastApplied));
+      if (annotations->empty()) metadata->erase("annotations");
+    }
   }
+}
+
+kube::InformerOptions channel_informer_options() {
+  kube::InformerOptions options;
+  options.collection = controller::kIpcChannels;
+  options.api_version = "ipcmesh.io/v1alpha1";
+  options.kind = "IpcChannel";
+  options.transform = drop_managed_fields;
+  options.parse_filter = keep_channel_field;
+  options.after_relist = release_free_memory;
+  options.name = "ipcchannels";
+  return options;
+}
+
+kube::InformerOptions pod_informer_options() {
+  kube::InformerOptions options;
+  options.collection = kube::kPods;  // no api_version/kind stamp: see keep_pod_field
+  options.transform = trim_pod;
+  options.parse_filter = keep_pod_field;
+  options.after_relist = release_free_memory;
+  options.name = "pods";
+  return options;
 }
 
 void connect_channel_catalog(kube::Informer& channels,
