@@ -513,8 +513,9 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
     auto& security = object_at(out_spec, "securityContext");
     auto& list = array_at(security, "sysctls");
     for (const auto& [name, value] : sysctls) {
-      auto it = std::find_if(list.begin(), list.end(), [&](const json& entry) {
-        return entry.is_object() && string_member(entry, "name") == name;
+      // clang 14 cannot capture a structured binding; capture a plain reference instead.
+      auto it = std::find_if(list.begin(), list.end(), [&sysctl = name](const json& entry) {
+        return entry.is_object() && string_member(entry, "name") == sysctl;
       });
       if (it == list.end()) {
         list.push_back(json{{"name", name}, {"value", value}});
