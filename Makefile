@@ -8,6 +8,9 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure
 FUZZ_SECONDS ?= 30
 export CCACHE_DIR ?= $(HOME)/.cache/ipcmesh/ccache
+# Cache hits across clones in different folders (CI clones afresh): hash paths relative to here.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 # Each ctest tier's output is kept here; `make test` adds the counts up at the end.
 TEST_LOGS := $(CURDIR)/build-test-logs
 
