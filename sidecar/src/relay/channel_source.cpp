@@ -48,20 +48,7 @@ Result<void> validate_for_relay(const ChannelSet& set) {
       return make_error(ErrorCode::kInvalidArgument,
                         path + ".messageQueue.name: queue " + spec.mq_name() + " is used twice");
     }
-    const bool bridged = spec.bridge.mq_to_shm || spec.bridge.shm_to_mq;
-    if (bridged && !(spec.shared_memory && spec.message_queue)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        path +
-                            ".relay.bridge: a bridge needs transport Both (sharedMemory and "
-                            "messageQueue)");
-    }
-    if (spec.bridge.mq_to_shm && spec.bridge.shm_to_mq) {
-      // The relay's own shm subscriber would read back what it published from the queue.
-      return make_error(ErrorCode::kInvalidArgument,
-                        path +
-                            ".relay.bridge: mqToShm and shmToMq together would echo every "
-                            "message back; choose one direction");
-    }
+    // validate() has already required transport Both and one direction for a bridge.
     if (spec.bridge.mq_to_shm &&
         spec.message_queue->max_message_size > spec.shared_memory->max_message_size) {
       return make_error(ErrorCode::kInvalidArgument,
