@@ -247,7 +247,8 @@ Result<ChannelSet> parse_channel_set(std::string_view json_text) {
   json document;
   try {
     document = json::parse(json_text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // parse_error for bad syntax, out_of_range for numbers that overflow (found by spec_fuzz).
     return invalid(std::string("not valid JSON: ") + error.what());
   }
   if (!document.is_object()) {

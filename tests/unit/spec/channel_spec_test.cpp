@@ -116,6 +116,15 @@ TEST(ChannelSpecJson, SignedAndUnsignedIntegersAreTheSameNumber) {
   EXPECT_FALSE(channel_spec_from_json(built));
 }
 
+// Proves: a number too large for any JSON number type is a clear error, not an exception
+// (found by spec_fuzz).
+TEST(ChannelSet, OverflowingNumberIsAnErrorNotACrash) {
+  auto set =
+      parse_channel_set(R"({"version":1,"channels":[{"name":"a","namespace":"b","x":1E400}]})");
+  ASSERT_FALSE(set);
+  EXPECT_NE(set.error().message.find("not valid JSON"), std::string::npos) << set.error().message;
+}
+
 TEST(ChannelSet, DocumentRoundTripsAndFindsChannelsByName) {
   const std::string text = R"({"version":1,"channels":[
       {"namespace":"default","name":"a","transport":"MessageQueue"},
