@@ -49,23 +49,21 @@ Result<void> validate_for_relay(const ChannelSet& set) {
                         path + ".messageQueue.name: queue " + spec.mq_name() + " is used twice");
     }
     // validate() has already required transport Both and one direction for a bridge.
-    if (spec.bridge.mq_to_shm &&
-        spec.message_queue->max_message_size > spec.shared_memory->max_message_size) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        path + ".messageQueue.maxMessageSize: " +
-                            format_quantity(spec.message_queue->max_message_size) +
-                            " exceeds sharedMemory.maxMessageSize " +
-                            format_quantity(spec.shared_memory->max_message_size) +
-                            ", so bridged messages would not fit the ring");
-    }
-    if (spec.bridge.shm_to_mq &&
-        spec.shared_memory->max_message_size > spec.message_queue->max_message_size) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        path + ".sharedMemory.maxMessageSize: " +
-                            format_quantity(spec.shared_memory->max_message_size) +
-                            " exceeds messageQueue.maxMessageSize " +
-                            format_quantity(spec.message_queue->max_message_size) +
-                            ", so bridged messages would not fit the queue");
+    // Whatever the bridge reads must fit what it writes.
+    const bool to_ring = spec.bridge.mq_to_shm;
+    if (to_ring || spec.bridge.shm_to_mq) {
+      const std::uint64_t from =
+          to_ring ? spec.message_queue->max_message_size : spec.shared_memory->max_message_size;
+      const std::uint64_t to =
+          to_ring ? spec.shared_memory->max_message_size : spec.message_queue->max_message_size;
+      if (from > to) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          path + (to_ring ? ".messageQueue" : ".sharedMemory") +
+                              ".maxMessageSize: " + format_quantity(from) + " exceeds " +
+                              (to_ring ? "sharedMemory" : "messageQueue") + ".maxMessageSize " +
+                              format_quantity(to) + ", so bridged messages would not fit the " +
+                              (to_ring ? "ring" : "queue"));
+      }
     }
   }
   return {};
