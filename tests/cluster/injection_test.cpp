@@ -1,0 +1,255 @@
+// The webhook as the real API server calls it: the operator runs out of the cluster, registered
+// by a MutatingWebhookConfiguration with url + caBundle; what the tests read back is what etcd
+// stored, not what the webhook answered.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "cluster.hpp"
+#include "webhook/admission_server.hpp"
+
+namespace ipcmesh::cluster {
+namespace {
+
+using nlohmann::json;
+
+std::string channel_yaml(const std::string& name, const std::string& app_label) {
+  return "apiVersion: ipcmesh.io/v1alpha1\nkind: IpcChannel\nmetadata:\n  name: " + name +
+         "\nspec:\n  selector:\n    matchLabels: {app: " + app_label +
+         "}\n  transport: SharedMemory\n  sharedMemory:\n    size: 8Mi\n    maxMessageSize: 4Ki\n";
+}
+
+std::string pod_yaml(const std::string& name, const std::string& app_label,
+                     const std::string& annotations = "") {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+         "\n  labels: {app: " + app_label + "}\n" +
+         (annotations.empty() ? "" : "  annotations: " + annotations + "\n") +
+         "spec:\n  containers:\n  - name: app\n    image: busybox:1.36\n"
+         "    command: [sh, -c, 'sleep 3600']\n";
+}
+
+// A copy, not a pointer: callers often pass a temporary from json::value().
+std::optional<json> find_named(const json& list, const std::string& name) {
+  if (!list.is_array()) return std::nullopt;
+  for (const json& item : list) {
+    if (item.value("name", "") == name) return item;
+  }
+  return std::nullopt;
+}
+
+int count_named(const json& list, const std::string& name) {
+  if (!list.is_array()) return 0;
+  return static_cast<int>(std::count_if(
+      list.begin(), list.end(), [&](const json& item) { return item.value("name", "") == name; }));
+}
+
+bool has_status_annotation(const json& pod) {
+  return pod.at("metadata").value("annotations", json::object()).contains("ipcmesh.io/status");
+}
+
+// Sum of a counter's samples whose label text contains `labels_part`.
+double metric_sum(const std::string& metrics, const std::string& name,
+                  const std::string& labels_part) {
+  double sum = 0;
+  std::size_t position = 0;
+  while ((position = metrics.find(name + "{", position)) != std::string::npos) {
+    const std::size_t end = metrics.find('\n', position);
+    const std::string line = metrics.substr(position, end - position);
+    if (line.find(labels_part) != std::string::npos) {
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    position = end;
+  }
+  return sum;
+}
+
+class Injection : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    OperatorOptions options;
+    options.identity = "injection";
+    operator_ = std::make_unique<OperatorProcess>(options);
+    operator_->wait_ready();
+    webhook_ = std::make_unique<WebhookRegistration>("ipcmesh-injection", operator_->webhook_port(),
+                                                     FailurePolicy::kFail);
+  }
+  static void TearDownTestSuite() {
+    webhook_.reset();
+    operator_.reset();
+  }
+  void SetUp() override {
+    ns_ = create_namespace("inject");
+    kubectl_ok({"apply", "-n", ns_, "-f", "-"}, channel_yaml("frames", "demo"));
+    // The webhook decides from its cache: wait until the operator has seen the channel.
+    ASSERT_TRUE(eventually([&] {
+      const json channel = kubectl_json({"get", "ipch", "frames", "-n", ns_});
+      return channel.contains("status") && channel["status"].value("observedGeneration", 0) >= 1;
+    })) << "the operator never reconciled the channel; log:\n"
+        << operator_->log_tail();
+  }
+  void TearDown() override { kubectl({"delete", "namespace", ns_, "--wait=false"}); }
+
+  // Creates the Pod and reads back what the API server stored.
+  json create_pod(const std::string& name, const std::string& app_label,
+                  const std::string& annotations = "") {
+    kubectl_ok({"create", "-n", ns_, "-f", "-"}, pod_yaml(name, app_label, annotations));
+    return kubectl_json({"get", "pod", name, "-n", ns_});
+  }
+
+  static inline std::unique_ptr<OperatorProcess> operator_;
+  static inline std::unique_ptr<WebhookRegistration> webhook_;
+  std::string ns_;
+};
+
+void expect_injected(const json& pod, const std::string& channel) {
+  const json& spec = pod.at("spec");
+  ASSERT_TRUE(has_status_annotation(pod)) << pod.dump(2);
+  // The server is 1.36: the relay is a native sidecar, the first init container.
+  const json& init = spec.value("initContainers", json::array());
+  ASSERT_FALSE(init.empty()) << spec.dump(2);
+  EXPECT_EQ(init[0].value("name", ""), "ipcmesh-relay");
+  EXPECT_EQ(init[0].value("restartPolicy", ""), "Always");
+  EXPECT_TRUE(init[0].contains("startupProbe"));
+  EXPECT_EQ(init[0].at("securityContext").value("runAsNonRoot", false), true);
+  const std::optional<json> shm = find_named(spec.at("volumes"), "ipcmesh-shm");
+  ASSERT_TRUE(shm.has_value()) << spec.at("volumes").dump();
+  EXPECT_EQ(shm->at("emptyDir").value("medium", ""), "Memory");
+  EXPECT_TRUE(find_named(spec.at("volumes"), "ipcmesh-control").has_value());
+  for (const json& container : spec.at("containers")) {
+    const std::optional<json> env =
+        find_named(container.value("env", json::array()), "IPCMESH_CHANNELS");
+    ASSERT_TRUE(env.has_value()) << container.dump(2);
+    EXPECT_NE(env->value("value", "").find("\"" + channel + "\""), std::string::npos)
+        << env->dump();
+    bool mounts_dev_shm = false;
+    for (const json& mount : container.value("volumeMounts", json::array())) {
+      mounts_dev_shm |= mount.value("mountPath", "") == "/dev/shm";
+    }
+    EXPECT_TRUE(mounts_dev_shm) << container.dump(2);
+  }
+  const json status =
+      json::parse(pod["metadata"]["annotations"]["ipcmesh.io/status"].get<std::string>());
+  EXPECT_EQ(status.value("sidecar", ""), "native");
+  ASSERT_EQ(status.at("channels").size(), 1u);
+  EXPECT_EQ(status["channels"][0].value("name", ""), channel);
+}
+
+void expect_untouched(const json& pod) {
+  EXPECT_FALSE(has_status_annotation(pod)) << pod.dump(2);
+  EXPECT_FALSE(pod.at("spec").contains("initContainers"));
+  EXPECT_FALSE(find_named(pod.at("spec").at("containers"), "ipcmesh-relay").has_value());
+  EXPECT_FALSE(
+      find_named(pod.at("spec").value("volumes", json::array()), "ipcmesh-shm").has_value());
+}
+
+TEST_F(Injection, ASelectedPodIsStoredWithTheRelayVolumesEnvAndStatus) {
+  expect_injected(create_pod("selected", "demo"), "frames");
+}
+
+TEST_F(Injection, UnselectedAndOptedOutPodsAreStoredUnchanged) {
+  expect_untouched(create_pod("unselected", "other"));
+  expect_untouched(create_pod("opted-out", "demo", "{ipcmesh.io/inject: 'false'}"));
+}
+
+TEST_F(Injection, APodNamingAnUnknownChannelIsDeniedWithAnActionableMessage) {
+  const CommandResult created =
+      kubectl({"create", "-n", ns_, "-f", "-"},
+              pod_yaml("unknown", "other", "{ipcmesh.io/channels: no-such-channel}"));
+  EXPECT_FALSE(created.ok());
+  EXPECT_NE(created.err.find("ipcmesh:"), std::string::npos) << created.err;
+  EXPECT_NE(created.err.find("no-such-channel"), std::string::npos) << created.err;
+}
+
+TEST_F(Injection, ADeploymentsPodsCreatedByTheControllerManagerAreInjected) {
+  kubectl_ok({"apply", "-n", ns_, "-f", "-"},
+             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: pipeline\nspec:\n"
+             "  replicas: 2\n  selector:\n    matchLabels: {app: demo}\n  template:\n"
+             "    metadata:\n      labels: {app: demo}\n    spec:\n      containers:\n"
+             "      - name: app\n        image: busybox:1.36\n");
+  json pods;
+  ASSERT_TRUE(eventually([&] {
+    pods = kubectl_json({"get", "pods", "-n", ns_, "-l", "app=demo"});
+    return pods.at("items").size() == 2;
+  })) << "the ReplicaSet controller did not create 2 Pods: "
+      << pods.dump();
+  for (const json& pod : pods["items"]) {
+    expect_injected(pod, "frames");
+    EXPECT_TRUE(pod.at("metadata").contains("ownerReferences"));
+  }
+}
+
+TEST_F(Injection, InjectionIsIdempotentWhenALaterWebhookReinvokesIt) {
+  // A second mutating webhook, served from this test, that adds a label to every Pod. Because it
+  // changes the Pod after ours ran, the API server re-invokes ours (reinvocationPolicy IfNeeded).
+  const std::string dir = ClusterEnvironment::control_plane().dir;
+  issue_serving_certificate(dir, "labeller");
+  std::atomic<int> labeller_calls{0};
+  const int port = free_port();
+  webhook::AdmissionServerConfig labeller_config;
+  labeller_config.address = "https://127.0.0.1:" + std::to_string(port);
+  labeller_config.certificate_file = dir + "/labeller.crt";
+  labeller_config.key_file = dir + "/labeller.key";
+  webhook::AdmissionServer labeller(labeller_config, [&](const webhook::HttpRequest& request) {
+    ++labeller_calls;
+    const json review = json::parse(request.body);
+    const json& pod = review["request"]["object"];
+    json patch = json::array();
+    if (!pod["metadata"].contains("labels")) {
+      patch.push_back({{"op", "add"}, {"path", "/metadata/labels"}, {"value", json::object()}});
+    }
+    patch.push_back({{"op", "add"}, {"path", "/metadata/labels/labelled-by"}, {"value", "second"}});
+    const std::string patch_text = patch.dump();
+    const CommandResult encoded = run_command({"base64", "-w0"}, patch_text);
+    json response = {{"apiVersion", "admission.k8s.io/v1"},
+                     {"kind", "AdmissionReview"},
+                     {"response",
+                      {{"uid", review["request"]["uid"]},
+                       {"allowed", true},
+                       {"patchType", "JSONPatch"},
+                       {"patch", encoded.out}}}};
+    return webhook::HttpResponse{200, "application/json", response.dump()};
+  });
+  labeller.start();
+  // Configurations run in name order: "ipcmesh-injection" first, then "zz-labeller".
+  WebhookRegistration second("zz-labeller", port, FailurePolicy::kFail);
+
+  const double before = metric_sum(operator_->health_get("/metrics"),
+                                   "ipcmesh_admission_requests_total", "already-injected");
+  const json pod = create_pod("reinvoked", "demo");
+  EXPECT_GE(labeller_calls.load(), 1);
+  EXPECT_EQ(pod["metadata"]["labels"].value("labelled-by", ""), "second");
+  expect_injected(pod, "frames");
+  const json& spec = pod["spec"];
+  EXPECT_EQ(count_named(spec["initContainers"], "ipcmesh-relay"), 1);
+  EXPECT_EQ(count_named(spec["volumes"], "ipcmesh-shm"), 1);
+  EXPECT_EQ(count_named(spec["volumes"], "ipcmesh-control"), 1);
+  for (const json& container : spec["containers"]) {
+    EXPECT_EQ(count_named(container["env"], "IPCMESH_CHANNELS"), 1);
+  }
+  // Our webhook really was called again, and recognised its own work.
+  const double after = metric_sum(operator_->health_get("/metrics"),
+                                  "ipcmesh_admission_requests_total", "already-injected");
+  EXPECT_GE(after - before, 1) << "the API server did not re-invoke the ipcmesh webhook";
+}
+
+TEST_F(Injection, ReapplyingAnInjectedPodManifestInjectsNothingTwice) {
+  const json first = create_pod("copied", "demo");
+  // A manifest copied from an injected Pod (kubectl get -o yaml | edit name | create).
+  json copy = first;
+  copy["metadata"] = {{"name", "copied-again"},
+                      {"labels", first["metadata"]["labels"]},
+                      {"annotations", first["metadata"]["annotations"]}};
+  copy.erase("status");
+  kubectl_ok({"create", "-n", ns_, "-f", "-"}, copy.dump());
+  const json second = kubectl_json({"get", "pod", "copied-again", "-n", ns_});
+  EXPECT_EQ(count_named(second["spec"]["initContainers"], "ipcmesh-relay"), 1);
+  EXPECT_EQ(count_named(second["spec"]["volumes"], "ipcmesh-shm"), 1);
+}
+
+}  // namespace
+}  // namespace ipcmesh::cluster
