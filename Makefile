@@ -14,13 +14,24 @@ export CCACHE_NOHASHDIR ?= 1
 # Each ctest tier's output is kept here; `make test` adds the counts up at the end.
 TEST_LOGS := $(CURDIR)/build-test-logs
 
-.PHONY: all build configure test test-unit test-ipc test-asan test-tsan test-fuzz bench clean help
+.PHONY: all build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
+	tools tools-cluster demo demo-down bench clean help
+# Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
+# Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
+# linked here.
+TOOLS_BIN := $(BUILD)/tools/bin
+# The control plane the cluster tier shares (one per `make test-cluster`) and the demo's.
+CLUSTER_DIR := $(CURDIR)/$(BUILD)/cluster
+DEMO_DIR := $(CURDIR)/$(BUILD)/demo
 
 all: build
 
 help:
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
-	@echo "make test       every test tier that runs on this machine (unit, ipc, sanitizers, fuzz)"
+	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
+	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, cluster against a real API server)"
+	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached)"
+	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
 	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
 	@echo "make clean      remove the build trees"
 
@@ -35,7 +46,7 @@ build: configure
 # Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
 test-unit: build
 	@mkdir -p $(TEST_LOGS)
-	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^ipc_test$$' | tee $(TEST_LOGS)/unit.log
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|cluster_test)$$' | tee $(TEST_LOGS)/unit.log
 
 test-ipc: build
 	@mkdir -p $(TEST_LOGS)
@@ -71,8 +82,30 @@ test-fuzz: build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	tests/fuzz/run.sh build-fuzz/bin $(FUZZ_SECONDS)
 
-test: test-unit test-ipc test-asan test-tsan test-fuzz
-	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz)"
+tools:
+	tests/tools/build-tools.sh $(TOOLS_BIN)
+
+# What the control plane needs (helm is for the chart; it is not built by `make test`).
+tools-cluster:
+	tests/tools/build-tools.sh $(TOOLS_BIN) etcd kube-apiserver kube-controller-manager kubectl
+
+# One control plane for the whole tier; its logs stay in $(CLUSTER_DIR)/logs (kept on failure).
+test-cluster: build tools-cluster
+	@mkdir -p $(TEST_LOGS)
+	-tests/cluster/control-plane.sh down $(CLUSTER_DIR) >/dev/null 2>&1
+	IPCMESH_TOOLS_BIN=$(TOOLS_BIN) tests/cluster/control-plane.sh up $(CLUSTER_DIR)
+	source $(CLUSTER_DIR)/env && cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^cluster_test$$' \
+	  | tee $(TEST_LOGS)/cluster.log; status=$$?; \
+	  cd $(CURDIR) && tests/cluster/control-plane.sh down $(CLUSTER_DIR); exit $$status
+
+demo: build tools-cluster
+	IPCMESH_TOOLS_BIN=$(TOOLS_BIN) BUILD=$(BUILD) examples/demo/demo.sh up $(DEMO_DIR)
+
+demo-down:
+	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
+
+test: test-unit test-ipc test-asan test-tsan test-fuzz test-cluster
+	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, cluster)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
@@ -83,4 +116,6 @@ bench: build
 	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
 
 clean:
+	-tests/cluster/control-plane.sh down $(CLUSTER_DIR) >/dev/null 2>&1
+	-examples/demo/demo.sh down $(DEMO_DIR) >/dev/null 2>&1
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz $(TEST_LOGS)
