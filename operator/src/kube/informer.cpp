@@ -11,12 +11,15 @@ std::string object_key(const nlohmann::json& object) {
   return ns.empty() ? name : ns + "/" + name;
 }
 
-namespace {
-std::string resource_version_of(const nlohmann::json& object) {
+std::string_view resource_version_of(const nlohmann::json& object) {
   const auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return {};
-  return metadata->value("resourceVersion", "");
+  const auto version = metadata->find("resourceVersion");
+  if (version == metadata->end() || !version->is_string()) return {};
+  return version->get_ref<const std::string&>();
 }
+
+namespace {
 
 // Applies a FieldFilter through nlohmann's parser callback to the objects at `object_path` (keys
 // from the document root; "" stands for "each element of this array"): {"items", ""} for a LIST
@@ -99,80 +102,50 @@ class FilteringParser {
 };
 }  // namespace
 
-Informer::Informer(HttpTransport& transport, Clock& clock, InformerOptions options)
+Reflector::Reflector(HttpTransport& transport, Clock& clock, InformerOptions options)
     : transport_(transport),
       clock_(clock),
       options_(std::move(options)),
       backoff_(options_.backoff, options_.seed),
       engine_(options_.seed ^ 0x9e3779b97f4a7c15ull) {}
 
-Informer::~Informer() {
+Reflector::~Reflector() {
   stop();
 }
 
-void Informer::add_handlers(InformerHandlers handlers) {
-  handlers_.push_back(std::move(handlers));
-}
-
-void Informer::start() {
+void Reflector::start() {
   thread_ = std::thread([this] { run(cancellation_); });
 }
 
-void Informer::stop() {
+void Reflector::stop() {
   cancellation_.cancel();
   if (thread_.joinable()) thread_.join();
 }
 
-ObjectPtr Informer::get(const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  const auto it = cache_.find(key);
-  return it == cache_.end() ? nullptr : it->second;
-}
-
-std::vector<ObjectPtr> Informer::list() const {
-  std::lock_guard lock(mutex_);
-  std::vector<ObjectPtr> out;
-  out.reserve(cache_.size());
-  for (const auto& [key, object] : cache_) out.push_back(object);
-  return out;
-}
-
-std::vector<ObjectPtr> Informer::list_namespace(const std::string& ns) const {
-  std::lock_guard lock(mutex_);
-  std::vector<ObjectPtr> out;
-  const std::string prefix = ns + "/";
-  for (auto it = cache_.lower_bound(prefix);
-       it != cache_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    out.push_back(it->second);
-  }
-  return out;
-}
-
-std::size_t Informer::size() const {
-  std::lock_guard lock(mutex_);
-  return cache_.size();
-}
-
-std::string Informer::resource_version() const {
-  std::lock_guard lock(mutex_);
+std::string Reflector::resource_version() const {
+  std::lock_guard lock(version_mutex_);
   return resource_version_;
 }
 
-void Informer::note_restart() {
+void Reflector::set_resource_version(std::string version) {
+  std::lock_guard lock(version_mutex_);
+  resource_version_ = std::move(version);
+}
+
+void Reflector::note_restart() {
   ++watch_restarts_;
   if (restart_callback_) restart_callback_();
 }
 
-ObjectPtr Informer::prepare(nlohmann::json object) const {
+void Reflector::prepare(nlohmann::json& object) const {
   if (!options_.api_version.empty() && !object.contains("apiVersion")) {
     object["apiVersion"] = options_.api_version;
   }
   if (!options_.kind.empty() && !object.contains("kind")) object["kind"] = options_.kind;
   if (options_.transform) options_.transform(object);
-  return std::make_shared<const nlohmann::json>(std::move(object));
 }
 
-void Informer::run(Cancellation& cancellation) {
+void Reflector::run(Cancellation& cancellation) {
   bool need_list = true;
   while (!cancellation.cancelled()) {
     WatchEnd end = WatchEnd::kError;
@@ -208,8 +181,9 @@ void Informer::run(Cancellation& cancellation) {
   }
 }
 
-void Informer::relist(Cancellation& cancellation) {
-  std::map<std::string, ObjectPtr> fresh;
+void Reflector::relist(Cancellation& cancellation) {
+  begin_list();
+  std::size_t listed = 0;
   std::string version;
   std::string continue_token;
   do {
@@ -235,55 +209,26 @@ void Informer::relist(Cancellation& cancellation) {
       page = nlohmann::json::parse(response.body);
     }
     for (auto& item : page["items"]) {
-      auto object = prepare(std::move(item));
-      fresh[object_key(*object)] = object;
+      prepare(item);
+      std::string key = object_key(item);
+      add_listed(std::move(key), std::move(item));
+      ++listed;
     }
     const auto& metadata = page["metadata"];
     version = metadata.value("resourceVersion", "");
     continue_token = metadata.value("continue", "");
   } while (!continue_token.empty());
 
-  // Swap the whole cache in one step (readers see the old or the new state, never a mix), then
-  // tell handlers what changed, as client-go's DeltaFIFO.Replace does.
-  std::map<std::string, ObjectPtr> old;
-  {
-    std::lock_guard lock(mutex_);
-    old = std::move(cache_);
-    cache_ = std::move(fresh);
-    resource_version_ = version;
-  }
+  set_resource_version(version);
   ++relists_;
-  // Only this thread writes cache_, so reading it here without the lock is safe (others only
-  // read); moving rather than copying saves a second map of every key.
-  notify_replaced(old, cache_);
-  old.clear();
+  replace_with_listed();
   if (options_.after_relist) options_.after_relist();
   synced_ = true;
-  spdlog::info("{}: listed {} objects at resourceVersion {}", options_.name, size(), version);
+  spdlog::info("{}: listed {} objects at resourceVersion {}", options_.name, listed, version);
 }
 
-void Informer::notify_replaced(const std::map<std::string, ObjectPtr>& old,
-                               const std::map<std::string, ObjectPtr>& fresh) {
-  for (const auto& [key, object] : fresh) {
-    const auto previous = old.find(key);
-    for (const auto& handler : handlers_) {
-      if (previous == old.end()) {
-        if (handler.on_add) handler.on_add(object);
-      } else if (resource_version_of(*previous->second) != resource_version_of(*object)) {
-        if (handler.on_update) handler.on_update(previous->second, object);
-      }
-    }
-  }
-  for (const auto& [key, object] : old) {
-    if (fresh.count(key) != 0) continue;
-    for (const auto& handler : handlers_) {
-      if (handler.on_delete) handler.on_delete(object);
-    }
-  }
-}
-
-std::string Informer::watch_path(const std::string& resource_version,
-                                 std::chrono::seconds timeout) const {
+std::string Reflector::watch_path(const std::string& resource_version,
+                                  std::chrono::seconds timeout) const {
   std::string path =
       options_.collection.path() +
       "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_encode(resource_version) +
@@ -297,33 +242,7 @@ std::string Informer::watch_path(const std::string& resource_version,
   return path;
 }
 
-void Informer::apply(const std::string& type, ObjectPtr object) {
-  const std::string key = object_key(*object);
-  ObjectPtr previous;
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) previous = it->second;
-    if (type == "DELETED") {
-      if (it != cache_.end()) cache_.erase(it);
-    } else {
-      cache_[key] = object;
-    }
-    const std::string version = resource_version_of(*object);
-    if (!version.empty()) resource_version_ = version;
-  }
-  for (const auto& handler : handlers_) {
-    if (type == "DELETED") {
-      if (handler.on_delete) handler.on_delete(previous ? previous : object);
-    } else if (previous) {
-      if (handler.on_update) handler.on_update(previous, object);
-    } else if (handler.on_add) {
-      handler.on_add(object);
-    }
-  }
-}
-
-nlohmann::json Informer::parse_event(std::string_view line) const {
+nlohmann::json Reflector::parse_event(std::string_view line) const {
   if (!options_.parse_filter) return nlohmann::json::parse(line, nullptr, false);
   FilteringParser parser(options_.parse_filter, {"object"});
   auto event = nlohmann::json::parse(line, parser.callback(), false);
@@ -334,7 +253,7 @@ nlohmann::json Informer::parse_event(std::string_view line) const {
   return event;
 }
 
-Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
+Reflector::WatchEnd Reflector::watch_once(Cancellation& cancellation) {
   const auto span = options_.watch_timeout_max - options_.watch_timeout_min;
   const auto timeout =
       options_.watch_timeout_min +
@@ -369,9 +288,9 @@ Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
         if (type == "BOOKMARK") {
           // Only the resourceVersion moves: a later watch resumes from it instead of an old one
           // the server may have compacted away.
-          const std::string version = resource_version_of(object);
-          std::lock_guard lock(mutex_);
-          if (!version.empty()) resource_version_ = version;
+          if (const auto version = resource_version_of(object); !version.empty()) {
+            set_resource_version(std::string(version));
+          }
           return true;
         }
         if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
@@ -379,7 +298,15 @@ Informer::WatchEnd Informer::watch_once(Cancellation& cancellation) {
           end = WatchEnd::kError;
           return false;
         }
-        apply(type, prepare(std::move(object)));
+        prepare(object);
+        std::string key = object_key(object);
+        // The object's version is where a later watch resumes: only once it is cached.
+        std::string version(resource_version_of(object));
+        apply(type == "ADDED"     ? EventType::kAdded
+              : type == "DELETED" ? EventType::kDeleted
+                                  : EventType::kModified,
+              std::move(key), std::move(object));
+        if (!version.empty()) set_resource_version(std::move(version));
         return true;
       },
       cancellation);

@@ -238,6 +238,56 @@ TEST(Informer, TransformTrimsObjectsBeforeTheyAreCached) {
   EXPECT_FALSE(informer.get("default/a")->at("metadata").contains("managedFields"));
 }
 
+// A cached type other than JSON: what the operator's Pod cache does with its records.
+struct NameAndVersion {
+  std::string name;
+  std::string version;
+};
+std::string_view resource_version_of(const NameAndVersion& object) {
+  return object.version;
+}
+
+// A typed informer caches what its decoder makes of each listed and watched object (after the
+// transform), keyed as the JSON informer keys; relists compare versions through the record, so an
+// unchanged object is no update and a changed one is.
+TEST(Informer, TypedCacheHoldsWhatTheDecoderMakes) {
+  ScriptedTransport transport;
+  FakeClock clock;
+  transport.push({200, list_body({pod("a", "5"), pod("b", "6")}, "10"), {}, {}, {}});
+  transport.push(
+      {200,
+       "",
+       {event("MODIFIED", pod("a", "11")), event("DELETED", pod("b", "12")), expired_event()},
+       {},
+       {}});
+  transport.push({200, list_body({pod("a", "11"), pod("c", "13")}, "20"), {}, {}, {}});
+  auto options = pod_options();
+  options.transform = [](json& object) {
+    object["metadata"]["name"] = "x-" + object["metadata"]["name"].get<std::string>();
+  };
+  BasicInformer<NameAndVersion> informer(transport, clock, options, [](json&& object) {
+    return NameAndVersion{object["metadata"]["name"].get<std::string>(),
+                          object["metadata"]["resourceVersion"].get<std::string>()};
+  });
+  std::vector<std::string> calls;
+  informer.add_handlers(
+      {[&](const auto& o) { calls.push_back("add " + o->name); },
+       [&](const auto& old, const auto& now) {
+         calls.push_back("update " + old->name + "@" + old->version + "->" + now->version);
+       },
+       [&](const auto& o) { calls.push_back("delete " + o->name + "@" + o->version); }});
+  Cancellation cancellation;
+  informer.run(cancellation);
+
+  EXPECT_EQ(calls, (std::vector<std::string>{"add x-a", "add x-b", "update x-a@5->11",
+                                             "delete x-b@6", "add x-c"}));
+  ASSERT_EQ(informer.size(), 2u);
+  EXPECT_EQ(informer.get("default/x-a")->version, "11");
+  EXPECT_EQ(informer.get("default/x-c")->version, "13");
+  EXPECT_EQ(informer.list_namespace("default").size(), 2u);
+  EXPECT_EQ(informer.resource_version(), "20");
+}
+
 // A watch blocked in the transport returns when stop() cancels it: stop() joins promptly.
 TEST(Informer, StopCancelsABlockedWatchAndJoins) {
   class BlockingTransport final : public HttpTransport {
