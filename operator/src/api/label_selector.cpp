@@ -82,16 +82,23 @@ Result<void> validate_label_value(std::string_view value) {
 }
 
 bool LabelSelector::matches(const Labels& labels) const {
-  for (const auto& [key, value] : match_labels) {
+  return matches([&labels](std::string_view key) -> std::optional<std::string_view> {
     const auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
+    if (it == labels.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+bool LabelSelector::matches(const LabelLookup& label) const {
+  for (const auto& [key, value] : match_labels) {
+    const auto found = label(key);
+    if (!found || *found != value) return false;
   }
   for (const auto& requirement : match_expressions) {
-    const auto it = labels.find(requirement.key);
-    const bool has = it != labels.end();
+    const auto found = label(requirement.key);
     const auto in_values = [&] {
-      return has && std::find(requirement.values.begin(), requirement.values.end(), it->second) !=
-                        requirement.values.end();
+      return found && std::find(requirement.values.begin(), requirement.values.end(), *found) !=
+                          requirement.values.end();
     };
     switch (requirement.op) {
       case SelectorOperator::kIn:
@@ -102,10 +109,10 @@ bool LabelSelector::matches(const Labels& labels) const {
         if (in_values()) return false;
         break;
       case SelectorOperator::kExists:
-        if (!has) return false;
+        if (!found) return false;
         break;
       case SelectorOperator::kDoesNotExist:
-        if (has) return false;
+        if (found) return false;
         break;
     }
   }

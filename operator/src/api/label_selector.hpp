@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@
 namespace ipcmesh::api {
 
 using Labels = std::map<std::string, std::string, std::less<>>;
+// A label's value by key, or nullopt when the object lacks the key: lets a selector match labels
+// kept in another form than Labels (the Pod cache packs them, see api/pod_record.hpp).
+using LabelLookup = std::function<std::optional<std::string_view>(std::string_view key)>;
 
 enum class SelectorOperator : std::uint8_t { kIn, kNotIn, kExists, kDoesNotExist };
 
@@ -37,6 +41,7 @@ struct LabelSelector {
   // An empty selector ({}) selects everything, as in metav1.LabelSelectorAsSelector.
   bool empty() const noexcept { return match_labels.empty() && match_expressions.empty(); }
   bool matches(const Labels& labels) const;
+  bool matches(const LabelLookup& label) const;
   friend bool operator==(const LabelSelector&, const LabelSelector&) = default;
 };
 
