@@ -129,7 +129,8 @@ MemoryResult measure_cache_memory(const MemoryOptions& options) {
 
   // The operator's informers, configured as operator_app.cpp configures them.
   kube::Informer channels(api, clock, operator_main::channel_informer_options());
-  kube::Informer pods(api, clock, operator_main::pod_informer_options());
+  controller::PodInformer pods(api, clock, operator_main::pod_informer_options(),
+                               ipcmesh::api::pod_record_from_json);
   operator_main::connect_channel_catalog(channels, catalog);
   controller::WorkQueue queue;
   controller::connect_informers(channels, pods, queue);

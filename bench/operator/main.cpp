@@ -311,7 +311,7 @@ int main(int argc, char** argv) {
   if (report.contains("memory")) {
     const auto& m = report["memory"];
     std::printf(
-        "Operator memory (informers + trimming + catalog + work queue + admission server)\n");
+        "Operator memory (informers, Pod records, catalog, work queue, admission server)\n");
     std::printf(
         "  cached: %zu IpcChannels (%zu in the webhook catalog), %zu Pods "
         "(%.0f B of JSON each, %.1f MiB listed; synced in %.1f s incl. generating it)\n",

@@ -7,10 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "api/pod_record.hpp"
 #include "kube/informer.hpp"
 #include "kube/kube_client.hpp"
 
 namespace ipcmesh::controller {
+
+// The operator's Pod cache keeps a small record per Pod, not its JSON (api/pod_record.hpp).
+using PodInformer = kube::BasicInformer<api::PodRecord>;
+using PodPtr = PodInformer::Ptr;
 
 class ChannelApi {
  public:
@@ -18,7 +23,7 @@ class ChannelApi {
   // The cached IpcChannel "namespace/name", or nullptr when it is gone.
   virtual kube::ObjectPtr channel(const std::string& key) = 0;
   virtual std::vector<kube::ObjectPtr> channels_in(const std::string& ns) = 0;
-  virtual std::vector<kube::ObjectPtr> pods_in(const std::string& ns) = 0;
+  virtual std::vector<PodPtr> pods_in(const std::string& ns) = 0;
   // Writes `status` through the status subresource (conflict-retried). Throws on failure.
   virtual void write_status(const nlohmann::json& channel, const nlohmann::json& status) = 0;
   // Best effort.
@@ -30,7 +35,7 @@ inline const kube::ResourcePath kIpcChannels{"ipcmesh.io", "v1alpha1", "ipcchann
 
 class KubeChannelApi final : public ChannelApi {
  public:
-  KubeChannelApi(kube::Informer& channels, kube::Informer& pods, kube::KubeClient& client,
+  KubeChannelApi(kube::Informer& channels, PodInformer& pods, kube::KubeClient& client,
                  std::string reporting_instance)
       : channels_(channels),
         pods_(pods),
@@ -41,16 +46,14 @@ class KubeChannelApi final : public ChannelApi {
   std::vector<kube::ObjectPtr> channels_in(const std::string& ns) override {
     return channels_.list_namespace(ns);
   }
-  std::vector<kube::ObjectPtr> pods_in(const std::string& ns) override {
-    return pods_.list_namespace(ns);
-  }
+  std::vector<PodPtr> pods_in(const std::string& ns) override { return pods_.list_namespace(ns); }
   void write_status(const nlohmann::json& channel, const nlohmann::json& status) override;
   void record_event(const nlohmann::json& channel, kube::EventType type, const std::string& reason,
                     const std::string& note) override;
 
  private:
   kube::Informer& channels_;
-  kube::Informer& pods_;
+  PodInformer& pods_;
   kube::KubeClient& client_;
   std::string reporting_instance_;
 };

@@ -10,32 +10,9 @@
 namespace ipcmesh::controller {
 namespace {
 
-std::string annotation(const nlohmann::json& object, std::string_view name) {
-  const auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return {};
-  const auto annotations = metadata->find("annotations");
-  if (annotations == metadata->end() || !annotations->is_object()) return {};
-  const auto it = annotations->find(std::string(name));
-  return it != annotations->end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-api::Labels labels_of(const nlohmann::json& pod) {
-  const auto metadata = pod.find("metadata");
-  if (metadata == pod.end() || !metadata->is_object() || !metadata->contains("labels")) return {};
-  auto labels = api::labels_from_json((*metadata)["labels"]);
-  return labels ? *labels : api::Labels{};
-}
-
 // Terminating and finished Pods will never run the channel again: they are not counted.
-bool is_live(const nlohmann::json& pod) {
-  const auto& metadata = pod.value("metadata", nlohmann::json::object());
-  if (metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null()) {
-    return false;
-  }
-  const auto status = pod.find("status");
-  if (status == pod.end() || !status->is_object()) return true;
-  const std::string phase = status->value("phase", "");
-  return phase != "Succeeded" && phase != "Failed";
+bool is_live(const api::PodRecord& pod) {
+  return !pod.terminating && pod.phase != "Succeeded" && pod.phase != "Failed";
 }
 
 // What the reconciler needs of a channel even when its spec does not parse.
@@ -70,15 +47,14 @@ ChannelView view_of(const nlohmann::json& channel) {
   return view;
 }
 
-bool selects(const ChannelView& channel, const nlohmann::json& pod) {
-  if (annotation(pod, kAnnotationInject) == "false") return false;
-  if (channel.selector && channel.selector->matches(labels_of(pod))) return true;
-  const auto names = api::split_channel_names(annotation(pod, kAnnotationChannels));
+bool selects(const ChannelView& channel, const api::PodRecord& pod) {
+  if (pod.annotation(kAnnotationInject) == "false") return false;
+  if (channel.selector &&
+      channel.selector->matches([&pod](std::string_view key) { return pod.label(key); })) {
+    return true;
+  }
+  const auto names = api::split_channel_names(pod.annotation(kAnnotationChannels));
   return std::find(names.begin(), names.end(), channel.name) != names.end();
-}
-
-std::string pod_name(const nlohmann::json& pod) {
-  return pod.value("metadata", nlohmann::json::object()).value("name", "");
 }
 
 std::string list_some(const std::vector<std::string>& names) {
@@ -106,8 +82,7 @@ api::Condition condition(std::string_view type, bool value, std::string_view rea
 
 }  // namespace
 
-api::IpcChannelStatus compute_status(const nlohmann::json& channel,
-                                     const std::vector<kube::ObjectPtr>& pods,
+api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
                                      const api::IpcChannelStatus& previous,
                                      const std::string& now) {
   const ChannelView view = view_of(channel);
@@ -120,7 +95,7 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel,
     if (!pod || !is_live(*pod)) continue;
     const bool selected = selects(view, *pod);
     std::optional<api::InjectedChannel> injected;
-    if (const std::string record = annotation(*pod, kAnnotationStatus); !record.empty()) {
+    if (const std::string_view record = pod->annotation(kAnnotationStatus); !record.empty()) {
       if (const auto parsed = api::parse_injection_status(record)) {
         if (const auto* entry = parsed->find_channel(view.name)) injected = *entry;
       }
@@ -129,10 +104,10 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel,
     if (!selected) continue;
     ++status.selected_pods;
     if (!injected) {
-      missing.push_back(pod_name(*pod));
+      missing.push_back(pod->name);
     } else if (injected->generation < view.generation ||
                (!injected->uid.empty() && !view.uid.empty() && injected->uid != view.uid)) {
-      outdated.push_back(pod_name(*pod));
+      outdated.push_back(pod->name);
     }
   }
   status.pending_restart_pods = static_cast<std::int32_t>(missing.size() + outdated.size());

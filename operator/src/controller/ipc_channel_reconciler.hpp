@@ -32,8 +32,7 @@ inline constexpr std::string_view kReasonAsExpected = "AsExpected";
 
 // The status the channel should have. `previous` supplies lastTransitionTime for conditions
 // whose status did not change (metav1 SetStatusCondition semantics); `now` is RFC 3339.
-api::IpcChannelStatus compute_status(const nlohmann::json& channel,
-                                     const std::vector<kube::ObjectPtr>& pods,
+api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
                                      const api::IpcChannelStatus& previous, const std::string& now);
 
 struct ReconcileResult {

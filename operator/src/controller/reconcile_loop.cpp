@@ -43,18 +43,14 @@ bool ReconcileLoop::process_next() {
 }
 
 namespace {
-// The Pod fields compute_status reads.
-nlohmann::json counted_fields(const nlohmann::json& pod) {
-  const auto metadata = pod.value("metadata", nlohmann::json::object());
-  const auto status = pod.value("status", nlohmann::json::object());
-  return {metadata.value("labels", nlohmann::json()),
-          metadata.value("annotations", nlohmann::json()),
-          metadata.value("deletionTimestamp", nlohmann::json()),
-          status.value("phase", nlohmann::json())};
+// Whether a Pod changed in a field compute_status reads.
+bool counted_fields_differ(const api::PodRecord& a, const api::PodRecord& b) {
+  return a.labels != b.labels || a.annotations != b.annotations || a.terminating != b.terminating ||
+         a.phase != b.phase;
 }
 }  // namespace
 
-void connect_informers(kube::Informer& channels, kube::Informer& pods, WorkQueue& queue) {
+void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& queue) {
   kube::InformerHandlers channel_handlers;
   channel_handlers.on_add = [&queue](const kube::ObjectPtr& object) {
     queue.add(kube::object_key(*object));
@@ -65,16 +61,16 @@ void connect_informers(kube::Informer& channels, kube::Informer& pods, WorkQueue
   channel_handlers.on_delete = channel_handlers.on_add;
   channels.add_handlers(std::move(channel_handlers));
 
-  auto queue_namespace = [&channels, &queue](const kube::ObjectPtr& pod) {
-    const std::string ns = pod->at("metadata").value("namespace", "");
-    for (const auto& channel : channels.list_namespace(ns)) queue.add(kube::object_key(*channel));
+  auto queue_namespace = [&channels, &queue](const PodPtr& pod) {
+    for (const auto& channel : channels.list_namespace(pod->namespace_name)) {
+      queue.add(kube::object_key(*channel));
+    }
   };
-  kube::InformerHandlers pod_handlers;
+  PodInformer::Handlers pod_handlers;
   pod_handlers.on_add = queue_namespace;
-  pod_handlers.on_update = [queue_namespace](const kube::ObjectPtr& old_pod,
-                                             const kube::ObjectPtr& pod) {
+  pod_handlers.on_update = [queue_namespace](const PodPtr& old_pod, const PodPtr& pod) {
     // Most Pod updates are status churn (conditions, IPs) that no channel's status depends on.
-    if (counted_fields(*old_pod) != counted_fields(*pod)) queue_namespace(pod);
+    if (counted_fields_differ(*old_pod, *pod)) queue_namespace(pod);
   };
   pod_handlers.on_delete = queue_namespace;
   pods.add_handlers(std::move(pod_handlers));

@@ -43,6 +43,6 @@ class ReconcileLoop {
   std::vector<std::thread> workers_;
 };
 
-void connect_informers(kube::Informer& channels, kube::Informer& pods, WorkQueue& queue);
+void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& queue);
 
 }  // namespace ipcmesh::controller

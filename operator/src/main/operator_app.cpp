@@ -100,7 +100,8 @@ int run_operator(const OperatorConfig& config) {
 
   // Informers.
   kube::Informer channels(*transport, clock, channel_informer_options());
-  kube::Informer pods(*transport, clock, pod_informer_options());
+  controller::PodInformer pods(*transport, clock, pod_informer_options(),
+                               api::pod_record_from_json);
   channels.on_watch_restart([&metrics] { metrics.watch_restart("ipcchannels"); });
   pods.on_watch_restart([&metrics] { metrics.watch_restart("pods"); });
 

@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "api/pod_record.hpp"
 #include "controller/channel_api.hpp"
 #include "kube/kube_client.hpp"
 
@@ -14,7 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kOwnAnnotationPrefix = "ipcmesh.io/";
 constexpr std::string_view kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
 
 bool is_one_of(const std::string& value, std::initializer_list<std::string_view> names) {
@@ -44,39 +44,12 @@ bool keep_pod_field(std::span<const std::string> path) {
   if (path[0] == "metadata") {
     if (path.size() == 2) return keep_pod_metadata(path[1]);
     if (path[1] == "annotations" && path.size() == 3) {
-      return std::string_view(path[2]).starts_with(kOwnAnnotationPrefix);
+      return std::string_view(path[2]).starts_with(api::kOwnAnnotationPrefix);
     }
     return true;  // inside labels
   }
   if (path[0] == "status") return path.size() > 2 || path[1] == "phase";
   return true;
-}
-
-void trim_pod(json& pod) {
-  json metadata = json::object();
-  if (auto source = pod.find("metadata"); source != pod.end() && source->is_object()) {
-    for (auto& [key, value] : source->items()) {
-      if (!keep_pod_metadata(key)) continue;
-      if (key != "annotations" || !value.is_object()) {
-        metadata[key] = std::move(value);
-        continue;
-      }
-      json annotations = json::object();
-      for (auto& [name, text] : value.items()) {
-        if (std::string_view(name).starts_with(kOwnAnnotationPrefix)) {
-          annotations[name] = std::move(text);
-        }
-      }
-      if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
-    }
-  }
-  json trimmed = {{"metadata", std::move(metadata)}};
-  if (auto status = pod.find("status"); status != pod.end() && status->is_object()) {
-    if (auto phase = status->find("phase"); phase != status->end()) {
-      trimmed["status"] = {{"phase", std::move(*phase)}};
-    }
-  }
-  pod = std::move(trimmed);
 }
 
 bool keep_channel_field(std::span<const std::string> path) {
@@ -110,8 +83,7 @@ kube::InformerOptions channel_informer_options() {
 
 kube::InformerOptions pod_informer_options() {
   kube::InformerOptions options;
-  options.collection = kube::kPods;  // no api_version/kind stamp: see keep_pod_field
-  options.transform = trim_pod;
+  options.collection = kube::kPods;  // no api_version/kind stamp: the record has neither
   options.parse_filter = keep_pod_field;
   options.after_relist = release_free_memory;
   options.name = "pods";

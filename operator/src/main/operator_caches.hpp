@@ -8,18 +8,16 @@
 #include <span>
 #include <string>
 
+#include "controller/channel_api.hpp"
 #include "kube/informer.hpp"
 #include "webhook/channel_catalog.hpp"
 
 namespace ipcmesh::operator_main {
 
-// Pods are the bulk of the cache (10,000 of them in the benchmark). The controller reads of a
-// Pod only metadata.{name, namespace, labels, deletionTimestamp}, the ipcmesh.io/* annotations
-// (inject, channels, status) and status.phase; the informer needs resourceVersion, and uid
-// identifies the Pod in logs. Everything else is dropped before caching.
-void trim_pod(nlohmann::json& pod);
-// The same choice made while a Pod is parsed (kube::InformerOptions::parse_filter), so that the
-// dropped fields are never built.
+// Pods are the bulk of the cache (10,000 of them in the benchmark): the Pod informer caches an
+// api::PodRecord per Pod (identity, labels, the ipcmesh.io/* annotations, deletionTimestamp,
+// status.phase), decoded by api::pod_record_from_json. keep_pod_field is its parse filter: the
+// fields the record does not read are never built while a page or an event is parsed.
 bool keep_pod_field(std::span<const std::string> path);
 
 // What no reader of an IpcChannel needs: managedFields (often half of an object's bytes) and
@@ -29,6 +27,7 @@ void drop_managed_fields(nlohmann::json& object);
 bool keep_channel_field(std::span<const std::string> path);
 
 // The informer options the operator uses for its two caches (also used by the memory benchmark).
+// The Pod informer is a controller::PodInformer decoding with api::pod_record_from_json.
 kube::InformerOptions channel_informer_options();
 kube::InformerOptions pod_informer_options();
 

@@ -39,13 +39,14 @@ struct PodFixture {
   bool terminating = false;
 };
 
-kube::ObjectPtr make_pod(const PodFixture& f) {
+// Built as the Pod cache builds it: the Pod's JSON decoded into its record.
+PodPtr make_pod(const PodFixture& f) {
   json pod = {{"metadata", {{"namespace", "team"}, {"name", f.name}}},
               {"status", {{"phase", f.phase}}}};
   if (!f.labels.empty()) pod["metadata"]["labels"] = f.labels;
   if (!f.annotations.empty()) pod["metadata"]["annotations"] = f.annotations;
   if (f.terminating) pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
-  return std::make_shared<const json>(std::move(pod));
+  return std::make_shared<const api::PodRecord>(api::pod_record_from_json(pod));
 }
 
 const std::map<std::string, std::string> kSelected = {{"app", "pipeline"}};
@@ -161,7 +162,7 @@ TEST(ComputeStatus, CountsPodsAndSetsConditionsForEachShape) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    std::vector<kube::ObjectPtr> pods;
+    std::vector<PodPtr> pods;
     for (const auto& p : c.pods) pods.push_back(make_pod(p));
     const auto status = compute_status(c.channel, pods, {}, "2026-11-28T12:00:00Z");
     EXPECT_EQ(status.observed_generation, c.channel["metadata"]["generation"].get<int>());
@@ -184,7 +185,7 @@ TEST(ComputeStatus, CountsPodsAndSetsConditionsForEachShape) {
 
 // lastTransitionTime moves only when a condition's status flips, not when its message changes.
 TEST(ComputeStatus, KeepsTransitionTimeWhileTheStatusHolds) {
-  const std::vector<kube::ObjectPtr> one = {
+  const std::vector<PodPtr> one = {
       make_pod({"a", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}})};
   const auto first = compute_status(channel_json(1), one, {}, "T1");
   auto two = one;
@@ -204,8 +205,8 @@ class FakeChannelApi final : public ChannelApi {
     return key == "team/frames" ? channel_ : nullptr;
   }
   std::vector<kube::ObjectPtr> channels_in(const std::string&) override { return {channel_}; }
-  std::vector<kube::ObjectPtr> pods_in(const std::string& ns) override {
-    return ns == "team" ? pods_ : std::vector<kube::ObjectPtr>{};
+  std::vector<PodPtr> pods_in(const std::string& ns) override {
+    return ns == "team" ? pods_ : std::vector<PodPtr>{};
   }
   void write_status(const json& channel, const json& status) override {
     writes.push_back(status);
@@ -220,7 +221,7 @@ class FakeChannelApi final : public ChannelApi {
   }
 
   kube::ObjectPtr channel_;
-  std::vector<kube::ObjectPtr> pods_;
+  std::vector<PodPtr> pods_;
   std::vector<json> writes;
   std::vector<std::string> events;
 };

@@ -5,6 +5,8 @@
 #include "../kube/fake_clock.hpp"
 #include "../kube/scripted_transport.hpp"
 #include "controller/ipc_channel_reconciler.hpp"
+#include "controller/reconcile_loop.hpp"
+#include "webhook/admission.hpp"
 
 namespace ipcmesh::operator_main {
 namespace {
@@ -61,50 +63,37 @@ json channel(bool with_bulk) {
   return object;
 }
 
-// trim_pod keeps exactly what the reconciler and the informer read: identity, labels, the
-// ipcmesh.io/* annotations, deletionTimestamp and status.phase.
-TEST(OperatorCaches, TrimPodKeepsWhatTheControllerReadsAndNothingElse) {
-  json pod = full_pod("p", "Running", true);
-  pod["metadata"]["deletionTimestamp"] = "2026-02-01T00:00:00Z";
-  trim_pod(pod);
-  const json expected = {
-      {"metadata",
-       {{"namespace", "team"},
-        {"name", "p"},
-        {"uid", "pod-p"},
-        {"resourceVersion", "7"},
-        {"deletionTimestamp", "2026-02-01T00:00:00Z"},
-        {"labels", {{"app", "pipeline"}, {"pod-template-hash", "abc"}}},
-        {"annotations",
-         {{"ipcmesh.io/channels", "frames"}, {"ipcmesh.io/status", kStatusRecord}}}}},
-      {"status", {{"phase", "Running"}}}};
-  EXPECT_EQ(pod, expected);
-}
-
-// The parse filter and trim_pod, as the Pod informer runs them, cache the same Pod trim_pod alone
-// makes, and the reconciler computes the same status from trimmed Pods as from full ones.
-TEST(OperatorCaches, PodInformerCachesTrimmedPodsTheReconcilerCountsAlike) {
-  const std::vector<json> pods = {full_pod("a", "Running", true), full_pod("b", "Running", false),
-                                  full_pod("c", "Succeeded", true)};
+// The Pod informer as the operator runs it (parse filter, PodRecord decoding) caches, for LISTed
+// and for watched Pods, the record that the whole Pod makes: the filter drops nothing the record
+// reads. The reconciler computes the same status from the cache as from the full Pods.
+TEST(OperatorCaches, PodInformerCachesTheRecordsOfTheFullPodsTheReconcilerCountsAlike) {
+  std::vector<json> pods = {full_pod("a", "Running", true), full_pod("b", "Running", false),
+                            full_pod("c", "Succeeded", true)};
+  json terminating = full_pod("d", "Running", true);
+  terminating["metadata"]["resourceVersion"] = "12";
+  terminating["metadata"]["deletionTimestamp"] = "2026-02-01T00:00:00Z";
   kube::testing::ScriptedTransport transport;
   kube::testing::FakeClock clock;
   transport.push(
       {200, json{{"metadata", {{"resourceVersion", "9"}}}, {"items", pods}}.dump(), {}, {}, {}});
+  transport.push(
+      {200, "", {json{{"type", "ADDED"}, {"object", terminating}}.dump()}, std::nullopt, {}});
+  pods.push_back(terminating);
   auto options = pod_informer_options();
   options.after_relist = nullptr;
-  kube::Informer informer(transport, clock, options);
+  controller::PodInformer informer(transport, clock, options, api::pod_record_from_json);
   kube::Cancellation cancellation;
   informer.run(cancellation);
 
-  std::vector<kube::ObjectPtr> full;
+  std::vector<controller::PodPtr> full;
   for (const auto& pod : pods) {
-    json trimmed = pod;
-    trim_pod(trimmed);
-    const auto cached = informer.get("team/" + pod["metadata"]["name"].get<std::string>());
-    ASSERT_TRUE(cached);
-    EXPECT_EQ(*cached, trimmed);
-    full.push_back(std::make_shared<const json>(pod));
+    const auto record = api::pod_record_from_json(pod);
+    const auto cached = informer.get("team/" + record.name);
+    ASSERT_TRUE(cached) << record.name;
+    EXPECT_EQ(*cached, record) << record.name;
+    full.push_back(std::make_shared<const api::PodRecord>(record));
   }
+  EXPECT_TRUE(informer.get("team/d")->terminating);
   const auto from_cache =
       controller::compute_status(channel(false), informer.list(), {}, "2026-03-01T00:00:00Z");
   const auto from_full =
@@ -140,6 +129,88 @@ TEST(OperatorCaches, ChannelCacheDropsOnlyManagedFieldsAndLastAppliedConfigurati
   auto parsed = api::ipc_channel_from_json(*cached);
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->metadata.annotations.at("team.example/owner"), "video");
+}
+
+// The caches wired as the operator wires them: the channel cache feeds the webhook's catalog, so
+// the webhook injects a Pod the cached channel selects (and only that one) without an API call;
+// a Pod change the reconciler counts queues its namespace's channels, status churn does not.
+TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
+  kube::testing::FakeClock clock;
+  kube::testing::ScriptedTransport channel_server;
+  channel_server.push(
+      {200,
+       json{{"metadata", {{"resourceVersion", "9"}}}, {"items", {channel(true)}}}.dump(),
+       {},
+       {},
+       {}});
+  auto channel_options = channel_informer_options();
+  channel_options.after_relist = nullptr;
+  kube::Informer channels(channel_server, clock, channel_options);
+  auto catalog = std::make_shared<webhook::ChannelSnapshot>();
+  connect_channel_catalog(channels, catalog);
+  kube::Cancellation channels_done;
+  channels.run(channels_done);
+
+  webhook::AdmissionHandler admission(catalog, webhook::MutationOptions{});
+  const auto review = [&](const json& labels) {
+    const json pod = {
+        {"metadata", {{"generateName", "deploy-"}, {"labels", labels}}},
+        {"spec", {{"containers", json::array({{{"name", "app"}, {"image", "busybox"}}})}}}};
+    const json request = {{"apiVersion", "admission.k8s.io/v1"},
+                          {"kind", "AdmissionReview"},
+                          {"request",
+                           {{"uid", "uid-1"},
+                            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                            {"resource", {{"group", ""}, {"version", "v1"}, {"resource", "pods"}}},
+                            {"namespace", "team"},
+                            {"operation", "CREATE"},
+                            {"object", pod}}}};
+    return json::parse(admission.review(request.dump()).body)["response"];
+  };
+  const json selected = review({{"app", "pipeline"}});
+  EXPECT_EQ(selected["allowed"], true);
+  EXPECT_TRUE(selected.contains("patch")) << selected.dump();
+  const json unselected = review({{"app", "other"}});
+  EXPECT_EQ(unselected["allowed"], true);
+  EXPECT_FALSE(unselected.contains("patch")) << unselected.dump();
+
+  kube::testing::ScriptedTransport pod_server;
+  controller::WorkQueue queue;
+  json pod = full_pod("a", "Running", true);
+  pod_server.push(
+      {200, json{{"metadata", {{"resourceVersion", "9"}}}, {"items", {pod}}}.dump(), {}, {}, {}});
+  std::size_t queued_after_list = 0;
+  pod_server.push({200, "", {}, std::nullopt, [&] {
+                     queued_after_list = queue.depth();
+                     const auto key = queue.get();
+                     queue.done(*key);
+                   }});
+  pod["metadata"]["resourceVersion"] = "10";
+  pod["status"]["podIP"] = "10.0.0.10";
+  std::size_t queued_after_churn = 0;
+  pod_server.push(
+      {200, "", {json{{"type", "MODIFIED"}, {"object", pod}}.dump()}, std::nullopt, [&] {
+         queued_after_churn = queue.depth();
+       }});
+  pod["metadata"]["resourceVersion"] = "11";
+  pod["metadata"]["labels"]["app"] = "other";
+  std::size_t queued_after_relabel = 0;
+  pod_server.push(
+      {200, "", {json{{"type", "MODIFIED"}, {"object", pod}}.dump()}, std::nullopt, [&] {
+         queued_after_relabel = queue.depth();
+       }});
+  auto pod_options = pod_informer_options();
+  pod_options.after_relist = nullptr;
+  controller::PodInformer pods(pod_server, clock, pod_options, api::pod_record_from_json);
+  controller::connect_informers(channels, pods, queue);
+  kube::Cancellation pods_done;
+  pods.run(pods_done);
+
+  EXPECT_EQ(queued_after_list, 1u);
+  EXPECT_EQ(queued_after_churn, 0u);
+  EXPECT_EQ(queued_after_relabel, 1u);
+  EXPECT_EQ(queue.get(), "team/frames");
+  EXPECT_EQ(pods.get("team/a")->label("app"), "other");
 }
 
 }  // namespace
