@@ -101,6 +101,7 @@ class ScriptedApiServer final : public kube::HttpTransport {
 }  // namespace
 
 MemoryResult measure_cache_memory(const MemoryOptions& options) {
+  operator_main::use_fixed_mmap_threshold();  // as the operator's main() does first
   crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(options.threads));
   MemoryResult result;
 

@@ -1,5 +1,5 @@
 // Part (b): the operator's resident memory with its caches full. Runs the operator's own informers,
-// Pod records, channel catalog and work-queue wiring (main/operator_caches.hpp,
+// Pod records, channel catalog, malloc setting and work-queue wiring (main/operator_caches.hpp,
 // controller::connect_informers) against a scripted API server that LISTs realistic objects page
 // by page, next to a running admission server, and reads VmRSS before and after.
 #pragma once

@@ -1,5 +1,5 @@
-// ipcmesh-operator: parse the config, size the HTTP thread pool, run. Everything else is in
-// operator_app.cpp.
+// ipcmesh-operator: parse the config, set malloc up and size the HTTP thread pool, run. Everything
+// else is in operator_app.cpp.
 // clang-format off
 #include <utility>  // before pplx: boost/asio/awaitable.hpp uses std::exchange unincluded
 #include <pplx/threadpool.h>
@@ -12,6 +12,7 @@
 
 #include "main/json_log.hpp"
 #include "main/operator_app.hpp"
+#include "main/operator_caches.hpp"
 #include "main/operator_config.hpp"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
     return outcome.exit_code;
   }
   const OperatorConfig& config = *outcome.config;
+  use_fixed_mmap_threshold();
   block_shutdown_signals();
   // Before any cpprest object: the default 40-thread pool costs 3x throughput on small machines
   // (notes/cpprestsdk.md).

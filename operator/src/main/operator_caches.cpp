@@ -90,6 +90,14 @@ kube::InformerOptions pod_informer_options() {
   return options;
 }
 
+void use_fixed_mmap_threshold() {
+  constexpr int kThreshold = 128 * 1024;  // glibc's initial value, now kept
+  if (::mallopt(M_MMAP_THRESHOLD, kThreshold) != 1) {
+    spdlog::warn("mallopt(M_MMAP_THRESHOLD, {}) failed: LIST pages may fragment the heap",
+                 kThreshold);
+  }
+}
+
 void connect_channel_catalog(kube::Informer& channels,
                              std::shared_ptr<webhook::ChannelSnapshot> catalog) {
   auto upsert = [catalog](const kube::ObjectPtr& object) {
