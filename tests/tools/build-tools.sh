@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the upstream tools the cluster tier and the demo need (etcd, kube-apiserver,
 # kube-controller-manager, kubectl, helm) from their published Go modules, into a cache
-# outside the work tree keyed by version and by the pinned go.sum, and links them into
+# outside the work tree keyed by version, the pinned go.mod/go.sum and the ldflags, and links them into
 # $OUT_BIN. A cached build is reused; nothing here is ever committed.
 #
 #   tests/tools/build-tools.sh [OUT_BIN [TOOL...]]   (default: build/tools/bin, every tool)
@@ -27,6 +27,9 @@ fi
 command -v go >/dev/null || { echo "build-tools: go is not installed (needed to build the test control plane)" >&2; exit 1; }
 
 export CGO_ENABLED=0
+# One builder at a time per cache: a second caller waits, then finds the tools cached.
+exec 9>"$cache_root/.lock"
+flock 9
 build_date="2026-01-01T00:00:00Z"  # fixed, so a rebuild of the same pin is byte-identical
 
 # version_ldflags PACKAGE VERSION: the variables Kubernetes' hack/lib/version.sh sets.
@@ -34,8 +37,9 @@ version_ldflags() {
   local package="$1" version="$2" major minor
   major="${version#v}"; major="${major%%.*}"
   minor="${version#v*.}"; minor="${minor%%.*}"
-  printf -- '-X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean -X %s.buildDate=%s ' \
-    "$package" "$version" "$package" "$major" "$package" "$minor" "$package" "$package" "$build_date"
+  printf -- '-X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean -X %s.buildDate=%s -X %s.gitCommit=%s ' \
+    "$package" "$version" "$package" "$major" "$package" "$minor" "$package" "$package" "$build_date" \
+    "$package" "module-$version"  # no git checkout: name the published module version instead
 }
 
 module_version() {  # module_version WRAPPER_DIR MODULE
@@ -46,7 +50,7 @@ module_version() {  # module_version WRAPPER_DIR MODULE
 build_tool() {
   local wrapper="$here/$1" package="$2" binary="$3" version="$4" ldflags="$5"
   local pin
-  pin="$(cat "$wrapper/go.mod" "$wrapper/go.sum" | sha256sum | cut -c1-12)"
+  pin="$( (cat "$wrapper/go.mod" "$wrapper/go.sum"; echo "$ldflags") | sha256sum | cut -c1-12)"
   local dir="$cache_root/$binary-$version-$pin"
   if [[ ! -x "$dir/$binary" ]]; then
     echo "build-tools: building $binary $version (cold builds take minutes on 2 cores)..."
