@@ -1,10 +1,12 @@
 // ipcmeshctl pub: publish messages from stdin (one per line) or generated (--size) into a shm
 // channel or a message queue.
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/channel_target.hpp"
@@ -29,6 +31,7 @@ Flags:
   --size BYTES         generate messages of this many bytes instead of reading stdin
   --timeout D          how long to wait for the channel to exist and for room in it (default 10s)
   --priority P         mq priority (default 0)
+  --interval D         pause D between messages, e.g. 200ms for a steady trickle (default 0)
   --help               this text
 )";
 
@@ -41,9 +44,9 @@ std::string generated_message(long long index, std::size_t size) {
 }  // namespace
 
 int run_pub(const std::vector<std::string>& args) {
-  static const std::vector<relay::FlagSpec> kFlags = {{"channel"},  {"namespace"},  {"transport"},
-                                                      {"count"},    {"size"},       {"timeout"},
-                                                      {"priority"}, {"help", false}};
+  static const std::vector<relay::FlagSpec> kFlags = {{"channel"},  {"namespace"}, {"transport"},
+                                                      {"count"},    {"size"},      {"timeout"},
+                                                      {"priority"}, {"interval"},  {"help", false}};
   auto line = relay::CommandLine::parse(args, kFlags);
   if (!line) {
     std::cerr << "ipcmeshctl pub: " << line.error() << "\n";
@@ -62,12 +65,14 @@ int run_pub(const std::vector<std::string>& args) {
   auto size = line->integer("size", 0, 1ll << 31);
   auto priority = line->integer("priority", 0, 32767);
   auto timeout = relay::parse_duration(line->value_or("timeout", "10s"));
-  if (!count || !size || !priority || !timeout) {
+  auto interval = relay::parse_duration(line->value_or("interval", "0"));
+  if (!count || !size || !priority || !timeout || !interval) {
     std::cerr << "ipcmeshctl pub: "
               << (!count      ? count.error()
                   : !size     ? size.error()
                   : !priority ? priority.error()
-                              : "--timeout: " + timeout.error())
+                  : !timeout  ? "--timeout: " + timeout.error()
+                              : "--interval: " + interval.error())
               << "\n";
     return kExitUsage;
   }
@@ -112,6 +117,9 @@ int run_pub(const std::vector<std::string>& args) {
 
   long long sent = 0;
   auto publish = [&](const std::string& text) {
+    // The pause goes before every message but the first, so the last one is not followed by a
+    // sleep and `--count 1 --interval 1h` still returns at once.
+    if (sent > 0 && interval->count() > 0) std::this_thread::sleep_for(*interval);
     auto result = send(std::as_bytes(std::span(text.data(), text.size())));
     if (!result) {
       std::cerr << "ipcmeshctl pub: message " << sent + 1 << ": " << result.error().message << "\n";
