@@ -172,11 +172,12 @@ void Reflector::run(Cancellation& cancellation) {
     if (cancellation.cancelled()) return;
     if (end == WatchEnd::kGone) need_list = true;
     note_restart();
-    // The server ended a healthy watch (its timeoutSeconds): resume from our version at once.
-    // A watch that ends as soon as it starts is not healthy; back off so we never spin.
-    if (end == WatchEnd::kClean && clock_.now() - watch_started >= std::chrono::seconds(1)) {
-      continue;
-    }
+    // The server ended a healthy watch (its timeoutSeconds), or our version fell out of its
+    // window (410) after the watch had run: resume or relist at once, since the cache is stale
+    // for as long as we wait. A watch that ends as soon as it starts is not healthy; back off so
+    // we never spin.
+    const bool was_healthy = clock_.now() - watch_started >= std::chrono::seconds(1);
+    if ((end == WatchEnd::kClean || end == WatchEnd::kGone) && was_healthy) continue;
     if (!clock_.sleep_for(backoff_.next(clock_.now()), cancellation)) return;
   }
 }
