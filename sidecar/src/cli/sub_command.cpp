@@ -41,10 +41,13 @@ void print_message(std::span<const std::byte> data, bool hex) {
     }
     text += '\n';
     std::fwrite(text.data(), 1, text.size(), stdout);
-    return;
+  } else {
+    std::fwrite(data.data(), 1, data.size(), stdout);
+    std::fputc('\n', stdout);
   }
-  std::fwrite(data.data(), 1, data.size(), stdout);
-  std::fputc('\n', stdout);
+  // Line by line even into a pipe: a container runtime's log is a pipe, and `kubectl logs`
+  // should show each message when it arrives, not in 4 KiB blocks (--quiet skips all this).
+  std::fflush(stdout);
 }
 
 }  // namespace
