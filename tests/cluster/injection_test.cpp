@@ -116,6 +116,12 @@ void expect_injected(const json& pod, const std::string& channel) {
   EXPECT_EQ(init[0].value("restartPolicy", ""), "Always");
   EXPECT_TRUE(init[0].contains("startupProbe"));
   EXPECT_EQ(init[0].at("securityContext").value("runAsNonRoot", false), true);
+  // The default 64Mi limit plus the 8Mi ring and its 1Mi header, which the relay is charged for.
+  EXPECT_EQ(init[0].at("resources").at("limits").value("memory", ""), "73Mi") << init[0].dump(2);
+  // The apps join the relay's group (65532) to open its 0660 objects.
+  EXPECT_EQ(spec.value("securityContext", json::object()).value("supplementalGroups", json()),
+            json::array({65532}))
+      << spec.dump(2);
   const std::optional<json> shm = find_named(spec.at("volumes"), "ipcmesh-shm");
   ASSERT_TRUE(shm.has_value()) << spec.at("volumes").dump();
   EXPECT_EQ(shm->at("emptyDir").value("medium", ""), "Memory");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include "api/injection_status.hpp"
@@ -118,6 +119,12 @@ std::string malformed_pod_reason(const json& pod) {
       !(*spec)["securityContext"].is_null()) {
     return "spec.securityContext is not an object";
   }
+  if (const json* security = object_member(*spec, "securityContext")) {
+    if (security->contains("supplementalGroups") && !(*security)["supplementalGroups"].is_array() &&
+        !(*security)["supplementalGroups"].is_null()) {
+      return "spec.securityContext.supplementalGroups is not a list";
+    }
+  }
   return {};
 }
 
@@ -195,6 +202,23 @@ std::optional<std::uint64_t> parse_uint(std::string_view text) {
   return value;
 }
 
+// Each ring as the relay maps it: its size rounded up to a power of two, plus its header and
+// subscriber table.
+std::uint64_t ring_bytes_for(const std::vector<const api::IpcChannel*>& channels) {
+  std::uint64_t total = 0;
+  for (const auto* channel : channels) {
+    if (const auto& shm = channel->spec.shared_memory) {
+      total += next_power_of_two(shm->size_bytes) + kRingOverheadBytes;
+    }
+  }
+  return total;
+}
+
+// Whole mebibytes read better in `kubectl get pod -o yaml` than odd byte counts.
+std::uint64_t round_up_to_mi(std::uint64_t bytes) {
+  return (bytes + kMi - 1) / kMi * kMi;
+}
+
 bool is_job_pod(const json& pod) {
   const auto labels = pod_labels(pod);
   if (labels.count(kPodLabelJobName) || labels.count(kLegacyPodLabelJobName)) return true;
@@ -205,14 +229,50 @@ bool is_job_pod(const json& pod) {
                      [](const json& owner) { return string_member(owner, "kind") == "Job"; });
 }
 
-json relay_resources_json(const std::vector<const api::IpcChannel*>& channels,
-                          const MutationOptions& options) {
+const api::ResourceRequirements& configured_relay_resources(
+    const std::vector<const api::IpcChannel*>& channels, const MutationOptions& options) {
   // The first channel (by name) that sets resources wins; the choice is recorded nowhere else, so
   // keep it deterministic.
   for (const auto* channel : channels) {
-    if (!channel->relay_resources.empty()) return api::to_json(channel->relay_resources);
+    if (!channel->relay_resources.empty()) return channel->relay_resources;
   }
-  return api::to_json(options.default_relay_resources);
+  return options.default_relay_resources;
+}
+
+// The relay pre-touches every ring it creates (posix_fallocate on the tmpfs, so that a full
+// /dev/shm fails the relay's start, not a writer later with SIGBUS). The kernel charges tmpfs
+// pages to the memory cgroup of the task that first touches them, and they stay charged there
+// while the object exists (Documentation/admin-guide/cgroup-v2.rst, "Memory Ownership"): the
+// relay container pays for every ring, scope Pod or Node (the node's /dev/shm is tmpfs too). With
+// the default 64Mi limit a 64Mi ring got the relay OOM-killed at start. So the configured memory
+// limit is taken as what the relay process needs, and the rings are added to it. A relay without
+// a memory limit keeps none. Requests stay as configured, except that a memory request equal to
+// the limit is raised with it: a Guaranteed Pod (requests == limits everywhere) stays Guaranteed.
+json relay_resources_json(const std::vector<const api::IpcChannel*>& channels,
+                          const MutationOptions& options, std::vector<std::string>& warnings) {
+  json resources = api::to_json(configured_relay_resources(channels, options));
+  const std::uint64_t rings = relay_ring_memory_for(channels);
+  const auto limits = resources.find("limits");
+  if (rings == 0 || limits == resources.end() || !limits->contains("memory")) return resources;
+  json& limit = (*limits)["memory"];
+  const std::string configured = limit.get<std::string>();
+  const auto bytes = parse_quantity(configured);
+  if (!bytes || *bytes > std::numeric_limits<std::uint64_t>::max() - rings) {
+    warnings.push_back("ipcmesh: the relay's memory limit " + configured +
+                       " is not a whole number of bytes, so the " + format_quantity(rings) +
+                       " of rings the relay creates (and is charged for) are not added to it; "
+                       "the relay may be OOM-killed at start. Write it as bytes or with a "
+                       "suffix, e.g. 64Mi.");
+    return resources;
+  }
+  const std::string raised = format_quantity(*bytes + rings);
+  limit = raised;
+  if (const auto requests = resources.find("requests");
+      requests != resources.end() && requests->contains("memory")) {
+    const auto requested = parse_quantity((*requests)["memory"].get<std::string>());
+    if (requested && *requested == *bytes) (*requests)["memory"] = raised;
+  }
+  return resources;
 }
 
 MutationResult unchanged(const json& pod, std::string reason, std::string message = {}) {
@@ -532,6 +592,18 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
     }
   }
 
+  // The relay creates the channels' shm and mq objects with mode 0660 as relay_uid:relay_gid, so a
+  // container running as another user gets EACCES from shm_open/mq_open unless it is in the
+  // relay's group. supplementalGroups adds it to every container's processes (fsGroup would too,
+  // but also chowns volumes and is the Pod's own choice). Existing entries are kept, in order.
+  {
+    auto& groups = array_at(object_at(out_spec, "securityContext"), "supplementalGroups");
+    const bool present = std::any_of(groups.begin(), groups.end(), [&](const json& group) {
+      return group.is_number_integer() && group.get<std::int64_t>() == options.relay_gid;
+    });
+    if (!present) groups.push_back(options.relay_gid);
+  }
+
   // The relay.
   json relay_port{{"name", kMetricsPortName}, {"containerPort", port}, {"protocol", "TCP"}};
   if (bool_member(spec, "hostNetwork")) {
@@ -569,12 +641,12 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
         {"periodSeconds", 10},
         {"timeoutSeconds", 2},
         {"failureThreshold", 3}}},
-      {"resources", relay_resources_json(channels, options)},
+      {"resources", relay_resources_json(channels, options, result.warnings)},
       // Everything the restricted Pod Security Standard asks of a container.
       {"securityContext",
        {{"runAsNonRoot", true},
         {"runAsUser", options.relay_uid},
-        {"runAsGroup", options.relay_uid},
+        {"runAsGroup", options.relay_gid},
         {"readOnlyRootFilesystem", true},
         {"allowPrivilegeEscalation", false},
         {"capabilities", {{"drop", json::array({"ALL"})}}},
@@ -652,14 +724,11 @@ ChannelSelection select_channels(const json& pod, std::string_view namespace_nam
 
 std::uint64_t dev_shm_size_for(const std::vector<const api::IpcChannel*>& channels,
                                std::uint64_t headroom_bytes) {
-  std::uint64_t total = headroom_bytes;
-  for (const auto* channel : channels) {
-    if (const auto& shm = channel->spec.shared_memory) {
-      total += next_power_of_two(shm->size_bytes) + kRingOverheadBytes;
-    }
-  }
-  // Whole mebibytes read better in `kubectl get pod -o yaml` than odd byte counts.
-  return (total + kMi - 1) / kMi * kMi;
+  return round_up_to_mi(headroom_bytes + ring_bytes_for(channels));
+}
+
+std::uint64_t relay_ring_memory_for(const std::vector<const api::IpcChannel*>& channels) {
+  return round_up_to_mi(ring_bytes_for(channels));
 }
 
 MutationResult mutate_pod(const json& pod, std::string_view namespace_name,

@@ -57,6 +57,9 @@ struct MutationOptions {
   // The relay's user (restricted PSS wants runAsNonRoot; a numeric uid lets the kubelet check it
   // even when the image names its user).
   std::int64_t relay_uid = 65532;
+  // The relay's group (runAsGroup). It creates the channels' objects with mode 0660, so the webhook
+  // also adds this group to the Pod's supplementalGroups: every container may then open them.
+  std::int64_t relay_gid = 65532;
   InjectionPolicy policy;
 };
 
@@ -94,8 +97,12 @@ MutationResult mutate_pod(const nlohmann::json& pod, std::string_view namespace_
                           const MutationOptions& options);
 
 // Bytes of /dev/shm the channels need: each ring rounded up to a power of two (as the relay
-// maps it) plus 1Mi for its header and subscriber table, plus the headroom.
+// maps it) plus 1Mi for its header and subscriber table, plus the headroom; in whole Mi.
 std::uint64_t dev_shm_size_for(const std::vector<const api::IpcChannel*>& channels,
                                std::uint64_t headroom_bytes);
+
+// Bytes the relay adds to its memory limit for the rings it creates and pre-touches (every
+// channel's ring, scope Pod or Node): the rings' share of dev_shm_size_for, in whole Mi.
+std::uint64_t relay_ring_memory_for(const std::vector<const api::IpcChannel*>& channels);
 
 }  // namespace ipcmesh::webhook

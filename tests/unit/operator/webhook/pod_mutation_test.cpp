@@ -167,6 +167,14 @@ TEST(PodMutation, PlainPodGetsANativeSidecarAndASizedDevShm) {
   EXPECT_EQ(security["allowPrivilegeEscalation"], false);
   EXPECT_EQ(security["capabilities"]["drop"], json::array({"ALL"}));
   EXPECT_EQ(security["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(security["runAsUser"], 65532);
+  EXPECT_EQ(security["runAsGroup"], 65532);
+  EXPECT_EQ(spec["securityContext"]["supplementalGroups"], json::array({65532}))
+      << "the apps join the relay's group to open its 0660 objects";
+  // The default 64Mi limit plus the 64Mi ring and its 1Mi header, which the relay is charged for.
+  EXPECT_EQ(
+      relay["resources"],
+      json::parse(R"({"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":"129Mi"}})"));
   EXPECT_EQ(spec["containers"].size(), 1u) << "the relay is not an app container";
   const json* shm = find_named(spec["volumes"], kShmVolumeName);
   ASSERT_NE(shm, nullptr);
@@ -274,8 +282,10 @@ TEST(PodMutation, QueuesWithinKernelDefaultsGetNoSysctls) {
   const auto channels = catalog();
   auto result = mutate_pod(pod, "team", channels, options());
   ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
-  EXPECT_FALSE(result.pod["spec"].contains("securityContext"));
+  EXPECT_FALSE(result.pod["spec"]["securityContext"].contains("sysctls"));
   EXPECT_EQ(record_of(result.pod).dev_shm_size_limit, "64Mi") << "no ring: headroom only";
+  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "64Mi")
+      << "no ring: the relay's limit as configured";
 }
 
 // Without the policy, a queue above the defaults is denied with a message naming the limits
@@ -293,7 +303,7 @@ TEST(PodMutation, MqueueSysctlsOutsideThePolicyAreDeniedOrWarned) {
   o.policy.mqueue_limit_action = MqueueLimitAction::kWarn;
   auto warned = mutate_pod(pod, "team", channels, o);
   ASSERT_EQ(warned.outcome, MutationOutcome::kMutated);
-  EXPECT_FALSE(warned.pod["spec"].contains("securityContext"));
+  EXPECT_FALSE(warned.pod["spec"]["securityContext"].contains("sysctls"));
   EXPECT_FALSE(warned.warnings.empty());
 }
 
@@ -374,6 +384,179 @@ TEST(PodMutation, ChannelsOfOtherNamespacesNeverApply) {
   auto selection = select_channels(fixture("plain_pod.json"), "team", channels);
   ASSERT_EQ(selection.channels.size(), 1u);
   EXPECT_EQ(selection.channels[0]->metadata.uid, "u-frames");
+}
+
+// ---- the relay's group in the Pod's supplementalGroups ----
+
+struct GroupsRow {
+  const char* name;
+  const char* security_context;  // the Pod's spec.securityContext, "" for none
+  const char* expected_groups;   // spec.securityContext.supplementalGroups after injection
+};
+
+class RelayGroup : public ::testing::TestWithParam<GroupsRow> {};
+
+// The relay's group is appended once; existing groups and their order are kept.
+TEST_P(RelayGroup, IsAddedToTheSupplementalGroupsOnce) {
+  const auto& row = GetParam();
+  auto pod = fixture("plain_pod.json");
+  if (*row.security_context) pod["spec"]["securityContext"] = json::parse(row.security_context);
+  const auto channels = catalog();
+  auto result = mutate_pod(pod, "team", channels, options());
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  const json& security = result.pod["spec"]["securityContext"];
+  EXPECT_EQ(security["supplementalGroups"], json::parse(row.expected_groups)) << security.dump();
+  const json given = *row.security_context ? json::parse(row.security_context) : json();
+  if (given.is_object()) {
+    for (const auto& [key, value] : given.items()) {
+      if (key == "supplementalGroups") continue;
+      EXPECT_EQ(security[key], value) << key << " is kept";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Pods, RelayGroup,
+    ::testing::Values(GroupsRow{"no_security_context", "", "[65532]"},
+                      GroupsRow{"null_security_context", "null", "[65532]"},
+                      GroupsRow{"other_fields_kept", R"({"runAsUser":10001,"fsGroup":2000})",
+                                "[65532]"},
+                      GroupsRow{"null_groups", R"({"supplementalGroups":null})", "[65532]"},
+                      GroupsRow{"empty_groups", R"({"supplementalGroups":[]})", "[65532]"},
+                      GroupsRow{"appended_in_order", R"({"supplementalGroups":[3000,1000]})",
+                                "[3000,1000,65532]"},
+                      GroupsRow{"already_there", R"({"supplementalGroups":[1000,65532,3000]})",
+                                "[1000,65532,3000]"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// A Node-scoped channel's objects have the same mode: its Pods get the group too.
+TEST(PodMutation, ScopeNodePodsJoinTheRelaysGroupToo) {
+  auto pod = fixture("plain_pod.json");
+  pod["metadata"]["labels"] = {{"bus", "node"}};
+  auto o = options();
+  o.policy.host_ipc_namespaces = {"*"};
+  const auto channels = catalog();
+  auto result = mutate_pod(pod, "team", channels, o);
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  EXPECT_EQ(result.pod["spec"]["securityContext"]["supplementalGroups"], json::array({65532}));
+}
+
+// supplementalGroups that is not a list is a malformed Pod: left for the API server to reject,
+// not overwritten.
+TEST(PodMutation, SupplementalGroupsThatIsNotAListIsLeftAlone) {
+  auto pod = fixture("plain_pod.json");
+  pod["spec"]["securityContext"] = {{"supplementalGroups", 65532}};
+  const auto channels = catalog();
+  auto result = mutate_pod(pod, "team", channels, options());
+  EXPECT_EQ(result.outcome, MutationOutcome::kUnchanged);
+  EXPECT_EQ(result.reason, "not-a-pod");
+  EXPECT_EQ(result.pod, pod);
+}
+
+// ---- the relay's memory limit: configured + the rings it is charged for ----
+
+struct MemoryRow {
+  const char* name;
+  const char* channel_resources;  // spec.relay.resources of "frames", "" for the operator default
+  const char* ring_size;          // spec.sharedMemory.size of "frames"
+  const char* expected;           // the relay's resources
+  bool warns;
+};
+
+class RelayMemory : public ::testing::TestWithParam<MemoryRow> {};
+
+// The relay pre-touches its rings, so their pages count against its memory limit: the webhook adds
+// them (power of two + 1Mi each, whole Mi) to the configured limit, and to a request equal to it.
+TEST_P(RelayMemory, LimitCoversTheConfiguredLimitPlusTheRings) {
+  const auto& row = GetParam();
+  auto channels = catalog();
+  for (auto& channel : channels) {
+    if (channel.metadata.uid != "u-frames") continue;
+    auto size = parse_quantity(row.ring_size);
+    ASSERT_TRUE(size.has_value());
+    channel.spec.shared_memory->size_bytes = *size;
+    if (*row.channel_resources) {
+      auto item = fixture("channels.json")[0];
+      item["spec"]["relay"] = {{"resources", json::parse(row.channel_resources)}};
+      auto parsed = api::ipc_channel_from_json(item);
+      ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+      channel.relay_resources = parsed->relay_resources;
+    }
+  }
+  auto result = mutate_pod(fixture("plain_pod.json"), "team", channels, options());
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"], json::parse(row.expected));
+  const bool warned = std::any_of(result.warnings.begin(), result.warnings.end(), [](auto& w) {
+    return w.find("memory limit") != std::string::npos;
+  });
+  EXPECT_EQ(warned, row.warns);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Channels, RelayMemory,
+    ::testing::Values(
+        MemoryRow{"default_64Mi_ring", "", "64Mi",
+                  R"({"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":"129Mi"}})",
+                  false},
+        MemoryRow{"ring_rounded_to_power_of_two", "", "40Mi",
+                  R"({"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":"129Mi"}})",
+                  false},
+        MemoryRow{"small_ring_whole_mi", "", "4Ki",
+                  R"({"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":"66Mi"}})",
+                  false},
+        MemoryRow{"channel_limit", R"({"limits":{"memory":"1Gi","cpu":"1"}})", "64Mi",
+                  R"({"limits":{"memory":"1089Mi","cpu":"1"}})", false},
+        MemoryRow{"channel_limit_in_bytes", R"({"limits":{"memory":67108864}})", "16Mi",
+                  R"({"limits":{"memory":"81Mi"}})", false},
+        MemoryRow{"request_below_limit_kept",
+                  R"({"requests":{"memory":"16Mi"},"limits":{"memory":"64Mi"}})", "64Mi",
+                  R"({"requests":{"memory":"16Mi"},"limits":{"memory":"129Mi"}})", false},
+        MemoryRow{
+            "guaranteed_stays_guaranteed",
+            R"({"requests":{"cpu":"100m","memory":"64Mi"},"limits":{"cpu":"100m","memory":"64Mi"}})",
+            "64Mi",
+            R"({"requests":{"cpu":"100m","memory":"129Mi"},"limits":{"cpu":"100m","memory":"129Mi"}})",
+            false},
+        MemoryRow{"no_memory_limit_stays_none", R"({"requests":{"memory":"16Mi"}})", "64Mi",
+                  R"({"requests":{"memory":"16Mi"}})", false},
+        MemoryRow{"cpu_limit_only", R"({"limits":{"cpu":"500m"}})", "64Mi",
+                  R"({"limits":{"cpu":"500m"}})", false},
+        MemoryRow{"unusable_limit_kept_with_a_warning", R"({"limits":{"memory":"100m"}})", "64Mi",
+                  R"({"limits":{"memory":"100m"}})", true}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Two channels: both rings are added, to the resources of the first channel that sets them.
+TEST(PodMutation, RelayMemoryLimitCoversEveryRing) {
+  auto channels = catalog();
+  auto second = fixture("channels.json")[0];
+  second["metadata"]["name"] = "video";
+  second["metadata"]["uid"] = "u-video";
+  second["spec"]["sharedMemory"]["size"] = "16Mi";
+  second["spec"]["relay"] = {
+      {"resources", {{"requests", {{"memory", "16Mi"}}}, {"limits", {{"memory", "64Mi"}}}}}};
+  auto parsed = api::ipc_channel_from_json(second);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  channels.push_back(std::move(*parsed));
+  auto result = mutate_pod(fixture("plain_pod.json"), "team", channels, options());
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  ASSERT_EQ(result.channels, (std::vector<std::string>{"frames", "video"}));
+  // 64Mi (video's limit) + 65Mi (frames) + 17Mi (video).
+  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"],
+            json::parse(R"({"requests":{"memory":"16Mi"},"limits":{"memory":"146Mi"}})"));
+  EXPECT_EQ(relay_ring_memory_for({&channels[0], &channels.back()}), 82ull << 20);
+}
+
+// A Node-scoped ring is pre-touched and charged the same way.
+TEST(PodMutation, ScopeNodeRingsCountAgainstTheRelayLimitToo) {
+  auto pod = fixture("plain_pod.json");
+  pod["metadata"]["labels"] = {{"bus", "node"}};
+  auto o = options();
+  o.policy.host_ipc_namespaces = {"*"};
+  const auto channels = catalog();
+  auto result = mutate_pod(pod, "team", channels, o);
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  // 64Mi default + 8Mi ring + 1Mi.
+  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "73Mi");
 }
 
 // Malformed Pods are admitted unchanged with a warning, never a crash.
