@@ -219,16 +219,18 @@ HttpResponse AdmissionHandler::review_impl(std::string_view body, std::string& o
   }
 
   json response{{"uid", *uid}, {"allowed", true}};
-  const auto string_field = [&](const char* key) -> std::string {
-    const auto it = request->find(key);
-    return it != request->end() && it->is_string() ? it->get<std::string>() : std::string();
+  // json::value() throws when the member exists with another type: read strings leniently.
+  const auto string_member = [](const json& parent, const char* key) -> std::string {
+    const auto it = parent.find(key);
+    return it != parent.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
+  const auto string_field = [&](const char* key) { return string_member(*request, key); };
   // Only Pod CREATE is ours; anything else (a misconfigured webhook, UPDATE, a subresource) is
   // admitted untouched: the webhook denies only on purpose.
   std::string request_kind;
   if (const auto it = request->find("kind"); it != request->end() && it->is_object()) {
-    request_kind = it->value("kind", "");
-    if (!it->value("group", "").empty()) request_kind = "(non-core) " + request_kind;
+    request_kind = string_member(*it, "kind");
+    if (!string_member(*it, "group").empty()) request_kind = "(non-core) " + request_kind;
   }
   if (request_kind != "Pod" || !string_field("subResource").empty()) {
     outcome = "unchanged";

@@ -246,9 +246,16 @@ std::string namespace_of(const json& object, const std::string& fallback) {
   return fallback;
 }
 
+// A string member, or `fallback` when it is absent or not a string (json::value() would throw
+// on a mistyped member, and these are the user's files).
+std::string string_member(const json& object, const char* key, std::string fallback = "") {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 // The Pod template inside a workload, or nullptr for kinds we do not inject.
 json* pod_template(json& object) {
-  const std::string kind = object.value("kind", "");
+  const std::string kind = string_member(object, "kind");
   auto path = [&](std::initializer_list<const char*> keys) -> json* {
     json* node = &object;
     for (const char* key : keys) {
@@ -310,7 +317,7 @@ int run_inject_command(const std::vector<std::string>& args, std::istream& in, s
     for (const auto& file : arguments.channel_files) {
       for (auto& document : documents_from_yaml(read_input(file, in))) {
         if (!document.is_object()) throw std::runtime_error(file + ": not an object");
-        if (document.value("kind", "") != "IpcChannel") continue;  // a file may hold more
+        if (string_member(document, "kind") != "IpcChannel") continue;  // a file may hold more
         auto& meta = document["metadata"];
         if (!meta.is_object()) meta = json::object();
         if (!meta.contains("namespace")) meta["namespace"] = arguments.namespace_name;
@@ -343,10 +350,10 @@ int run_inject_command(const std::vector<std::string>& args, std::istream& in, s
     };
     for (auto& document : documents) {
       if (!document.is_object()) continue;
-      const std::string kind = document.value("kind", "");
+      const std::string kind = string_member(document, "kind");
       std::string name = "(unnamed)";
       if (document.contains("metadata") && document["metadata"].is_object()) {
-        name = document["metadata"].value("name", name);
+        name = string_member(document["metadata"], "name", name);
       }
       const std::string what = kind + "/" + name;
       const std::string namespace_name = namespace_of(document, arguments.namespace_name);

@@ -134,7 +134,11 @@ TEST(Admission, EverythingElseIsAllowedUntouched) {
   auto other_kind = review_for(fixture("plain_pod.json"));
   other_kind["request"]["kind"]["kind"] = "Service";
   auto unselected = review_for(fixture("plain_pod.json"), "quiet");
-  for (const auto& review : {update, other_kind, unselected}) {
+  // Found by admission_fuzz: a mistyped request.kind once threw instead of being "not a Pod".
+  auto mistyped_kind = review_for(fixture("plain_pod.json"));
+  mistyped_kind["request"]["kind"]["kind"] = json::object({{"containers", json::array()}});
+  mistyped_kind["request"]["kind"]["group"] = 7;
+  for (const auto& review : {update, other_kind, unselected, mistyped_kind}) {
     auto response = handler.handle(post(review.dump()));
     ASSERT_EQ(response.status, 200);
     const json answer = json::parse(response.body);
