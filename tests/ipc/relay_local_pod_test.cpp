@@ -1,6 +1,8 @@
 // ipcmesh-local-pod, the demo's stand-in for a kubelet (examples/demo/local_pod.cpp): it runs a
 // Pod injected by the real mutation (`ipcmeshctl inject`) in kubelet order, as the Pod's users,
 // and stops cleanly. Real processes; the runner makes its own namespaces inside the test's.
+#include <nlohmann/json.hpp>
+
 #include "relay_test_support.hpp"
 
 namespace ipcmesh::relay_testing {
@@ -77,12 +79,11 @@ std::size_t position(const std::string& text, const std::string& needle) {
 }
 
 // The relay (a native sidecar) starts first and passes its startup probe before the apps start;
-// the apps run as the Pod's user with fsGroup, exchange messages, complete; the relay is stopped
-// last, unlinks its channel and exits 0, and so does the runner.
+// the apps run as the Pod's user (in the relay's group, which the webhook adds), exchange
+// messages, complete; the relay is stopped last, unlinks its channel and exits 0, and so does
+// the runner.
 TEST_F(LocalPod, RunsAnInjectedPodInKubeletOrderAndStopsTheRelayLast) {
-  auto pod =
-      run_pod(injected_pod("    runAsNonRoot: true\n    runAsUser: 10001\n"
-                           "    fsGroup: 65532\n"));
+  auto pod = run_pod(injected_pod("    runAsNonRoot: true\n    runAsUser: 10001\n"));
   ASSERT_EQ(pod->wait(), 0) << pod->out() << pod->err();
   const std::string log = pod->out();
   const auto relay_started = position(log, "[local-pod] ipcmesh-relay is started");
@@ -103,10 +104,16 @@ TEST_F(LocalPod, RunsAnInjectedPodInKubeletOrderAndStopsTheRelayLast) {
   EXPECT_LT(apps_done, position(log, "[local-pod] ipcmesh-relay exited with code 0"));
 }
 
-// Without a group shared with the relay (65532), the apps cannot open the 0660 channel: the
-// runner applies users and groups as a kubelet would, and reports the failed Pod with exit 1.
+// The channel's mode (0660) is what guards it: with the relay's group (65532) that the webhook
+// added taken out again, the apps cannot open the channel. The runner applies users and groups
+// as a kubelet would, and reports the failed Pod with exit 1.
 TEST_F(LocalPod, AppsOutsideTheRelaysGroupAreRefusedByTheChannelMode) {
-  auto pod = run_pod(injected_pod("    runAsNonRoot: true\n    runAsUser: 10001\n"));
+  const std::string path = injected_pod("    runAsNonRoot: true\n    runAsUser: 10001\n");
+  nlohmann::json injected = nlohmann::json::parse(read_file(path));
+  ASSERT_TRUE(injected["spec"]["securityContext"].contains("supplementalGroups"));
+  injected["spec"]["securityContext"].erase("supplementalGroups");
+  write_file(path, injected.dump());
+  auto pod = run_pod(path);
   ASSERT_EQ(pod->wait(), 1) << pod->out() << pod->err();
   position(pod->out(),
            "[consumer] ipcmeshctl sub: shm_open(/ipcmesh.default.ticks): Permission denied");
