@@ -31,26 +31,8 @@ pod=""  # the workload's Pod, once stored
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 log() { echo "demo: $*" >&2; }
+source "$repo/tests/cluster/shell-helpers.sh"
 die() { log "$*"; exit 1; }
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_for SECONDS DESCRIPTION LOGFILE COMMAND...: polls COMMAND; on timeout shows the log tail.
-wait_for() {
-  local seconds="$1" what="$2" logfile="$3"
-  shift 3
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      log "$what did not happen within ${seconds}s; last lines of $logfile:"
-      tail -n 30 "$logfile" >&2 || true
-      return 1
-    fi
-    sleep 0.3
-  done
-}
 
 # running PID: the process exists and is not a zombie waiting for init to reap it.
 running() { local state; state="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$state" != Z* ]]; }

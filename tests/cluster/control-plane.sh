@@ -16,32 +16,8 @@ dir="${2:-}"
 tools_bin="${IPCMESH_TOOLS_BIN:-build/tools/bin}"
 
 log() { echo "control-plane: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/shell-helpers.sh"
 die() { log "$*"; exit 1; }
-
-free_port() {
-  python3 - <<'EOF'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-EOF
-}
-
-# wait_for SECONDS DESCRIPTION LOGFILE COMMAND...: polls COMMAND; on timeout shows the log tail.
-wait_for() {
-  local seconds="$1" what="$2" logfile="$3"
-  shift 3
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      log "$what did not become ready in ${seconds}s; last lines of $logfile:"
-      tail -n 30 "$logfile" >&2 || true
-      return 1
-    fi
-    sleep 0.3
-  done
-}
 
 make_pki() {
   local pki="$dir/pki"

@@ -11,27 +11,13 @@
 #include <string>
 
 #include "cluster.hpp"
+#include "ipc_objects.hpp"
 #include "webhook/admission_server.hpp"
 
 namespace ipcmesh::cluster {
 namespace {
 
 using nlohmann::json;
-
-std::string channel_yaml(const std::string& name, const std::string& app_label) {
-  return "apiVersion: ipcmesh.io/v1alpha1\nkind: IpcChannel\nmetadata:\n  name: " + name +
-         "\nspec:\n  selector:\n    matchLabels: {app: " + app_label +
-         "}\n  transport: SharedMemory\n  sharedMemory:\n    size: 8Mi\n    maxMessageSize: 4Ki\n";
-}
-
-std::string pod_yaml(const std::string& name, const std::string& app_label,
-                     const std::string& annotations = "") {
-  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
-         "\n  labels: {app: " + app_label + "}\n" +
-         (annotations.empty() ? "" : "  annotations: " + annotations + "\n") +
-         "spec:\n  containers:\n  - name: app\n    image: busybox:1.36\n"
-         "    command: [sh, -c, 'sleep 3600']\n";
-}
 
 // A copy, not a pointer: callers often pass a temporary from json::value().
 std::optional<json> find_named(const json& list, const std::string& name) {
@@ -84,7 +70,7 @@ class Injection : public ::testing::Test {
   }
   void SetUp() override {
     ns_ = create_namespace("inject");
-    kubectl_ok({"apply", "-n", ns_, "-f", "-"}, channel_yaml("frames", "demo"));
+    kubectl_ok({"apply", "-n", ns_, "-f", "-"}, channel_manifest("frames", "demo"));
     // The webhook decides from its cache: wait until the operator has seen the channel.
     ASSERT_TRUE(eventually([&] {
       const json channel = kubectl_json({"get", "ipch", "frames", "-n", ns_});
@@ -97,7 +83,7 @@ class Injection : public ::testing::Test {
   // Creates the Pod and reads back what the API server stored.
   json create_pod(const std::string& name, const std::string& app_label,
                   const std::string& annotations = "") {
-    kubectl_ok({"create", "-n", ns_, "-f", "-"}, pod_yaml(name, app_label, annotations));
+    kubectl_ok({"create", "-n", ns_, "-f", "-"}, pod_manifest(name, app_label, annotations));
     return kubectl_json({"get", "pod", name, "-n", ns_});
   }
 
@@ -165,7 +151,7 @@ TEST_F(Injection, UnselectedAndOptedOutPodsAreStoredUnchanged) {
 TEST_F(Injection, APodNamingAnUnknownChannelIsDeniedWithAnActionableMessage) {
   const CommandResult created =
       kubectl({"create", "-n", ns_, "-f", "-"},
-              pod_yaml("unknown", "other", "{ipcmesh.io/channels: no-such-channel}"));
+              pod_manifest("unknown", "other", "{ipcmesh.io/channels: no-such-channel}"));
   EXPECT_FALSE(created.ok());
   EXPECT_NE(created.err.find("ipcmesh:"), std::string::npos) << created.err;
   EXPECT_NE(created.err.find("no-such-channel"), std::string::npos) << created.err;

@@ -1,6 +1,6 @@
 // What the controller-facing cluster tests write and read back: IpcChannel and Pod manifests, a
 // channel's status and conditions, the Events recorded on it, and the operator's Prometheus
-// samples. Header-only; the webhook tests (injection_test.cpp) keep their own manifests.
+// samples. Header-only.
 #pragma once
 
 #include <gtest/gtest.h>
