@@ -833,7 +833,7 @@ class LocalPod {
                              [&](const Container& c) { return c.pid == pid; });
       if (it == containers_.end()) continue;
       Container& c = *it;
-      if (c.output) read_output(c);  // what it wrote just before exiting
+      close_output(c);  // all it wrote before exiting, up to the last byte
       c.pid = -1;
       c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       note(c.plan->name + " exited with code " + std::to_string(*c.exit_code) +
@@ -899,9 +899,18 @@ class LocalPod {
     for (Container* c : group) close_output(*c);
   }
 
-  // Prints what is left of an exited container's output, then lets the terminal go.
+  // Prints what is left of an exited container's output, then lets the terminal go. The kernel
+  // hands a pty's last writes to the master asynchronously: read until EIO says the replica side
+  // is drained and closed (bounded, in case a stray grandchild still holds it), or the tail of a
+  // dying container's last message would be lost.
   void close_output(Container& c) {
-    if (c.output) read_output(c);
+    const auto deadline = Clock::now() + 500ms;
+    while (c.output) {
+      read_output(c);
+      if (!c.output || Clock::now() >= deadline) break;
+      pollfd pending{.fd = c.output.get(), .events = POLLIN, .revents = 0};
+      ::poll(&pending, 1, 20);
+    }
     if (!c.partial_line.empty()) emit(c.plan->name, c.partial_line);
     c.partial_line.clear();
     c.output.reset();
