@@ -429,8 +429,9 @@ INSTANTIATE_TEST_SUITE_P(
                                 "[1000,65532,3000]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
-// A Node-scoped channel's objects have the same mode: its Pods get the group too.
-TEST(PodMutation, ScopeNodePodsJoinTheRelaysGroupToo) {
+// A Node-scoped channel's objects have the same mode, and its ring is pre-touched and charged the
+// same way: its Pods get the group, and the relay's limit covers the ring too.
+TEST(PodMutation, ScopeNodePodsJoinTheRelaysGroupAndPayForTheRing) {
   auto pod = fixture("plain_pod.json");
   pod["metadata"]["labels"] = {{"bus", "node"}};
   auto o = options();
@@ -439,6 +440,8 @@ TEST(PodMutation, ScopeNodePodsJoinTheRelaysGroupToo) {
   auto result = mutate_pod(pod, "team", channels, o);
   ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
   EXPECT_EQ(result.pod["spec"]["securityContext"]["supplementalGroups"], json::array({65532}));
+  // 64Mi default + 8Mi ring + 1Mi.
+  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "73Mi");
 }
 
 // supplementalGroups that is not a list is a malformed Pod: left for the API server to reject,
@@ -544,19 +547,6 @@ TEST(PodMutation, RelayMemoryLimitCoversEveryRing) {
   EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"],
             json::parse(R"({"requests":{"memory":"16Mi"},"limits":{"memory":"146Mi"}})"));
   EXPECT_EQ(relay_ring_memory_for({&channels[0], &channels.back()}), 82ull << 20);
-}
-
-// A Node-scoped ring is pre-touched and charged the same way.
-TEST(PodMutation, ScopeNodeRingsCountAgainstTheRelayLimitToo) {
-  auto pod = fixture("plain_pod.json");
-  pod["metadata"]["labels"] = {{"bus", "node"}};
-  auto o = options();
-  o.policy.host_ipc_namespaces = {"*"};
-  const auto channels = catalog();
-  auto result = mutate_pod(pod, "team", channels, o);
-  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
-  // 64Mi default + 8Mi ring + 1Mi.
-  EXPECT_EQ(result.pod["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "73Mi");
 }
 
 // Malformed Pods are admitted unchanged with a warning, never a crash.
