@@ -5,12 +5,15 @@
 #include "fake_clock.hpp"
 #include "kube/informer.hpp"
 #include "scripted_transport.hpp"
+#include "watch_bodies.hpp"
 
 namespace ipcmesh::kube {
 namespace {
 
 using nlohmann::json;
+using testing::event;
 using testing::FakeClock;
+using testing::list_body;
 using testing::ScriptedTransport;
 
 json full_pod(const std::string& name, const std::string& version) {
@@ -22,17 +25,6 @@ json full_pod(const std::string& name, const std::string& version) {
             {"managedFields", json::array({{{"manager", "kubectl"}}})}}},
           {"spec", {{"containers", json::array({{{"name", "app"}, {"image", "busybox"}}})}}},
           {"status", {{"phase", "Running"}, {"podIP", "10.0.0.1"}}}};
-}
-
-std::string list_body(std::vector<json> items, const std::string& version,
-                      const std::string& next = "") {
-  json metadata = {{"resourceVersion", version}};
-  if (!next.empty()) metadata["continue"] = next;
-  return json{{"kind", "PodList"}, {"metadata", metadata}, {"items", items}}.dump();
-}
-
-std::string event(const std::string& type, const json& object) {
-  return json{{"type", type}, {"object", object}}.dump();
 }
 
 InformerOptions options_with(FieldFilter filter) {

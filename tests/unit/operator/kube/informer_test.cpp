@@ -6,29 +6,21 @@
 
 #include "fake_clock.hpp"
 #include "scripted_transport.hpp"
+#include "watch_bodies.hpp"
 
 namespace ipcmesh::kube {
 namespace {
 
 using nlohmann::json;
+using testing::event;
 using testing::FakeClock;
+using testing::list_body;
 using testing::ScriptedTransport;
 using testing::Step;
 using namespace std::chrono_literals;
 
 json pod(const std::string& name, const std::string& version) {
   return {{"metadata", {{"namespace", "default"}, {"name", name}, {"resourceVersion", version}}}};
-}
-
-std::string list_body(std::vector<json> items, const std::string& version,
-                      const std::string& next = "") {
-  json metadata = {{"resourceVersion", version}};
-  if (!next.empty()) metadata["continue"] = next;
-  return json{{"kind", "PodList"}, {"metadata", metadata}, {"items", items}}.dump();
-}
-
-std::string event(const std::string& type, const json& object) {
-  return json{{"type", type}, {"object", object}}.dump();
 }
 
 std::string expired_event() {
