@@ -37,6 +37,17 @@ class ConfigFile {
   fs::path path_;
 };
 
+// parse_operator_config with `--config FILE` first when `yaml` is not empty (FILE holds it for
+// the duration of the call), then `arguments`.
+ConfigOutcome parse_with_file(const std::string& tag, const std::string& yaml,
+                              const Strings& arguments) {
+  if (yaml.empty()) return parse_operator_config(arguments);
+  const ConfigFile file(tag, yaml);
+  Strings all = {"--config", file.path()};
+  all.insert(all.end(), arguments.begin(), arguments.end());
+  return parse_operator_config(all);
+}
+
 // Every setting the file can carry, none at its default.
 constexpr const char* kFullFile = R"(
 threads: 3
@@ -81,14 +92,7 @@ class OperatorConfigValues : public ::testing::TestWithParam<ValueCase> {};
 // Each case parses (exit 0, a config) and yields exactly the values the file and flags ask for.
 TEST_P(OperatorConfigValues, ParsesToTheExpectedSettings) {
   const ValueCase& c = GetParam();
-  Strings arguments;
-  std::unique_ptr<ConfigFile> file;
-  if (!c.yaml.empty()) {
-    file = std::make_unique<ConfigFile>(c.name, c.yaml);
-    arguments = {"--config", file->path()};
-  }
-  arguments.insert(arguments.end(), c.arguments.begin(), c.arguments.end());
-  const ConfigOutcome outcome = parse_operator_config(arguments);
+  const ConfigOutcome outcome = parse_with_file(c.name, c.yaml, c.arguments);
   ASSERT_TRUE(outcome.config.has_value()) << outcome.output;
   EXPECT_EQ(outcome.exit_code, 0);
   c.check(*outcome.config);
@@ -219,14 +223,7 @@ class OperatorConfigRefusals : public ::testing::TestWithParam<RefusalCase> {};
 // Each bad configuration is a usage error (exit 2, no config) whose text says what is wrong.
 TEST_P(OperatorConfigRefusals, IsAUsageErrorNamingTheProblem) {
   const RefusalCase& c = GetParam();
-  Strings arguments;
-  std::unique_ptr<ConfigFile> file;
-  if (!c.yaml.empty()) {
-    file = std::make_unique<ConfigFile>(c.name, c.yaml);
-    arguments = {"--config", file->path()};
-  }
-  arguments.insert(arguments.end(), c.arguments.begin(), c.arguments.end());
-  const ConfigOutcome outcome = parse_operator_config(arguments);
+  const ConfigOutcome outcome = parse_with_file(c.name, c.yaml, c.arguments);
   EXPECT_FALSE(outcome.config.has_value());
   EXPECT_EQ(outcome.exit_code, 2);
   EXPECT_NE(outcome.output.find(c.message), std::string::npos)
