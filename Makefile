@@ -11,10 +11,12 @@ export CCACHE_DIR ?= $(HOME)/.cache/ipcmesh/ccache
 # Cache hits across clones in different folders (CI clones afresh): hash paths relative to here.
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
+# Go builds the upstream tools; the official tarball installs it here, often off PATH.
+export PATH := $(PATH):/usr/local/go/bin
 # Each ctest tier's output is kept here; `make test` adds the counts up at the end.
 TEST_LOGS := $(CURDIR)/build-test-logs
 
-.PHONY: all build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
+.PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
 	tools tools-cluster demo demo-down bench clean help
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
@@ -26,7 +28,12 @@ DEMO_DIR := $(CURDIR)/$(BUILD)/demo
 
 all: build
 
+# Debian packages (installed as root, else the apt-get line is printed) and Go >= 1.26.
+deps:
+	@hack/deps.sh
+
 help:
+	@echo "make deps       install the Debian packages that are missing (as root) and check Go"
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
 	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
 	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, cluster against a real API server)"
@@ -35,7 +42,7 @@ help:
 	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
 	@echo "make clean      remove the build trees"
 
-$(BUILD)/build.ninja:
+$(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIPCMESH_WERROR=ON $(CMAKE_FLAGS)
 
 configure: $(BUILD)/build.ninja
@@ -53,10 +60,10 @@ test-ipc: build
 	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^ipc_test$$' | tee $(TEST_LOGS)/ipc.log
 
 # Sanitizer builds cover the channel library and its tests only.
-build-asan/build.ninja:
+build-asan/build.ninja: | deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPCMESH_WERROR=ON \
 	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_SANITIZE=address,undefined
-build-tsan/build.ninja:
+build-tsan/build.ninja: | deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCMESH_WERROR=ON \
 	  -DIPCMESH_CHANNEL_ONLY=ON -DIPCMESH_SANITIZE=thread
 
@@ -72,7 +79,7 @@ test-tsan: build-tsan/build.ninja
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest $(CTEST_FLAGS) -j $(JOBS) -L unit_channel_test \
 	  | tee $(TEST_LOGS)/tsan.log
 
-build-fuzz/build.ninja:
+build-fuzz/build.ninja: | deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DIPCMESH_BUILD_TESTS=OFF -DIPCMESH_BUILD_BENCH=OFF -DIPCMESH_FUZZ=ON \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
@@ -82,11 +89,11 @@ test-fuzz: build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	tests/fuzz/run.sh build-fuzz/bin $(FUZZ_SECONDS)
 
-tools:
+tools: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN)
 
 # What the control plane needs (helm is for the chart; it is not built by `make test`).
-tools-cluster:
+tools-cluster: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN) etcd kube-apiserver kube-controller-manager kubectl
 
 # One control plane for the whole tier; its logs stay in $(CLUSTER_DIR)/logs (kept on failure).
@@ -98,13 +105,13 @@ test-cluster: build tools-cluster
 	  | tee $(TEST_LOGS)/cluster.log; status=$$?; \
 	  cd $(CURDIR) && tests/cluster/control-plane.sh down $(CLUSTER_DIR); exit $$status
 
-demo: build tools-cluster
+demo: deps build tools-cluster
 	IPCMESH_TOOLS_BIN=$(TOOLS_BIN) BUILD=$(BUILD) examples/demo/demo.sh up $(DEMO_DIR)
 
 demo-down:
 	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
 
-test: test-unit test-ipc test-asan test-tsan test-fuzz test-cluster
+test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-cluster
 	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, cluster)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
