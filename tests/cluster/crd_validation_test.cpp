@@ -45,6 +45,19 @@ TEST_F(CrdValidation, DefaultsAreFilledInByTheApiServer) {
   EXPECT_EQ(spec.at("sharedMemory").value("slowConsumer", ""), "Block") << spec.dump();
 }
 
+// The seed article's queue, declared with only its legacy name, gets the kernel's own limits
+// (10 messages of 8Ki), so the webhook admits its Pods without any mqueue sysctl.
+TEST_F(CrdValidation, ABareQueueDefaultsToTheKernelLimits) {
+  ASSERT_TRUE(apply_channel("legacy",
+                            "  transport: MessageQueue\n"
+                            "  messageQueue: {name: /posix_mq_example}\n")
+                  .ok());
+  const nlohmann::json stored = kubectl_json({"get", "ipch", "legacy", "-n", ns_});
+  const nlohmann::json& queue = stored.at("spec").at("messageQueue");
+  EXPECT_EQ(queue.value("maxMessages", 0), 10) << queue.dump();
+  EXPECT_EQ(queue.value("maxMessageSize", ""), "8Ki") << queue.dump();
+}
+
 struct InvalidChannel {
   const char* what;
   const char* spec_yaml;

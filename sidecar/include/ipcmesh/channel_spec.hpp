@@ -5,23 +5,23 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "ipcmesh/error.hpp"
 
 namespace ipcmesh {
 
 // ---- Pod-facing constants (env variables, files, annotations) ----
-inline constexpr std::string_view kEnvChannels = "IPCMESH_CHANNELS";            // the JSON document
-inline constexpr std::string_view kEnvChannelsFile = "IPCMESH_CHANNELS_FILE";   // or a file holding it
-inline constexpr std::string_view kEnvControlDir = "IPCMESH_CONTROL_DIR";       // relay control files
+inline constexpr std::string_view kEnvChannels = "IPCMESH_CHANNELS";  // the JSON document
+inline constexpr std::string_view kEnvChannelsFile =
+    "IPCMESH_CHANNELS_FILE";                                               // or a file holding it
+inline constexpr std::string_view kEnvControlDir = "IPCMESH_CONTROL_DIR";  // relay control files
 inline constexpr std::string_view kDefaultControlDir = "/var/run/ipcmesh";
-inline constexpr std::string_view kReadyFileName = "ready";       // created by the relay when ready
+inline constexpr std::string_view kReadyFileName = "ready";  // created by the relay when ready
 inline constexpr std::string_view kAnnotationInject = "ipcmesh.io/inject";      // "false" opts out
 inline constexpr std::string_view kAnnotationChannels = "ipcmesh.io/channels";  // "a,b" selects
 inline constexpr std::string_view kAnnotationStatus = "ipcmesh.io/status";      // injector record
@@ -51,7 +51,8 @@ std::string format_quantity(std::uint64_t bytes);
 
 // Validates a POSIX IPC object name (shm_open/mq_open rules above).
 Result<void> validate_posix_name(std::string_view name);
-// Validates a Kubernetes object name / namespace (DNS-1123 label for namespaces, subdomain for names).
+// Validates a Kubernetes object name / namespace (DNS-1123 label for namespaces, subdomain for
+// names).
 Result<void> validate_dns1123_label(std::string_view text);
 Result<void> validate_dns1123_subdomain(std::string_view text);
 
@@ -68,7 +69,7 @@ std::string shm_object_name(const ChannelId& id);
 std::string mq_object_name(const ChannelId& id);
 
 struct SharedMemorySpec {
-  std::uint64_t size_bytes = 64ull << 20;          // ring data capacity
+  std::uint64_t size_bytes = 64ull << 20;  // ring data capacity
   std::uint32_t max_message_size = 1u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::kBlock;
   std::uint32_t max_subscribers = 64;
@@ -76,7 +77,8 @@ struct SharedMemorySpec {
 
 struct MessageQueueSpec {
   std::optional<std::string> name;  // legacy fixed queue name; default is mq_object_name(id)
-  std::uint32_t max_messages = 64;
+  std::uint32_t max_messages = 10;  // the kernel defaults (fs.mqueue.msg_max, msgsize_max):
+                                    // a bare channel needs no sysctl
   std::uint32_t max_message_size = 8192;
 };
 
@@ -107,7 +109,8 @@ struct ChannelSet {
 // Parses one channel object in the CRD's own field names (spec fields plus "namespace" and "name");
 // quantities may be strings ("64Mi") or integers. Errors name the JSON path and the reason, e.g.
 // "channels[0].sharedMemory.maxMessageSize: 2Mi does not fit a 1Mi ring".
-Result<ChannelSpec> channel_spec_from_json(const nlohmann::json& object, std::string_view path = "");
+Result<ChannelSpec> channel_spec_from_json(const nlohmann::json& object,
+                                           std::string_view path = "");
 nlohmann::json to_json(const ChannelSpec& spec);
 
 Result<ChannelSet> parse_channel_set(std::string_view json_text);

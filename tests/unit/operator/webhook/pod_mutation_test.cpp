@@ -288,6 +288,27 @@ TEST(PodMutation, QueuesWithinKernelDefaultsGetNoSysctls) {
       << "no ring: the relay's limit as configured";
 }
 
+// The seed article's first channel: a MessageQueue with only a legacy name, under the default
+// policy (no mqueue sysctls allowed). Its defaults are the kernel's, so it is admitted as is.
+TEST(PodMutation, BareLegacyQueueIsAdmittedUnderTheDefaultPolicy) {
+  const auto bare = api::ipc_channel_from_json(json::parse(R"({
+    "apiVersion":"ipcmesh.io/v1alpha1","kind":"IpcChannel",
+    "metadata":{"name":"legacy","namespace":"team","uid":"u-legacy","generation":1},
+    "spec":{"selector":{},"transport":"MessageQueue",
+            "messageQueue":{"name":"/posix_mq_example"}}})"));
+  ASSERT_TRUE(bare.has_value()) << bare.error().message;
+  MutationOptions defaults;
+  defaults.relay_image = "relay:test";
+  auto result = mutate_pod(fixture("plain_pod.json"), "team", {*bare}, defaults);
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  EXPECT_TRUE(result.warnings.empty());
+  EXPECT_FALSE(result.pod["spec"]["securityContext"].contains("sysctls"));
+  const auto set = parse_channel_set(env_of(result.pod["spec"]["containers"][0], kEnvChannels));
+  ASSERT_TRUE(set.has_value());
+  ASSERT_EQ(set->channels.size(), 1u);
+  EXPECT_EQ(set->channels[0].message_queue->max_messages, 10u);
+  EXPECT_EQ(set->channels[0].message_queue->max_message_size, 8192u);
+}
 // Without the policy, a queue above the defaults is denied with a message naming the limits
 // and the two ways out; with kWarn it is admitted with a warning.
 TEST(PodMutation, MqueueSysctlsOutsideThePolicyAreDeniedOrWarned) {
