@@ -25,8 +25,8 @@ bin="$build/bin"
 tools_bin="${IPCMESH_TOOLS_BIN:-$build/tools/bin}"
 kubectl=("$tools_bin/kubectl" --kubeconfig "$dir/cluster/kubeconfig")
 # Images of the injected Pod -> the local programs that stand in for them (tag ignored).
-relay_image=ghcr.io/ipcmesh/relay
-apps_image=ipcmesh/ipcmeshctl
+relay_image=ipcmesh/relay
+apps_image=ipcmesh/tools
 pod=""  # the workload's Pod, once stored
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -75,7 +75,7 @@ share one private IPC, mount, network and UTS namespace, the way a Pod's contain
     spec.serviceAccountName); $(VAR) references are expanded as Kubernetes does;
   - images are not pulled: a container's command[0] is looked up by its base name in --bin-dir;
     a container without a command runs the PROGRAM that --image maps its image repository to
-    (tag ignored), e.g. --image ghcr.io/ipcmesh/relay=ipcmesh-relay;
+    (tag ignored), e.g. --image ipcmesh/relay=ipcmesh-relay;
   - each container runs as its securityContext's runAsUser/runAsGroup with fsGroup and
     supplementalGroups, with no_new_privs when allowPrivilegeEscalation is false;
   - output (stdout and stderr, through a pseudo-terminal so lines come out at once) is printed

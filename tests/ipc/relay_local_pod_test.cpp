@@ -41,10 +41,10 @@ spec:
 )" + pod_security +
          R"(  containers:
     - name: consumer
-      image: ipcmesh/ipcmeshctl:test
+      image: ipcmesh/tools:test
       command: [ipcmeshctl, sub, --channel, ticks, --count, "3", --timeout, 30s]
     - name: producer
-      image: ipcmesh/ipcmeshctl:test
+      image: ipcmesh/tools:test
       command: [ipcmeshctl, pub, --channel, $(CHANNEL), --size, "8", --count, "20", --interval, 100ms]
       env:
         - name: CHANNEL
@@ -68,7 +68,7 @@ class LocalPod : public RelayTest {
 
   std::unique_ptr<Process> run_pod(const std::string& pod_json) {
     return run({kLocalPod, "--pod", pod_json, "--bin-dir", IPCMESH_BIN_DIR, "--image",
-                "ghcr.io/ipcmesh/relay=ipcmesh-relay"});
+                "ipcmesh/relay=ipcmesh-relay"});
   }
 };
 

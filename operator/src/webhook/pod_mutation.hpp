@@ -44,7 +44,8 @@ struct InjectionPolicy {
 
 struct MutationOptions {
   std::string injector_version = IPCMESH_VERSION;  // written into ipcmesh.io/status
-  std::string relay_image = "ghcr.io/ipcmesh/relay:latest";
+  // The relay image of the same release: operator and relay versions move together.
+  std::string relay_image = "ipcmesh/relay:" IPCMESH_VERSION;
   std::string relay_image_pull_policy = "IfNotPresent";
   // kube-apiserver minor version (major 1): >= 29 gets a native sidecar, else a plain container.
   int server_minor = kNativeSidecarMinMinor;
