@@ -105,10 +105,12 @@ start_operator() {
     -out "$certs/webhook.crt" 2>/dev/null
   webhook_port="$(free_port)"
   health_port="$(free_port)"
+  # --namespace-label '': the registration below selects every namespace but the system ones,
+  # not a label, so there is no namespace label for the controller to check.
   setsid "$bin/ipcmesh-operator" --kubeconfig "$dir/cluster/kubeconfig" \
     --namespace ipcmesh-system --identity demo \
     --health-port "$health_port" --webhook-port "$webhook_port" \
-    --tls-cert "$certs/webhook.crt" --tls-key "$certs/webhook.key" \
+    --tls-cert "$certs/webhook.crt" --tls-key "$certs/webhook.key" --namespace-label '' \
     >"$dir/logs/operator.log" 2>&1 </dev/null &
   echo $! >"$dir/pids/operator"
   wait_for 60 "operator /readyz" "$dir/logs/operator.log" \

@@ -129,7 +129,11 @@ nlohmann::json kubectl_json(const std::vector<std::string>& args) {
 std::string create_namespace(const std::string& prefix) {
   const std::string name = prefix + "-" + random_suffix();
   kubectl_ok({"create", "namespace", name});
-  kubectl_ok({"label", "namespace", name, std::string(kTestNamespaceLabel) + "=enabled"});
+  // The test label is what the test webhook registrations select; ipcmesh.io/injection=enabled is
+  // what a user adds (the chart's namespaceSelector), so the operators here run with their
+  // default --namespace-label and see every test namespace as enabled.
+  kubectl_ok({"label", "namespace", name, std::string(kTestNamespaceLabel) + "=enabled",
+              "ipcmesh.io/injection=enabled"});
   // The controller manager's service-account controller adds "default"; Pods need it.
   const bool has_account = eventually([&] {
     return kubectl({"get", "serviceaccount", "default", "-n", name}).ok();

@@ -28,6 +28,8 @@ inline constexpr std::string_view kPlural = "ipcchannels";
 // Condition types and reasons the controller writes (status.conditions[].type/reason).
 inline constexpr std::string_view kConditionReady = "Ready";
 inline constexpr std::string_view kConditionDegraded = "Degraded";
+// Whether the webhook is called for the channel's namespace (its namespaceSelector label).
+inline constexpr std::string_view kConditionInjectionEnabled = "InjectionEnabled";
 
 struct ObjectMeta {
   std::string namespace_name;
@@ -50,7 +52,7 @@ struct ResourceRequirements {
 };
 
 struct Condition {
-  std::string type;    // Ready | Degraded
+  std::string type;    // Ready | Degraded | InjectionEnabled
   std::string status;  // "True" | "False" | "Unknown"
   std::string reason;  // CamelCase, e.g. "PodsInjected"
   std::string message;

@@ -57,6 +57,11 @@ bool selects(const ChannelView& channel, const api::PodRecord& pod) {
   return std::find(names.begin(), names.end(), channel.name) != names.end();
 }
 
+std::string not_enabled_message(const std::string& ns, const std::string& label) {
+  return "namespace \"" + ns + "\" is not labelled " + label +
+         ", so the webhook is not called for its Pods: kubectl label namespace " + ns + " " + label;
+}
+
 std::string list_some(const std::vector<std::string>& names) {
   constexpr std::size_t kShown = 5;
   std::string out;
@@ -67,12 +72,13 @@ std::string list_some(const std::vector<std::string>& names) {
   return out;
 }
 
-api::Condition condition(std::string_view type, bool value, std::string_view reason,
-                         std::string message, std::int64_t generation,
-                         const api::IpcChannelStatus& previous, const std::string& now) {
-  api::Condition out{std::string(type),   value ? "True" : "False",
-                     std::string(reason), std::move(message),
-                     generation,          now};
+// `value`: "True", "False" or "Unknown".
+api::Condition condition_with_status(std::string_view type, std::string_view value,
+                                     std::string_view reason, std::string message,
+                                     std::int64_t generation, const api::IpcChannelStatus& previous,
+                                     const std::string& now) {
+  api::Condition out{std::string(type),  std::string(value), std::string(reason),
+                     std::move(message), generation,         now};
   if (const auto* old = previous.find_condition(type);
       old && old->status == out.status && !old->last_transition_time.empty()) {
     out.last_transition_time = old->last_transition_time;
@@ -80,12 +86,48 @@ api::Condition condition(std::string_view type, bool value, std::string_view rea
   return out;
 }
 
+api::Condition condition(std::string_view type, bool value, std::string_view reason,
+                         std::string message, std::int64_t generation,
+                         const api::IpcChannelStatus& previous, const std::string& now) {
+  return condition_with_status(type, value ? "True" : "False", reason, std::move(message),
+                               generation, previous, now);
+}
+
+// The InjectionEnabled condition, or nullopt when the operator does not check a label. The
+// webhook registration's namespaceSelector decides which namespaces the API server calls the
+// webhook for; the operator cannot read that from the registration, so it is told the label (its
+// --namespace-label, which must match the registration's).
+std::optional<api::Condition> injection_condition(const std::string& ns,
+                                                  const NamespaceInjection& injection,
+                                                  std::int64_t generation,
+                                                  const api::IpcChannelStatus& previous,
+                                                  const std::string& now) {
+  if (!injection.required) return std::nullopt;
+  const std::string label = injection.required->text();
+  if (!injection.labelled) {
+    // Not in the cache yet (a namespace and its channel applied together): its ADDED event
+    // re-queues the channel. Unknown rather than a false alarm.
+    return condition_with_status(
+        api::kConditionInjectionEnabled, "Unknown", kReasonNamespaceNotObserved,
+        "the operator has not seen namespace \"" + ns + "\" yet", generation, previous, now);
+  }
+  if (*injection.labelled) {
+    return condition(
+        api::kConditionInjectionEnabled, true, kReasonNamespaceEnabled,
+        "namespace \"" + ns + "\" is labelled " + label + ", so the webhook is called for its Pods",
+        generation, previous, now);
+  }
+  return condition(api::kConditionInjectionEnabled, false, kReasonNamespaceNotEnabled,
+                   not_enabled_message(ns, label), generation, previous, now);
+}
+
 }  // namespace
 
 api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
-                                     const api::IpcChannelStatus& previous,
-                                     const std::string& now) {
+                                     const api::IpcChannelStatus& previous, const std::string& now,
+                                     const NamespaceInjection& injection) {
   const ChannelView view = view_of(channel);
+  const std::string ns = channel.at("metadata").value("namespace", "");
   api::IpcChannelStatus status;
   status.observed_generation = view.generation;
 
@@ -118,9 +160,18 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
                                           *view.spec_error, gen, previous, now));
     status.conditions.push_back(condition(api::kConditionDegraded, true, kReasonInvalidSpec,
                                           *view.spec_error, gen, previous, now));
+    if (auto enabled = injection_condition(ns, injection, gen, previous, now)) {
+      status.conditions.push_back(std::move(*enabled));
+    }
     return status;
   }
-  if (status.selected_pods == 0) {
+  if (injection.required && injection.labelled == false) {
+    // Ready is False too: Pods created now do not get the channel, whatever their count, and
+    // PodsPendingRestart would send the user restarting Pods that the webhook never sees.
+    status.conditions.push_back(condition(api::kConditionReady, false, kReasonNamespaceNotEnabled,
+                                          not_enabled_message(ns, injection.required->text()), gen,
+                                          previous, now));
+  } else if (status.selected_pods == 0) {
     status.conditions.push_back(condition(api::kConditionReady, true, kReasonNoPodsSelected,
                                           "no Pod selects this channel yet", gen, previous, now));
   } else if (status.pending_restart_pods == 0) {
@@ -151,6 +202,9 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
                                           "the channel is valid and no Pod runs an outdated copy",
                                           gen, previous, now));
   }
+  if (auto enabled = injection_condition(ns, injection, gen, previous, now)) {
+    status.conditions.push_back(std::move(*enabled));
+  }
   return status;
 }
 
@@ -164,8 +218,15 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
   if (const auto it = channel->find("status"); it != channel->end() && it->is_object()) {
     if (auto parsed = api::status_from_json(*it)) previous = std::move(*parsed);
   }
-  const api::IpcChannelStatus status =
-      compute_status(*channel, api_.pods_in(ns), previous, kube::format_time(clock_.wall_now()));
+  NamespaceInjection injection;
+  if (injection_label_) {
+    injection.required = injection_label_;
+    if (const NamespacePtr record = api_.namespace_record(ns)) {
+      injection.labelled = record->has(*injection_label_);
+    }
+  }
+  const api::IpcChannelStatus status = compute_status(
+      *channel, api_.pods_in(ns), previous, kube::format_time(clock_.wall_now()), injection);
   if (status == previous) return result;
 
   api_.write_status(*channel, api::status_to_json(status));
@@ -181,12 +242,16 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
                           " Pods: " + std::to_string(status.injected_pods) + " injected, " +
                           std::to_string(status.pending_restart_pods) + " pending restart");
   }
+  std::vector<std::string> reported;  // one Event per reason (Ready repeats NamespaceNotEnabled)
   for (const auto& now : status.conditions) {
     const auto* before = previous.find_condition(now.type);
     if (before && before->status == now.status && before->reason == now.reason) continue;
     const bool bad = (now.type == api::kConditionReady && now.status == "False") ||
-                     (now.type == api::kConditionDegraded && now.status == "True");
+                     (now.type == api::kConditionDegraded && now.status == "True") ||
+                     (now.type == api::kConditionInjectionEnabled && now.status == "False");
     if (!before && !bad) continue;  // the first healthy status is not news
+    if (std::find(reported.begin(), reported.end(), now.reason) != reported.end()) continue;
+    reported.push_back(now.reason);
     api_.record_event(*channel, bad ? kube::EventType::kWarning : kube::EventType::kNormal,
                       now.reason, now.type + "=" + now.status + ": " + now.message);
   }

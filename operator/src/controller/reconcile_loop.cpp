@@ -76,4 +76,22 @@ void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& q
   pods.add_handlers(std::move(pod_handlers));
 }
 
+void connect_namespace_informer(kube::Informer& channels, NamespaceInformer& namespaces,
+                                WorkQueue& queue) {
+  auto queue_channels = [&channels, &queue](const NamespacePtr& record) {
+    for (const auto& channel : channels.list_namespace(record->name)) {
+      queue.add(kube::object_key(*channel));
+    }
+  };
+  NamespaceInformer::Handlers handlers;
+  handlers.on_add = queue_channels;
+  handlers.on_update = [queue_channels](const NamespacePtr& old_record,
+                                        const NamespacePtr& record) {
+    // The record holds only the labels; other updates (finalizers, status) change nothing here.
+    if (old_record->labels != record->labels) queue_channels(record);
+  };
+  handlers.on_delete = queue_channels;
+  namespaces.add_handlers(std::move(handlers));
+}
+
 }  // namespace ipcmesh::controller

@@ -44,5 +44,10 @@ class ReconcileLoop {
 };
 
 void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& queue);
+// A Namespace added, deleted or relabelled queues every channel of that namespace, so labelling a
+// namespace clears its channels' InjectionEnabled=False at once (only when the operator checks a
+// namespace label, i.e. watches namespaces).
+void connect_namespace_informer(kube::Informer& channels, NamespaceInformer& namespaces,
+                                WorkQueue& queue);
 
 }  // namespace ipcmesh::controller

@@ -32,6 +32,7 @@ struct ResourcePath {
 };
 
 inline const ResourcePath kPods{"", "v1", "pods", "", "", ""};
+inline const ResourcePath kNamespaces{"", "v1", "namespaces", "", "", ""};
 inline const ResourcePath kEvents{"events.k8s.io", "v1", "events", "", "", ""};
 inline const ResourcePath kLeases{"coordination.k8s.io", "v1", "leases", "", "", ""};
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -104,6 +105,18 @@ int run_operator(const OperatorConfig& config) {
                                api::pod_record_from_json);
   channels.on_watch_restart([&metrics] { metrics.watch_restart("ipcchannels"); });
   pods.on_watch_restart([&metrics] { metrics.watch_restart("pods"); });
+  // Namespaces only when their label is checked (a name and labels each, a small cache).
+  std::optional<controller::NamespaceInformer> namespaces;
+  if (config.namespace_label) {
+    spdlog::info("channels in namespaces without the label {} get InjectionEnabled=False",
+                 config.namespace_label->text());
+    namespaces.emplace(*transport, clock, namespace_informer_options(),
+                       api::namespace_record_from_json);
+    namespaces->on_watch_restart([&metrics] { metrics.watch_restart("namespaces"); });
+  }
+  const auto caches_synced = [&] {
+    return channels.has_synced() && pods.has_synced() && (!namespaces || namespaces->has_synced());
+  };
 
   // The webhook's catalog follows the channel cache; invalid channels are not injected.
   auto catalog = std::make_shared<webhook::ChannelSnapshot>();
@@ -112,8 +125,10 @@ int run_operator(const OperatorConfig& config) {
   // Controller.
   controller::WorkQueue queue;
   controller::connect_informers(channels, pods, queue);
-  controller::KubeChannelApi channel_api(channels, pods, client, identity);
-  controller::IpcChannelReconciler reconciler(channel_api, clock);
+  if (namespaces) controller::connect_namespace_informer(channels, *namespaces, queue);
+  controller::KubeChannelApi channel_api(channels, pods, client, identity,
+                                         namespaces ? &*namespaces : nullptr);
+  controller::IpcChannelReconciler reconciler(channel_api, clock, config.namespace_label);
   controller::ReconcileLoop loop(
       queue, [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       {[&metrics](std::chrono::duration<double> duration, bool failed) {
@@ -140,14 +155,15 @@ int run_operator(const OperatorConfig& config) {
         if (request.path == "/healthz") {
           response.body = "ok\n";
         } else if (request.path == "/readyz") {
-          const bool ready =
-              channels.has_synced() && pods.has_synced() && admission_server.serving();
+          const bool ready = caches_synced() && admission_server.serving();
           response.status = ready ? 200 : 503;
-          response.body = ready ? "ok\n"
-                                : std::string("not ready:") +
-                                      (channels.has_synced() ? "" : " ipcchannel cache") +
-                                      (pods.has_synced() ? "" : " pod cache") +
-                                      (admission_server.serving() ? "" : " webhook") + "\n";
+          response.body =
+              ready
+                  ? "ok\n"
+                  : std::string("not ready:") + (channels.has_synced() ? "" : " ipcchannel cache") +
+                        (pods.has_synced() ? "" : " pod cache") +
+                        (!namespaces || namespaces->has_synced() ? "" : " namespace cache") +
+                        (admission_server.serving() ? "" : " webhook") + "\n";
         } else if (request.path == "/metrics") {
           response.content_type = "text/plain; version=0.0.4; charset=utf-8";
           response.body = metrics.serialize();
@@ -161,16 +177,19 @@ int run_operator(const OperatorConfig& config) {
   health_server.start();
   channels.start();
   pods.start();
+  if (namespaces) namespaces->start();
   admission_server.start();
 
-  // Wait for both caches before anyone reconciles (controller-runtime's WaitForCacheSync): a
-  // reconcile against a half-filled Pod cache would publish wrong counts.
-  while (!(channels.has_synced() && pods.has_synced()) && !stopping.cancelled()) {
+  // Wait for every cache before anyone reconciles (controller-runtime's WaitForCacheSync): a
+  // reconcile against a half-filled Pod cache would publish wrong counts, against a half-filled
+  // Namespace cache an Unknown InjectionEnabled.
+  while (!caches_synced() && !stopping.cancelled()) {
     timespec timeout{0, 100'000'000};
     const int signal = sigtimedwait(&signals, nullptr, &timeout);
     if (signal == SIGTERM || signal == SIGINT) stopping.cancel();
   }
-  spdlog::info("caches synced: {} IpcChannels, {} Pods", channels.size(), pods.size());
+  spdlog::info("caches synced: {} IpcChannels, {} Pods{}", channels.size(), pods.size(),
+               namespaces ? ", " + std::to_string(namespaces->size()) + " Namespaces" : "");
 
   // Leader election: only the leader reconciles.
   controller::KubeLeaseStore lease_store(client, ns, config.lease_name);
@@ -217,6 +236,7 @@ int run_operator(const OperatorConfig& config) {
   if (election.joinable()) election.join();
   channels.stop();
   pods.stop();
+  if (namespaces) namespaces->stop();
   admission_server.stop();
   health_server.stop();
   spdlog::info("ipcmesh-operator stopped");

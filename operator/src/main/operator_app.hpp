@@ -1,5 +1,6 @@
 // Builds the operator from its config and runs it until SIGTERM/SIGINT or lost leadership:
-// informers (IpcChannel, Pod) -> channel catalog (webhook) and work queue (controller);
+// informers (IpcChannel, Pod; Namespace when a namespace label is checked) -> channel catalog
+// (webhook) and work queue (controller);
 // leader election gating the reconcile workers; the admission server on every replica; the
 // health/metrics listener. Shutdown runs in reverse: workers, lease release, watches, servers.
 #pragma once

@@ -58,6 +58,13 @@ bool keep_channel_field(std::span<const std::string> path) {
   return !(path.size() == 3 && path[1] == "annotations" && path[2] == kLastApplied);
 }
 
+bool keep_namespace_field(std::span<const std::string> path) {
+  if (path.empty()) return true;
+  if (path[0] != "metadata") return false;
+  if (path.size() == 1) return true;
+  return path.size() > 2 || is_one_of(path[1], {"name", "resourceVersion", "labels"});
+}
+
 void drop_managed_fields(json& object) {
   if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
@@ -87,6 +94,14 @@ kube::InformerOptions pod_informer_options() {
   options.parse_filter = keep_pod_field;
   options.after_relist = release_free_memory;
   options.name = "pods";
+  return options;
+}
+
+kube::InformerOptions namespace_informer_options() {
+  kube::InformerOptions options;
+  options.collection = kube::kNamespaces;
+  options.parse_filter = keep_namespace_field;
+  options.name = "namespaces";
   return options;
 }
 

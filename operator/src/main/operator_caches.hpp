@@ -26,10 +26,16 @@ bool keep_pod_field(std::span<const std::string> path);
 void drop_managed_fields(nlohmann::json& object);
 bool keep_channel_field(std::span<const std::string> path);
 
-// The informer options the operator uses for its two caches (also used by the memory benchmark).
-// The Pod informer is a controller::PodInformer decoding with api::pod_record_from_json.
+// The informer options the operator uses for its caches (also used by the memory benchmark).
+// The Pod informer is a controller::PodInformer decoding with api::pod_record_from_json; the
+// Namespace informer (only when the operator checks a namespace label) a
+// controller::NamespaceInformer decoding with api::namespace_record_from_json.
 kube::InformerOptions channel_informer_options();
 kube::InformerOptions pod_informer_options();
+kube::InformerOptions namespace_informer_options();
+
+// The Namespace record reads metadata.name, resourceVersion and labels: nothing else is built.
+bool keep_namespace_field(std::span<const std::string> path);
 
 // Process-wide malloc setting for the caches: every block of 128 KiB or more gets its own mapping,
 // returned to the system when freed. Call once, early in main (the memory benchmark does too).

@@ -122,6 +122,19 @@ const std::vector<Setting>& settings() {
            throw std::runtime_error("mqueue-limit-action: \"" + v + "\" is not Deny or Warn");
          }
        }},
+      {"namespace-label", "injection.namespaceLabel",
+       "key=value of the webhook registration's namespaceSelector: channels in namespaces "
+       "without it get InjectionEnabled=False; \"\" turns the check off "
+       "(ipcmesh.io/injection=enabled)",
+       [](OperatorConfig& c, const std::string& v) {
+         if (v.empty()) {
+           c.namespace_label.reset();
+           return;
+         }
+         auto label = api::parse_namespace_label(v);
+         if (!label) throw std::runtime_error("namespace-label: " + label.error().message);
+         c.namespace_label = std::move(*label);
+       }},
       {"excluded-namespaces", "injection.excludedNamespaces",
        "never inject here, comma-separated (kube-system,kube-public,kube-node-lease)",
        [](OperatorConfig& c, const std::string& v) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/namespace_record.hpp"
 #include "webhook/pod_mutation.hpp"
 
 namespace ipcmesh::operator_main {
@@ -34,6 +35,11 @@ struct OperatorConfig {
 
   // The Pod mutation's options (relay image, policy); server_minor is learnt at start-up.
   webhook::MutationOptions mutation;
+
+  // The label the webhook registration's namespaceSelector requires (the chart's, by default
+  // ipcmesh.io/injection=enabled): channels in namespaces without it get InjectionEnabled=False.
+  // nullopt (--namespace-label ""): no check, namespaces are not watched.
+  std::optional<api::NamespaceLabel> namespace_label = api::kDefaultInjectionLabel;
 };
 
 struct ConfigOutcome {

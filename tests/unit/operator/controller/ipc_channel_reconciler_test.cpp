@@ -199,6 +199,109 @@ TEST(ComputeStatus, KeepsTransitionTimeWhileTheStatusHolds) {
   EXPECT_NE(third.find_condition("Ready")->message.find("latecomer"), std::string::npos);
 }
 
+const api::NamespaceLabel kLabel = api::kDefaultInjectionLabel;
+const NamespaceInjection kLabelled{kLabel, true};
+const NamespaceInjection kNotLabelled{kLabel, false};
+const NamespaceInjection kNotObserved{kLabel, std::nullopt};
+
+struct InjectionCase {
+  const char* name;
+  json channel;
+  std::vector<PodFixture> pods;
+  NamespaceInjection injection;
+  std::string ready_status, ready_reason;
+  std::string enabled_status, enabled_reason;  // "" : no InjectionEnabled condition
+};
+
+// InjectionEnabled follows the namespace's label; without the label Ready is False too (a Pod
+// created now would not get the channel), except that an invalid spec stays Ready's reason.
+TEST(ComputeStatus, InjectionEnabledFollowsTheNamespaceLabelAndHoldsReadyFalseWithoutIt) {
+  const std::vector<InjectionCase> cases = {
+      {"check off: no condition", channel_json(1), {}, {}, "True", "NoPodsSelected", "", ""},
+      {"labelled",
+       channel_json(1),
+       {{"a", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}}},
+       kLabelled,
+       "True",
+       "AllPodsInjected",
+       "True",
+       "NamespaceEnabled"},
+      {"not labelled, no pods",
+       channel_json(1),
+       {},
+       kNotLabelled,
+       "False",
+       "NamespaceNotEnabled",
+       "False",
+       "NamespaceNotEnabled"},
+      {"not labelled: uninjected pods are not sent restarting",
+       channel_json(1),
+       {{"a", kSelected, {}}},
+       kNotLabelled,
+       "False",
+       "NamespaceNotEnabled",
+       "False",
+       "NamespaceNotEnabled"},
+      {"not labelled, pods injected before the label went",
+       channel_json(1),
+       {{"a", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}}},
+       kNotLabelled,
+       "False",
+       "NamespaceNotEnabled",
+       "False",
+       "NamespaceNotEnabled"},
+      {"namespace not in the cache yet",
+       channel_json(1),
+       {},
+       kNotObserved,
+       "True",
+       "NoPodsSelected",
+       "Unknown",
+       "NamespaceNotObserved"},
+      {"invalid spec and not labelled",
+       channel_json(1, "uid-1", "8Mi"),
+       {},
+       kNotLabelled,
+       "False",
+       "InvalidSpec",
+       "False",
+       "NamespaceNotEnabled"},
+  };
+  for (const InjectionCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<PodPtr> pods;
+    for (const auto& p : c.pods) pods.push_back(make_pod(p));
+    const auto status = compute_status(c.channel, pods, {}, "T1", c.injection);
+    const auto* ready = status.find_condition("Ready");
+    ASSERT_NE(ready, nullptr);
+    EXPECT_EQ(ready->status, c.ready_status);
+    EXPECT_EQ(ready->reason, c.ready_reason);
+    ASSERT_NE(status.find_condition("Degraded"), nullptr);
+    const auto* enabled = status.find_condition("InjectionEnabled");
+    if (c.enabled_status.empty()) {
+      EXPECT_EQ(enabled, nullptr);
+      continue;
+    }
+    ASSERT_NE(enabled, nullptr);
+    EXPECT_EQ(enabled->status, c.enabled_status);
+    EXPECT_EQ(enabled->reason, c.enabled_reason);
+    EXPECT_EQ(enabled->observed_generation, 1);
+    EXPECT_EQ(enabled->last_transition_time, "T1");
+    EXPECT_NE(enabled->message.find("\"team\""), std::string::npos) << enabled->message;
+  }
+}
+
+// The message says which label is missing and gives the command that adds it, in both conditions.
+TEST(ComputeStatus, NotEnabledMessageNamesTheLabelAndTheCommand) {
+  const NamespaceInjection custom{api::NamespaceLabel{"mesh.example.com/ipc", "on"}, false};
+  const auto status = compute_status(channel_json(1), {}, {}, "T1", custom);
+  const std::string expected =
+      "namespace \"team\" is not labelled mesh.example.com/ipc=on, so the webhook is not called "
+      "for its Pods: kubectl label namespace team mesh.example.com/ipc=on";
+  EXPECT_EQ(status.find_condition("InjectionEnabled")->message, expected);
+  EXPECT_EQ(status.find_condition("Ready")->message, expected);
+}
+
 class FakeChannelApi final : public ChannelApi {
  public:
   kube::ObjectPtr channel(const std::string& key) override {
@@ -207,6 +310,9 @@ class FakeChannelApi final : public ChannelApi {
   std::vector<kube::ObjectPtr> channels_in(const std::string&) override { return {channel_}; }
   std::vector<PodPtr> pods_in(const std::string& ns) override {
     return ns == "team" ? pods_ : std::vector<PodPtr>{};
+  }
+  NamespacePtr namespace_record(const std::string& name) override {
+    return name == "team" ? namespace_ : nullptr;
   }
   void write_status(const json& channel, const json& status) override {
     writes.push_back(status);
@@ -220,8 +326,17 @@ class FakeChannelApi final : public ChannelApi {
     events.push_back((type == kube::EventType::kWarning ? "Warning " : "Normal ") + reason);
   }
 
+  // Sets the cached "team" Namespace's labels.
+  void label_namespace(std::vector<api::PackedStringMap::Entry> labels) {
+    api::NamespaceRecord record{"team", std::to_string(++namespace_version_),
+                                api::PackedStringMap(std::move(labels))};
+    namespace_ = std::make_shared<const api::NamespaceRecord>(std::move(record));
+  }
+
   kube::ObjectPtr channel_;
   std::vector<PodPtr> pods_;
+  NamespacePtr namespace_;
+  int namespace_version_ = 0;
   std::vector<json> writes;
   std::vector<std::string> events;
 };
@@ -253,6 +368,62 @@ TEST(IpcChannelReconciler, WritesOnlyChangesAndRecordsEvents) {
 
   // A deleted channel is nothing to do.
   EXPECT_FALSE(reconciler.reconcile("team/gone").status_written);
+}
+
+// A channel in a namespace without the label gets InjectionEnabled=False and Ready=False with one
+// Warning Event; nothing more is written while that holds; labelling the namespace turns both
+// True in one write.
+TEST(IpcChannelReconciler, ReportsAnUnlabelledNamespaceOnceAndClearsItWhenLabelled) {
+  FakeChannelApi api;
+  kube::testing::FakeClock clock;
+  IpcChannelReconciler reconciler(api, clock, kLabel);
+  api.channel_ = std::make_shared<const json>(channel_json(1));
+  api.label_namespace({{"team.example/owner", "video"}, {"ipcmesh.io/injection", "disabled"}});
+
+  EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
+  ASSERT_EQ(api.writes.size(), 1u);
+  const auto written = api::status_from_json(api.writes[0]);
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_EQ(written->find_condition("InjectionEnabled")->status, "False");
+  EXPECT_EQ(written->find_condition("Ready")->reason, "NamespaceNotEnabled");
+  EXPECT_EQ(api.events, std::vector<std::string>{"Warning NamespaceNotEnabled"});
+
+  clock.advance(std::chrono::minutes(1));
+  api.label_namespace({{"team.example/owner", "audio"}, {"ipcmesh.io/injection", "disabled"}});
+  EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);  // still not enabled
+  EXPECT_EQ(api.writes.size(), 1u);
+
+  clock.advance(std::chrono::minutes(1));
+  api.label_namespace({{"ipcmesh.io/injection", "enabled"}});
+  EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
+  ASSERT_EQ(api.writes.size(), 2u);
+  const auto cleared = api::status_from_json(api.writes[1]);
+  ASSERT_TRUE(cleared) << cleared.error().message;
+  EXPECT_EQ(cleared->find_condition("InjectionEnabled")->status, "True");
+  EXPECT_EQ(cleared->find_condition("InjectionEnabled")->reason, "NamespaceEnabled");
+  EXPECT_EQ(cleared->find_condition("Ready")->status, "True");
+  EXPECT_EQ(api.events,
+            (std::vector<std::string>{"Warning NamespaceNotEnabled", "Normal NoPodsSelected",
+                                      "Normal NamespaceEnabled"}));
+  EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);
+}
+
+// With the check off the reconciler never asks for the namespace and writes no InjectionEnabled;
+// with it on, a namespace the cache has not seen is Unknown, not a false alarm.
+TEST(IpcChannelReconciler, WritesNoInjectionConditionWhenOffAndUnknownBeforeTheNamespaceIsSeen) {
+  FakeChannelApi api;
+  kube::testing::FakeClock clock;
+  api.channel_ = std::make_shared<const json>(channel_json(1));
+  IpcChannelReconciler unchecked(api, clock);
+  EXPECT_TRUE(unchecked.reconcile("team/frames").status_written);
+  EXPECT_FALSE(api::status_from_json(api.writes.back())->find_condition("InjectionEnabled"));
+
+  IpcChannelReconciler checked(api, clock, kLabel);
+  EXPECT_TRUE(checked.reconcile("team/frames").status_written);
+  const auto status = api::status_from_json(api.writes.back());
+  EXPECT_EQ(status->find_condition("InjectionEnabled")->status, "Unknown");
+  EXPECT_EQ(status->find_condition("Ready")->status, "True");
+  EXPECT_EQ(api.events, std::vector<std::string>{});
 }
 
 }  // namespace

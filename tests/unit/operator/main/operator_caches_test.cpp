@@ -4,6 +4,7 @@
 
 #include "../kube/fake_clock.hpp"
 #include "../kube/scripted_transport.hpp"
+#include "../kube/watch_bodies.hpp"
 #include "controller/ipc_channel_reconciler.hpp"
 #include "controller/reconcile_loop.hpp"
 #include "webhook/admission.hpp"
@@ -211,6 +212,83 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
   EXPECT_EQ(queued_after_relabel, 1u);
   EXPECT_EQ(queue.get(), "team/frames");
   EXPECT_EQ(pods.get("team/a")->label("app"), "other");
+}
+
+json full_namespace(const std::string& name, const std::string& version, json labels) {
+  labels["kubernetes.io/metadata.name"] = name;
+  return {{"apiVersion", "v1"},
+          {"kind", "Namespace"},
+          {"metadata",
+           {{"name", name},
+            {"uid", "ns-" + name},
+            {"resourceVersion", version},
+            {"labels", labels},
+            {"annotations", {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}}},
+            {"managedFields", json::array({{{"manager", "kubectl"}}})}}},
+          {"spec", {{"finalizers", {"kubernetes"}}}},
+          {"status", {{"phase", "Active"}}}};
+}
+
+// The Namespace cache as the operator runs it lists and watches /api/v1/namespaces and keeps the
+// record the whole object makes; a namespace added or relabelled queues its channels, other
+// namespace updates do not.
+TEST(OperatorCaches, NamespaceCacheKeepsLabelsAndRelabellingQueuesTheNamespacesChannels) {
+  EXPECT_TRUE(keep_namespace_field(std::vector<std::string>{"metadata", "labels"}));
+  EXPECT_FALSE(keep_namespace_field(std::vector<std::string>{"metadata", "managedFields"}));
+  EXPECT_FALSE(keep_namespace_field(std::vector<std::string>{"metadata", "annotations"}));
+  EXPECT_FALSE(keep_namespace_field(std::vector<std::string>{"spec"}));
+
+  kube::testing::FakeClock clock;
+  kube::testing::ScriptedTransport channel_server;
+  channel_server.push({200, kube::testing::list_body({channel(false)}, "9"), {}, std::nullopt, {}});
+  auto channel_options = channel_informer_options();
+  channel_options.after_relist = nullptr;
+  kube::Informer channels(channel_server, clock, channel_options);
+  kube::Cancellation channels_done;
+  channels.run(channels_done);
+
+  controller::WorkQueue queue;
+  const auto drain = [&queue] {
+    const std::size_t depth = queue.depth();
+    for (std::size_t i = 0; i < depth; ++i) queue.done(*queue.get());
+    return depth;
+  };
+  kube::testing::ScriptedTransport namespace_server;
+  namespace_server.push({200,
+                         kube::testing::list_body({full_namespace("team", "5", json::object()),
+                                                   full_namespace("quiet", "6", json::object())},
+                                                  "9"),
+                         {},
+                         std::nullopt,
+                         {}});
+  std::size_t after_list = 0, after_churn = 0, after_label = 0;
+  namespace_server.push({200, "", {}, std::nullopt, [&] { after_list = drain(); }});
+  json annotated = full_namespace("team", "7", json::object());
+  annotated["metadata"]["annotations"]["owner"] = "video";
+  namespace_server.push({200, "", {kube::testing::event("MODIFIED", annotated)}, std::nullopt, [&] {
+                           after_churn = drain();
+                         }});
+  const json labelled = full_namespace("team", "8", {{"ipcmesh.io/injection", "enabled"}});
+  namespace_server.push({200, "", {kube::testing::event("MODIFIED", labelled)}, std::nullopt, [&] {
+                           after_label = queue.depth();
+                         }});
+  controller::NamespaceInformer namespaces(namespace_server, clock, namespace_informer_options(),
+                                           api::namespace_record_from_json);
+  controller::connect_namespace_informer(channels, namespaces, queue);
+  kube::Cancellation namespaces_done;
+  namespaces.run(namespaces_done);
+
+  EXPECT_EQ(namespace_server.requests().front().path_and_query.rfind("/api/v1/namespaces?", 0), 0u)
+      << namespace_server.requests().front().path_and_query;
+  EXPECT_EQ(after_list, 1u);  // "team" has a channel, "quiet" none
+  EXPECT_EQ(after_churn, 0u);
+  EXPECT_EQ(after_label, 1u);
+  EXPECT_EQ(queue.get(), "team/frames");
+  const auto cached = namespaces.get("team");
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(*cached, api::namespace_record_from_json(labelled));
+  EXPECT_TRUE(cached->has(api::kDefaultInjectionLabel));
+  EXPECT_FALSE(namespaces.get("quiet")->has(api::kDefaultInjectionLabel));
 }
 
 }  // namespace

@@ -75,6 +75,7 @@ injection:
   hostIpcNamespaces: [media, robotics]
   allowMqueueSysctls: true
   mqueueLimitAction: Warn
+  namespaceLabel: mesh.example.com/ipc=on
   excludedNamespaces:
     - kube-system
     - legacy
@@ -122,6 +123,8 @@ INSTANTIATE_TEST_SUITE_P(
                               webhook::MqueueLimitAction::kDeny);
                     EXPECT_EQ(c.mutation.policy.excluded_namespaces,
                               (Strings{"kube-system", "kube-public", "kube-node-lease"}));
+                    EXPECT_EQ(c.namespace_label,
+                              (api::NamespaceLabel{"ipcmesh.io/injection", "enabled"}));
                   }},
         ValueCase{
             "EveryFileValueIsTaken",
@@ -150,6 +153,7 @@ INSTANTIATE_TEST_SUITE_P(
               EXPECT_TRUE(c.mutation.policy.allow_mqueue_sysctls);
               EXPECT_EQ(c.mutation.policy.mqueue_limit_action, webhook::MqueueLimitAction::kWarn);
               EXPECT_EQ(c.mutation.policy.excluded_namespaces, (Strings{"kube-system", "legacy"}));
+              EXPECT_EQ(c.namespace_label, (api::NamespaceLabel{"mesh.example.com/ipc", "on"}));
             }},
         ValueCase{
             "FlagsOverrideTheFileInBothSpellings",
@@ -198,6 +202,33 @@ INSTANTIATE_TEST_SUITE_P(
                   [](const OperatorConfig& c) {
                     EXPECT_EQ(c.mutation.policy.excluded_namespaces, (Strings{"a", "b"}));
                     EXPECT_TRUE(c.mutation.policy.allow_mqueue_sysctls);
+                  }},
+        ValueCase{"NamespaceLabelFlagOverridesTheFile",
+                  kFullFile,
+                  {"--namespace-label", "ipcmesh.io/test-webhooks=enabled"},
+                  [](const OperatorConfig& c) {
+                    EXPECT_EQ(c.namespace_label,
+                              (api::NamespaceLabel{"ipcmesh.io/test-webhooks", "enabled"}));
+                  }},
+        ValueCase{"NamespaceLabelMayHaveAnEmptyValue",
+                  "",
+                  {"--namespace-label=team.example/ipc="},
+                  [](const OperatorConfig& c) {
+                    EXPECT_EQ(c.namespace_label, (api::NamespaceLabel{"team.example/ipc", ""}));
+                  }},
+        ValueCase{"EmptyNamespaceLabelFlagTurnsTheCheckOff",
+                  kFullFile,
+                  {"--namespace-label="},
+                  [](const OperatorConfig& c) { EXPECT_FALSE(c.namespace_label.has_value()); }},
+        ValueCase{"EmptyNamespaceLabelInTheFileTurnsTheCheckOff",
+                  "injection:\n  namespaceLabel: \"\"\n",
+                  {},
+                  [](const OperatorConfig& c) { EXPECT_FALSE(c.namespace_label.has_value()); }},
+        ValueCase{"NullNamespaceLabelInTheFileKeepsTheDefault",
+                  "injection:\n  namespaceLabel:\n",
+                  {},
+                  [](const OperatorConfig& c) {
+                    EXPECT_EQ(c.namespace_label, api::kDefaultInjectionLabel);
                   }}),
     [](const ::testing::TestParamInfo<ValueCase>& info) { return info.param.name; });
 
@@ -272,6 +303,31 @@ INSTANTIATE_TEST_SUITE_P(
                     "",
                     {"--mqueue-limit-action", "Ignore"},
                     "\"Ignore\" is not Deny or Warn"},
+        RefusalCase{"NamespaceLabelWithoutEquals",
+                    "",
+                    {"--namespace-label", "ipcmesh.io/injection"},
+                    "namespace-label: \"ipcmesh.io/injection\" is not key=value with one '='"},
+        RefusalCase{"NamespaceLabelWithTwoEquals",
+                    "",
+                    {"--namespace-label", "a=b=c"},
+                    "namespace-label: \"a=b=c\" is not key=value with one '='"},
+        RefusalCase{"NamespaceLabelWithoutKey",
+                    "",
+                    {"--namespace-label", "=enabled"},
+                    "namespace-label: \"=enabled\" has no label key before '='"},
+        RefusalCase{"NamespaceLabelKeyNotALabelKey",
+                    "",
+                    {"--namespace-label", "ipcmesh io=enabled"},
+                    "namespace-label: \"ipcmesh io=enabled\": label key \"ipcmesh io\""},
+        RefusalCase{"NamespaceLabelValueNotALabelValue",
+                    "",
+                    {"--namespace-label", "ipcmesh.io/injection=yes please"},
+                    "label value \"yes please\""},
+        RefusalCase{"NamespaceLabelInTheFileNamesTheYamlPath",
+                    "injection:\n  namespaceLabel: enabled\n",
+                    {},
+                    "config: injection.namespaceLabel: namespace-label: \"enabled\" is not "
+                    "key=value"},
         RefusalCase{"FileValueOutOfRangeNamesTheYamlPath",
                     "health:\n  port: 0\n",
                     {},
@@ -304,7 +360,8 @@ TEST(OperatorConfig, HelpPrintsEveryFlagAndExitsZero) {
        {"--config FILE", "--threads (threads)", "--webhook-port (webhook.port)",
         "--tls-cert (webhook.certFile)", "--lease-duration (leaderElection.leaseDurationSeconds)",
         "--renew-deadline", "--retry-period", "--host-ipc-namespaces", "--mqueue-limit-action",
-        "--excluded-namespaces", "--help, --version"}) {
+        "--excluded-namespaces", "--namespace-label (injection.namespaceLabel)",
+        "--help, --version"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected;
   }
 }
