@@ -15,9 +15,12 @@ export CCACHE_NOHASHDIR ?= 1
 export PATH := $(PATH):/usr/local/go/bin
 # Each ctest tier's output is kept here; `make test` adds the counts up at the end.
 TEST_LOGS := $(CURDIR)/build-test-logs
+# Images are tagged with the project's version (CMakeLists.txt), never :latest.
+VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION") print $$(i + 1)}' CMakeLists.txt)
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
-	tools tools-cluster demo demo-down bench clean help
+	tools tools-cluster demo demo-down bench clean help images images-from-source images-save \
+	test-images
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
 # linked here.
@@ -39,6 +42,9 @@ help:
 	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, cluster against a real API server)"
 	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached)"
 	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
+	@echo "make images     ipcmesh/{relay,operator,tools}:$(VERSION) from the built binaries (Docker)"
+	@echo "make images-from-source  the same images, compiled inside Docker (no toolchain needed)"
+	@echo "make images-save  docker save archives into $(BUILD)/images-save (for containerd or kind)"
 	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
 	@echo "make clean      remove the build trees"
 
@@ -53,7 +59,7 @@ build: configure
 # Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
 test-unit: build
 	@mkdir -p $(TEST_LOGS)
-	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|cluster_test)$$' | tee $(TEST_LOGS)/unit.log
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|cluster_test|images_test|chart_test)$$' | tee $(TEST_LOGS)/unit.log
 
 test-ipc: build
 	@mkdir -p $(TEST_LOGS)
@@ -89,6 +95,22 @@ test-fuzz: build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	tests/fuzz/run.sh build-fuzz/bin $(FUZZ_SECONDS)
 
+# The three images, packaging what `make` built (so `make test` compiles the project once); the
+# base image is made offline with mmdebstrap when no registry can be reached.
+images: build
+	docker/images.sh prebuilt $(VERSION) $(BUILD)/bin $(BUILD)/images
+
+images-from-source: deps
+	docker/images.sh source $(VERSION)
+
+images-save: images
+	docker/images.sh save $(VERSION) $(BUILD)/images-save
+
+# Real containers from those images; without a Docker engine this fails, it is never skipped.
+test-images: images
+	@mkdir -p $(TEST_LOGS)
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^images_test$$' | tee $(TEST_LOGS)/images.log
+
 tools: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN)
 
@@ -111,8 +133,8 @@ demo: deps build tools-cluster
 demo-down:
 	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
 
-test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-cluster
-	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, cluster)"
+test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-images test-cluster
+	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, images, cluster)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
