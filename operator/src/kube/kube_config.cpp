@@ -182,7 +182,13 @@ ClusterConnection load_kubeconfig(const std::vector<fs::path>& files, const std:
     if (merged.current_context.empty())
       merged.current_context = string_field(root, "current-context");
   }
-  if (!any) throw ConfigError("no kubeconfig file found");
+  if (!any) {
+    std::string tried;
+    for (const auto& file : files) tried += (tried.empty() ? "" : ", ") + file.string();
+    throw ConfigError(
+        "no kubeconfig file found (looked for " +
+        (tried.empty() ? std::string("none: no --kubeconfig, $KUBECONFIG or $HOME") : tried) + ")");
+  }
 
   const std::string context_name = context.empty() ? merged.current_context : context;
   if (context_name.empty()) throw ConfigError("kubeconfig: no current-context and none given");
