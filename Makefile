@@ -20,7 +20,7 @@ VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
 	tools tools-cluster demo demo-down bench clean help images images-from-source images-save \
-	test-images
+	test-images test-chart
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
 # linked here.
@@ -39,9 +39,11 @@ help:
 	@echo "make deps       install the Debian packages that are missing (as root) and check Go"
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
 	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
-	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, cluster against a real API server)"
+	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, images, chart, cluster against a real API server)"
 	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached)"
 	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
+	@echo "make test-images   only the image tier (make images, then real containers)"
+	@echo "make test-chart    only helm lint / helm template checks of charts/ipcmesh"
 	@echo "make images     ipcmesh/{relay,operator,tools}:$(VERSION) from the built binaries (Docker)"
 	@echo "make images-from-source  the same images, compiled inside Docker (no toolchain needed)"
 	@echo "make images-save  docker save archives into $(BUILD)/images-save (for containerd or kind)"
@@ -111,12 +113,17 @@ test-images: images
 	@mkdir -p $(TEST_LOGS)
 	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^images_test$$' | tee $(TEST_LOGS)/images.log
 
+# helm lint and helm template checks of charts/ipcmesh (no cluster; installs are in test-cluster).
+test-chart: build tools-cluster
+	@mkdir -p $(TEST_LOGS)
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^chart_test$$' | tee $(TEST_LOGS)/chart.log
+
 tools: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN)
 
-# What the control plane needs (helm is for the chart; it is not built by `make test`).
+# What the control plane and the chart tests need.
 tools-cluster: deps
-	tests/tools/build-tools.sh $(TOOLS_BIN) etcd kube-apiserver kube-controller-manager kubectl
+	tests/tools/build-tools.sh $(TOOLS_BIN) etcd kube-apiserver kube-controller-manager kubectl helm
 
 # One control plane for the whole tier; its logs stay in $(CLUSTER_DIR)/logs (kept on failure).
 test-cluster: build tools-cluster
@@ -133,8 +140,8 @@ demo: deps build tools-cluster
 demo-down:
 	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
 
-test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-images test-cluster
-	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, images, cluster)"
+test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-images test-chart test-cluster
+	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, images, chart, cluster)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
