@@ -2,8 +2,10 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -51,7 +53,77 @@ std::string base64_file(const std::string& path) {
 
 constexpr const char* kTestNamespaceLabel = "ipcmesh.io/test-webhooks";
 
+std::string trim(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  return text;
+}
+
+// Renders only the chart's ServiceAccount and RBAC (as `helm install -n kOperatorNamespace`
+// would) and applies them; returns the ServiceAccount's name as the chart spells it.
+std::string apply_chart_rbac(const ControlPlane& plane) {
+  const std::string helm = plane.tools_bin + "/helm";
+  if (::access(helm.c_str(), X_OK) != 0) {
+    throw std::runtime_error(helm +
+                             " is missing: the cluster tier runs the operator under the chart's "
+                             "RBAC, rendered by helm; build it with 'make tools'");
+  }
+  const CommandResult rendered = run_command(
+      {helm, "template", "ipcmesh", repo_path("charts/ipcmesh"), "--namespace", kOperatorNamespace,
+       "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"});
+  if (!rendered.ok()) {
+    throw std::runtime_error("helm template of the chart's RBAC failed: " + rendered.err);
+  }
+  const nlohmann::json applied =
+      nlohmann::json::parse(kubectl_ok({"apply", "-f", "-", "-o", "json"}, rendered.out));
+  // One object comes back as itself, several as a List.
+  const nlohmann::json items =
+      applied.value("kind", "") == "List" ? applied.at("items") : nlohmann::json::array({applied});
+  for (const auto& item : items) {
+    if (item.value("kind", "") == "ServiceAccount") {
+      return item.at("metadata").at("name").get<std::string>();
+    }
+  }
+  throw std::runtime_error("the chart rendered no ServiceAccount:\n" + rendered.out);
+}
+
+// A kubeconfig for the control plane that authenticates with a TokenRequest token of the
+// operator's ServiceAccount (24 h: longer than any run), readable by us only.
+std::string write_operator_kubeconfig(const ControlPlane& plane) {
+  const std::string token = trim(kubectl_ok({"create", "token", plane.operator_service_account,
+                                             "-n", kOperatorNamespace, "--duration", "24h"}));
+  if (token.empty()) throw std::runtime_error("kubectl create token printed no token");
+  const std::string file = plane.dir + "/operator.kubeconfig";
+  const std::string partial = file + ".partial";
+  {
+    std::ofstream out(partial, std::ios::trunc);
+    out << "apiVersion: v1\n"
+        << "kind: Config\n"
+        << "clusters:\n"
+        << "- name: ipcmesh-test\n"
+        << "  cluster:\n"
+        << "    server: " << plane.apiserver_url << "\n"
+        << "    certificate-authority: " << plane.ca_file << "\n"
+        << "users:\n"
+        << "- name: " << plane.operator_service_account << "\n"
+        << "  user:\n"
+        << "    token: " << token << "\n"
+        << "contexts:\n"
+        << "- name: ipcmesh-operator\n"
+        << "  context: {cluster: ipcmesh-test, user: " << plane.operator_service_account << "}\n"
+        << "current-context: ipcmesh-operator\n";
+    if (!out) throw std::runtime_error("cannot write " + partial);
+  }
+  ::chmod(partial.c_str(), 0600);
+  std::filesystem::rename(partial, file);  // an operator starting now never reads half a file
+  return file;
+}
+
 }  // namespace
+
+std::string operator_user() {
+  return std::string("system:serviceaccount:") + kOperatorNamespace + ":" +
+         ClusterEnvironment::control_plane().operator_service_account;
+}
 
 std::string repo_path(const std::string& relative) {
   return std::string(IPCMESH_SOURCE_DIR) + "/" + relative;
@@ -88,6 +160,7 @@ void ClusterEnvironment::SetUp() {
   plane.dir = env_value(env_text, "IPCMESH_CLUSTER_DIR");
   plane.kubeconfig = env_value(env_text, "KUBECONFIG");
   plane.ca_file = env_value(env_text, "IPCMESH_CLUSTER_CA");
+  plane.apiserver_url = env_value(env_text, "IPCMESH_APISERVER");
   plane.etcd_url = env_value(env_text, "IPCMESH_ETCD");
   plane.tools_bin = env_value(env_text, "IPCMESH_TOOLS_BIN");
 
@@ -95,7 +168,10 @@ void ClusterEnvironment::SetUp() {
   kubectl_ok(
       {"wait", "--for=condition=Established", "--timeout=60s", "crd/ipcchannels.ipcmesh.io"});
   kubectl_ok({"apply", "-f", "-"},
-             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ipcmesh-system\n");
+             std::string("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ") +
+                 kOperatorNamespace + "\n");
+  plane.operator_service_account = apply_chart_rbac(plane);
+  plane.operator_kubeconfig = write_operator_kubeconfig(plane);
 }
 
 void ClusterEnvironment::TearDown() {
@@ -194,7 +270,7 @@ OperatorProcess::OperatorProcess(OperatorOptions options) : options_(std::move(o
   log_file_ = plane.dir + "/logs/operator-" + options_.identity + ".log";
   std::vector<std::string> argv = {std::string(IPCMESH_BIN_DIR) + "/ipcmesh-operator",
                                    "--kubeconfig",
-                                   plane.kubeconfig,
+                                   plane.operator_kubeconfig,
                                    "--namespace",
                                    options_.operator_namespace,
                                    "--identity",

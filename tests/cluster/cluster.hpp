@@ -2,6 +2,11 @@
 // against it, the operator as a real out-of-cluster process with its webhook registered through
 // a MutatingWebhookConfiguration (url + caBundle), and polling helpers.
 //
+// The operator never runs as admin here: it gets a TokenRequest token of the ServiceAccount the
+// Helm chart makes, bound by the chart's own RBAC (charts/ipcmesh/templates/serviceaccount.yaml
+// and rbac.yaml, rendered with helm and applied in SetUp), so the whole tier passing proves the
+// chart grants the operator enough.
+//
 // One control plane serves the whole run: `make test-cluster` starts it and exports
 // IPCMESH_CLUSTER_DIR; run alone, a test binary starts its own and stops it at exit.
 #pragma once
@@ -24,9 +29,20 @@ struct ControlPlane {
   std::string dir;         // holds pki/, logs/, kubeconfig
   std::string kubeconfig;  // admin (system:masters)
   std::string ca_file;     // signs the API server's and our webhook's certificates
+  std::string apiserver_url;
   std::string etcd_url;
-  std::string tools_bin;  // etcd, kubectl, ...
+  std::string tools_bin;  // etcd, kubectl, helm, ...
+  // The chart's ServiceAccount in kOperatorNamespace, and a kubeconfig holding its token: what
+  // every OperatorProcess runs with.
+  std::string operator_service_account;  // its name, e.g. "ipcmesh-operator"
+  std::string operator_kubeconfig;
 };
+
+// Where the chart is "installed" for the tier (its ServiceAccount, Role and RoleBinding live
+// here): the operator's --namespace, so leader election's Lease is the one place the Role allows.
+inline constexpr const char* kOperatorNamespace = "ipcmesh-system";
+// system:serviceaccount:<namespace>:<name>, the user the API server sees for the operator.
+std::string operator_user();
 
 // The GoogleTest environment: registered by cluster_main.cpp.
 class ClusterEnvironment : public ::testing::Environment {
@@ -57,7 +73,8 @@ enum class FailurePolicy { kFail, kIgnore };
 
 struct OperatorOptions {
   std::string identity = "operator-0";
-  std::string operator_namespace = "ipcmesh-system";
+  // The chart's Role (Leases) exists only here: another namespace makes leader election fail.
+  std::string operator_namespace = kOperatorNamespace;
   std::vector<std::string> extra_flags;
 };
 

@@ -232,14 +232,15 @@ class EtcdDirectApiServer {
   BackgroundProcess process_;
 };
 
-// The admin kubeconfig with another server address (the proxy in front of the second server).
+// The operator's kubeconfig (the chart's ServiceAccount token) with another server address (the
+// proxy in front of the second server).
 std::string kubeconfig_for_port(int port) {
   const ControlPlane& plane = ClusterEnvironment::control_plane();
-  const std::string text = read_file(plane.kubeconfig);
+  const std::string text = read_file(plane.operator_kubeconfig);
   const std::string rewritten =
       std::regex_replace(text, std::regex("server: https://127\\.0\\.0\\.1:[0-9]+"),
                          "server: https://127.0.0.1:" + std::to_string(port));
-  if (rewritten == text) throw std::runtime_error("no server line in " + plane.kubeconfig);
+  if (rewritten == text) throw std::runtime_error("no server line in " + plane.operator_kubeconfig);
   const std::string file = plane.dir + "/kubeconfig-via-proxy-" + std::to_string(port);
   std::ofstream(file) << rewritten;
   return file;
