@@ -307,7 +307,10 @@ INSTANTIATE_TEST_SUITE_P(
                      },
                      ""},
         ValidateCase{"node scope beyond the kernel defaults",
-                     [](ChannelSpec& s) { s.scope = Scope::kNode; },
+                     [](ChannelSpec& s) {
+                       s.scope = Scope::kNode;
+                       s.message_queue->max_messages = 11;
+                     },
                      "messageQueue: scope Node shares the host's IPC namespace"},
         ValidateCase{"zero max message size",
                      [](ChannelSpec& s) { s.shared_memory->max_message_size = 0; },
