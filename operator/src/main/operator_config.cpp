@@ -97,7 +97,8 @@ const std::vector<Setting>& settings() {
        [](OperatorConfig& c, const std::string& v) {
          c.retry_period = std::chrono::seconds(to_int("retry-period", v, 1, 3600));
        }},
-      {"relay-image", "injection.relayImage", "relay container image",
+      {"relay-image", "injection.relayImage",
+       "relay container image (ipcmesh/relay:" IPCMESH_VERSION ")",
        [](OperatorConfig& c, const std::string& v) { c.mutation.relay_image = v; }},
       {"relay-image-pull-policy", "injection.relayImagePullPolicy", "IfNotPresent|Always|Never",
        [](OperatorConfig& c, const std::string& v) { c.mutation.relay_image_pull_policy = v; }},
