@@ -126,7 +126,8 @@ tools-cluster: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN) etcd kube-apiserver kube-controller-manager kubectl helm
 
 # One control plane for the whole tier; its logs stay in $(CLUSTER_DIR)/logs (kept on failure).
-test-cluster: build tools-cluster
+# The operator image joins it too: run with the chart's config, token and RBAC (in-cluster mode).
+test-cluster: build tools-cluster images
 	@mkdir -p $(TEST_LOGS)
 	-tests/cluster/control-plane.sh down $(CLUSTER_DIR) >/dev/null 2>&1
 	IPCMESH_TOOLS_BIN=$(TOOLS_BIN) tests/cluster/control-plane.sh up $(CLUSTER_DIR)

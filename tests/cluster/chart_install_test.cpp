@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -78,6 +80,7 @@ class ChartRelease {
 
   const std::string& name() const { return name_; }
   const std::string& ns() const { return ns_; }
+  const std::string& label_value() const { return label_value_; }
   std::string selector() const { return "app.kubernetes.io/instance=" + name_; }
 
  private:
@@ -213,6 +216,157 @@ TEST(ChartInstall, UninstallLeavesNothingButTheCrd) {
   EXPECT_TRUE(gone) << "left after helm uninstall:\n" << left;
   EXPECT_TRUE(kubectl({"get", "crd", "ipcchannels.ipcmesh.io"}).ok())
       << "Helm keeps CRDs by design; the CRD must still be there";
+}
+
+// What the kubelet would mount into the chart's operator Pod, written into a folder: the
+// ServiceAccount's token (TokenRequest), CA and namespace, and the projected volume of the
+// chart's ConfigMap and webhook Secret, read back from the API server.
+std::string write_pod_volumes(const ChartRelease& release) {
+  namespace fs = std::filesystem;
+  const ControlPlane& plane = ClusterEnvironment::control_plane();
+  const fs::path root = fs::path(plane.dir) / ("pod-volumes-" + release.name());
+  fs::create_directories(root / "serviceaccount");
+  fs::create_directories(root / "config" / "webhook");
+  const auto write = [](const fs::path& file, const std::string& text) {
+    std::ofstream(file, std::ios::trunc) << text;
+    fs::permissions(file, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  };
+  write(root / "serviceaccount" / "token",
+        kubectl_ok({"create", "token", release.name() + "-operator", "-n", release.ns()}));
+  write(root / "serviceaccount" / "ca.crt", read_file(plane.ca_file));
+  write(root / "serviceaccount" / "namespace", release.ns());
+  write(root / "config" / "config.yaml",
+        kubectl_json({"get", "configmap", release.name() + "-config", "-n", release.ns()})
+            .at("data")
+            .at("config.yaml")
+            .get<std::string>());
+  for (const char* key : {"tls.crt", "tls.key"}) {
+    write(root / "config" / "webhook" / key,
+          kubectl_ok({"get", "secret", release.name() + "-webhook-tls", "-n", release.ns(), "-o",
+                      std::string("go-template={{index .data \"") + key + "\" | base64decode}}"}));
+  }
+  return root.string();
+}
+
+// A container removed on destruction.
+class DockerContainer {
+ public:
+  explicit DockerContainer(std::string name) : name_(std::move(name)) {}
+  ~DockerContainer() { run_command({"docker", "rm", "-f", name_}); }
+  DockerContainer(const DockerContainer&) = delete;
+  DockerContainer& operator=(const DockerContainer&) = delete;
+  const std::string& name() const { return name_; }
+  std::string logs() const {
+    const CommandResult result = run_command({"docker", "logs", "--tail", "40", name_});
+    return result.out + result.err;
+  }
+
+ private:
+  std::string name_;
+};
+
+// The chart's operator as its Pod would run it, short of a kubelet: the ipcmesh/operator image
+// (`make images`) as user 65532 with a read-only root and no capabilities, in-cluster mode
+// (KUBERNETES_SERVICE_HOST, the ServiceAccount token, CA and namespace where a Pod has them), the
+// chart's own config.yaml and webhook key pair at the chart's mount paths. It becomes ready,
+// leads through the chart's Lease Role, and its controller applies the chart's namespace label
+// (unique to this release) to a channel's InjectionEnabled condition.
+TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
+  ChartRelease release;
+  release.install();
+  const ControlPlane& plane = ClusterEnvironment::control_plane();
+  const std::string volumes = write_pod_volumes(release);
+  const std::string apiserver_port = plane.apiserver_url.substr(plane.apiserver_url.rfind(':') + 1);
+  const int health_port = free_port();
+  const std::string pod_name = release.name() + "-operator-0";
+  DockerContainer container("ipcmesh-chart-operator-" + release.name());
+  // Host network: the API server listens on 127.0.0.1 only. The ports come as flags, over the
+  // chart's, since the host's are shared.
+  const CommandResult started =
+      run_command({"docker",
+                   "run",
+                   "-d",
+                   "--name",
+                   container.name(),
+                   "--network",
+                   "host",
+                   "--read-only",
+                   "--user",
+                   "65532:65532",
+                   "--cap-drop",
+                   "ALL",
+                   "--security-opt",
+                   "no-new-privileges",
+                   "-e",
+                   "KUBERNETES_SERVICE_HOST=127.0.0.1",
+                   "-e",
+                   "KUBERNETES_SERVICE_PORT=" + apiserver_port,
+                   "-e",
+                   "POD_NAME=" + pod_name,
+                   "-e",
+                   "POD_NAMESPACE=" + release.ns(),
+                   "-v",
+                   volumes + "/serviceaccount:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+                   "-v",
+                   volumes + "/config:/etc/ipcmesh:ro",
+                   std::string("ipcmesh/operator:") + IPCMESH_VERSION,
+                   "--config",
+                   "/etc/ipcmesh/config.yaml",
+                   "--health-port",
+                   std::to_string(health_port),
+                   "--webhook-port",
+                   std::to_string(free_port())});
+  ASSERT_TRUE(started.ok()) << "docker run failed (is `make images` done?): " << started.err;
+
+  const bool ready = eventually(
+      [&] {
+        return run_command({"curl", "-sf", "-m", "2",
+                            "http://127.0.0.1:" + std::to_string(health_port) + "/readyz"})
+            .ok();
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(ready) << container.logs();
+  std::string holder;
+  EXPECT_TRUE(eventually([&] {
+    holder = kubectl({"get", "lease", "ipcmesh-operator", "-n", release.ns(), "-o",
+                      "jsonpath={.spec.holderIdentity}"})
+                 .out;
+    return holder.rfind(pod_name + "_", 0) == 0;  // POD_NAME_<random>, as client-go's
+  })) << "Lease holder: '"
+      << holder << "'\n"
+      << container.logs();
+
+  // A namespace with ipcmesh.io/injection=enabled, but not this release's value.
+  const std::string apps = create_namespace("chart-apps");
+  kubectl_ok({"apply", "-n", apps, "-f", "-"},
+             "apiVersion: ipcmesh.io/v1alpha1\nkind: IpcChannel\nmetadata:\n  name: frames\n"
+             "spec:\n  selector: {matchLabels: {app: a}}\n");
+  const std::string expected_label = "ipcmesh.io/injection=" + release.label_value();
+  const auto injection_enabled = [&] {
+    const json channel = kubectl_json({"get", "ipch", "frames", "-n", apps});
+    for (const auto& condition : channel["status"].value("conditions", json::array())) {
+      if (condition.value("type", "") == "InjectionEnabled") return condition;
+    }
+    return json::object();
+  };
+  json condition;
+  EXPECT_TRUE(eventually([&] {
+    condition = injection_enabled();
+    return condition.value("status", "") == "False";
+  })) << condition.dump()
+      << "\n"
+      << container.logs();
+  EXPECT_NE(condition.value("message", "").find(expected_label), std::string::npos)
+      << condition.dump();
+
+  kubectl_ok({"label", "namespace", apps, "--overwrite", expected_label});
+  EXPECT_TRUE(eventually([&] {
+    condition = injection_enabled();
+    return condition.value("status", "") == "True";
+  })) << condition.dump()
+      << "\n"
+      << container.logs();
+  kubectl({"delete", "namespace", apps, "--wait=false"});
 }
 
 }  // namespace
