@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the upstream tools the cluster tier and the demo need (etcd, kube-apiserver,
-# kube-controller-manager, kubectl, helm) from their published Go modules, into a cache
-# outside the work tree keyed by version, the pinned go.mod/go.sum and the ldflags, and links them into
-# $OUT_BIN. A cached build is reused; nothing here is ever committed.
+# kube-controller-manager, kubectl, helm) and what a local kubelet node needs (kubelet,
+# kube-scheduler, containerd with its runc shim and ctr, crictl) from their published Go modules,
+# into a cache outside the work tree keyed by version, the pinned go.mod/go.sum, the ldflags and
+# build tags, and links them into $OUT_BIN. A cached build is reused; nothing here is ever committed.
 #
 #   tests/tools/build-tools.sh [OUT_BIN [TOOL...]]   (default: build/tools/bin, every tool)
 #
-# TOOL is etcd, kube-apiserver, kube-controller-manager, kubectl or helm.
+# TOOL is etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-scheduler,
+# containerd (containerd, containerd-shim-runc-v2 and ctr) or crictl.
 #
 # Environment: IPCMESH_TOOLS_CACHE (default ~/.cache/ipcmesh/tools), GOFLAGS is respected.
 set -euo pipefail
@@ -15,7 +17,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out_bin="${1:-build/tools/bin}"
 shift || true
 wanted=("$@")
-((${#wanted[@]})) || wanted=(etcd kube-apiserver kube-controller-manager kubectl helm)
+((${#wanted[@]})) || wanted=(etcd kube-apiserver kube-controller-manager kubectl helm
+  kubelet kube-scheduler containerd crictl)
 is_wanted() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 cache_root="${IPCMESH_TOOLS_CACHE:-$HOME/.cache/ipcmesh/tools}"
 mkdir -p "$out_bin" "$cache_root"
@@ -46,17 +49,19 @@ module_version() {  # module_version WRAPPER_DIR MODULE
   (cd "$1" && go list -m -f '{{.Version}}' "$2")
 }
 
-# build_tool WRAPPER PACKAGE BINARY VERSION LDFLAGS
+# build_tool WRAPPER PACKAGE BINARY VERSION LDFLAGS [TAGS]
 build_tool() {
-  local wrapper="$here/$1" package="$2" binary="$3" version="$4" ldflags="$5"
+  local wrapper="$here/$1" package="$2" binary="$3" version="$4" ldflags="$5" tags="${6:-}"
   local pin
-  pin="$( (cat "$wrapper/go.mod" "$wrapper/go.sum"; echo "$ldflags") | sha256sum | cut -c1-12)"
+  # Build tags join the key only when there are some, so the keys of untagged tools never change.
+  pin="$( (cat "$wrapper/go.mod" "$wrapper/go.sum"; echo "$ldflags"; [[ -z "$tags" ]] || echo "tags $tags") |
+    sha256sum | cut -c1-12)"
   local dir="$cache_root/$binary-$version-$pin"
   if [[ ! -x "$dir/$binary" ]]; then
     echo "build-tools: building $binary $version (cold builds take minutes on 2 cores)..."
     local started=$SECONDS
     mkdir -p "$dir.partial"
-    (cd "$wrapper" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir.partial/$binary" "$package")
+    (cd "$wrapper" && go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$dir.partial/$binary" "$package")
     rm -rf "$dir" && mv "$dir.partial" "$dir"
     echo "build-tools: built $binary $version in $((SECONDS - started)) s -> $dir"
   else
@@ -78,6 +83,34 @@ for command in kube-apiserver kube-controller-manager kubectl; do
   is_wanted "$command" || continue
   build_tool kubernetes "k8s.io/kubernetes/cmd/$command" "$command" "$kube_version" "$kube_ldflags"
 done
+
+# The node's commands: same k8s.io/kubernetes version and replaces, in a wrapper of their own so the
+# pin (and cache key) of the commands above stays as it is.
+if is_wanted kubelet || is_wanted kube-scheduler; then
+  node_version="$(module_version "$here/kubernetes-node" k8s.io/kubernetes)"
+  node_ldflags="$(version_ldflags k8s.io/component-base/version "$node_version")$(version_ldflags k8s.io/client-go/pkg/version "$node_version")"
+  for command in kubelet kube-scheduler; do
+    is_wanted "$command" || continue
+    build_tool kubernetes-node "k8s.io/kubernetes/cmd/$command" "$command" "$node_version" "$node_ldflags"
+  done
+fi
+
+if is_wanted containerd; then
+  # The node's CRI runtime: no btrfs, devmapper, zfs or aufs snapshotters (overlayfs is used), no cgo.
+  containerd_version="$(module_version "$here/containerd" github.com/containerd/containerd/v2)"
+  containerd_ldflags="-X github.com/containerd/containerd/v2/version.Version=$containerd_version"
+  containerd_ldflags+=" -X github.com/containerd/containerd/v2/version.Revision=module-$containerd_version"
+  for command in containerd containerd-shim-runc-v2 ctr; do
+    build_tool containerd "github.com/containerd/containerd/v2/cmd/$command" "$command" "$containerd_version" \
+      "$containerd_ldflags" "no_btrfs no_devmapper no_zfs no_aufs"
+  done
+fi
+
+if is_wanted crictl; then
+  crictl_version="$(module_version "$here/cri-tools" sigs.k8s.io/cri-tools)"
+  build_tool cri-tools sigs.k8s.io/cri-tools/cmd/crictl crictl "$crictl_version" \
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version"
+fi
 
 if is_wanted helm; then
   helm_version="$(module_version "$here/helm" helm.sh/helm/v3)"
