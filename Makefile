@@ -120,6 +120,7 @@ test-chart: build tools-cluster
 
 tools: deps
 	tests/tools/build-tools.sh $(TOOLS_BIN)
+	tests/tools/pause/build-pause-image.sh
 
 # What the control plane and the chart tests need.
 tools-cluster: deps
