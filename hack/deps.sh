@@ -20,6 +20,8 @@ packages=(
   util-linux procps openssl curl python3 git
   # images made offline: a debian:bookworm-slim stand-in when no registry can be reached
   mmdebstrap
+  # the local kubelet node: containerd's OCI runtime, the Pods' CNI plugins, the kubelet's chains
+  runc containernetworking-plugins iptables
 )
 
 if [[ "${1:-}" == --list ]]; then
