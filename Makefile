@@ -40,7 +40,7 @@ help:
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
 	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
 	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, images, chart, cluster against a real API server)"
-	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm (cached)"
+	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm and the node tools (cached)"
 	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
 	@echo "make test-images   only the image tier (make images, then real containers)"
 	@echo "make test-chart    only helm lint / helm template checks of charts/ipcmesh"
