@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cluster.hpp"
+#include "docker_container.hpp"
 
 namespace ipcmesh::cluster {
 namespace {
@@ -248,23 +249,6 @@ std::string write_pod_volumes(const ChartRelease& release) {
   return root.string();
 }
 
-// A container removed on destruction.
-class DockerContainer {
- public:
-  explicit DockerContainer(std::string name) : name_(std::move(name)) {}
-  ~DockerContainer() { run_command({"docker", "rm", "-f", name_}); }
-  DockerContainer(const DockerContainer&) = delete;
-  DockerContainer& operator=(const DockerContainer&) = delete;
-  const std::string& name() const { return name_; }
-  std::string logs() const {
-    const CommandResult result = run_command({"docker", "logs", "--tail", "40", name_});
-    return result.out + result.err;
-  }
-
- private:
-  std::string name_;
-};
-
 // The chart's operator as its Pod would run it, short of a kubelet: the ipcmesh/operator image
 // (`make images`) as user 65532 with a read-only root and no capabilities, in-cluster mode
 // (KUBERNETES_SERVICE_HOST, the ServiceAccount token, CA and namespace where a Pod has them), the
@@ -279,44 +263,39 @@ TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
   const std::string apiserver_port = plane.apiserver_url.substr(plane.apiserver_url.rfind(':') + 1);
   const int health_port = free_port();
   const std::string pod_name = release.name() + "-operator-0";
-  DockerContainer container("ipcmesh-chart-operator-" + release.name());
   // Host network: the API server listens on 127.0.0.1 only. The ports come as flags, over the
   // chart's, since the host's are shared.
-  const CommandResult started =
-      run_command({"docker",
-                   "run",
-                   "-d",
-                   "--name",
-                   container.name(),
-                   "--network",
-                   "host",
-                   "--read-only",
-                   "--user",
-                   "65532:65532",
-                   "--cap-drop",
-                   "ALL",
-                   "--security-opt",
-                   "no-new-privileges",
-                   "-e",
-                   "KUBERNETES_SERVICE_HOST=127.0.0.1",
-                   "-e",
-                   "KUBERNETES_SERVICE_PORT=" + apiserver_port,
-                   "-e",
-                   "POD_NAME=" + pod_name,
-                   "-e",
-                   "POD_NAMESPACE=" + release.ns(),
-                   "-v",
-                   volumes + "/serviceaccount:/var/run/secrets/kubernetes.io/serviceaccount:ro",
-                   "-v",
-                   volumes + "/config:/etc/ipcmesh:ro",
-                   std::string("ipcmesh/operator:") + IPCMESH_VERSION,
-                   "--config",
-                   "/etc/ipcmesh/config.yaml",
-                   "--health-port",
-                   std::to_string(health_port),
-                   "--webhook-port",
-                   std::to_string(free_port())});
-  ASSERT_TRUE(started.ok()) << "docker run failed (is `make images` done?): " << started.err;
+  const DockerContainer container(
+      "ipcmesh-chart-operator",
+      {"--network",
+       "host",
+       "--read-only",
+       "--user",
+       "65532:65532",
+       "--cap-drop",
+       "ALL",
+       "--security-opt",
+       "no-new-privileges",
+       "-e",
+       "KUBERNETES_SERVICE_HOST=127.0.0.1",
+       "-e",
+       "KUBERNETES_SERVICE_PORT=" + apiserver_port,
+       "-e",
+       "POD_NAME=" + pod_name,
+       "-e",
+       "POD_NAMESPACE=" + release.ns(),
+       "-v",
+       volumes + "/serviceaccount:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+       "-v",
+       volumes + "/config:/etc/ipcmesh:ro",
+       std::string("ipcmesh/operator:") + IPCMESH_VERSION,
+       "--config",
+       "/etc/ipcmesh/config.yaml",
+       "--health-port",
+       std::to_string(health_port),
+       "--webhook-port",
+       std::to_string(free_port())});
+  ASSERT_TRUE(container.started()) << container.start_error() << " (is `make images` done?)";
 
   const bool ready = eventually(
       [&] {
@@ -325,7 +304,7 @@ TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
             .ok();
       },
       std::chrono::seconds(60));
-  ASSERT_TRUE(ready) << container.logs();
+  ASSERT_TRUE(ready) << container.logs(40);
   std::string holder;
   EXPECT_TRUE(eventually([&] {
     holder = kubectl({"get", "lease", "ipcmesh-operator", "-n", release.ns(), "-o",
@@ -334,7 +313,7 @@ TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
     return holder.rfind(pod_name + "_", 0) == 0;  // POD_NAME_<random>, as client-go's
   })) << "Lease holder: '"
       << holder << "'\n"
-      << container.logs();
+      << container.logs(40);
 
   // A namespace with ipcmesh.io/injection=enabled, but not this release's value.
   const std::string apps = create_namespace("chart-apps");
@@ -355,7 +334,7 @@ TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
     return condition.value("status", "") == "False";
   })) << condition.dump()
       << "\n"
-      << container.logs();
+      << container.logs(40);
   EXPECT_NE(condition.value("message", "").find(expected_label), std::string::npos)
       << condition.dump();
 
@@ -365,7 +344,7 @@ TEST(ChartInstall, OperatorImageRunsWithTheChartsConfigTokenAndRbac) {
     return condition.value("status", "") == "True";
   })) << condition.dump()
       << "\n"
-      << container.logs();
+      << container.logs(40);
   kubectl({"delete", "namespace", apps, "--wait=false"});
 }
 

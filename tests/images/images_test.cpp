@@ -2,15 +2,14 @@
 // user, entrypoint, size, a read-only root filesystem, and the relay and an app exchanging
 // messages across two containers that share one IPC namespace, as in a Pod.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "docker_container.hpp"
 #include "process.hpp"
 
 namespace ipcmesh::images {
@@ -40,38 +39,13 @@ json inspect(const std::string& reference) {
   return json::parse(result.out).at(0);
 }
 
-std::string unique_name(const std::string& prefix) {
-  std::random_device random;
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 100000);
-}
-
-// A container started detached, removed (with its volumes) on destruction.
-class Container {
+// A container of the test, which fails the test when it cannot start.
+class Container : public cluster::DockerContainer {
  public:
-  explicit Container(const std::vector<std::string>& run_args) : name_(unique_name("ipcmesh-it")) {
-    std::vector<std::string> args = {"run", "-d", "--name", name_};
-    args.insert(args.end(), run_args.begin(), run_args.end());
-    const CommandResult started = docker(args);
-    EXPECT_TRUE(started.ok()) << "docker run failed: " << started.err;
+  explicit Container(const std::vector<std::string>& run_args)
+      : DockerContainer("ipcmesh-it", run_args) {
+    EXPECT_TRUE(started()) << start_error();
   }
-  ~Container() { docker({"rm", "-f", "-v", name_}); }
-  Container(const Container&) = delete;
-  Container& operator=(const Container&) = delete;
-
-  const std::string& name() const { return name_; }
-  std::string logs() const {
-    const CommandResult result = docker({"logs", name_});
-    return result.out + result.err;
-  }
-  // Waits for the container to exit; returns its exit code (-1 on timeout).
-  int wait(std::chrono::seconds timeout) const {
-    const CommandResult result =
-        run_command({"timeout", std::to_string(timeout.count()), "docker", "wait", name_});
-    return result.ok() ? std::stoi(result.out) : -1;
-  }
-
- private:
-  std::string name_;
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
