@@ -9,6 +9,7 @@
 #
 # TOOL is etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-scheduler,
 # containerd (containerd, containerd-shim-runc-v2 and ctr) or crictl.
+# kind is built only when named (make tools-kind): it is in no default list.
 #
 # Environment: IPCMESH_TOOLS_CACHE (default ~/.cache/ipcmesh/tools), GOFLAGS is respected.
 set -euo pipefail
@@ -110,6 +111,13 @@ if is_wanted crictl; then
   crictl_version="$(module_version "$here/cri-tools" sigs.k8s.io/cri-tools)"
   build_tool cri-tools sigs.k8s.io/cri-tools/cmd/crictl crictl "$crictl_version" \
     "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version"
+fi
+
+if is_wanted kind; then
+  # kind's Makefile sets version.gitCommit (shown only for pre-releases); no git checkout here.
+  kind_version="$(module_version "$here/kind" sigs.k8s.io/kind)"
+  build_tool kind sigs.k8s.io/kind kind "$kind_version" \
+    "-buildid= -X sigs.k8s.io/kind/pkg/cmd/kind/version.gitCommit=module-$kind_version"
 fi
 
 if is_wanted helm; then
