@@ -22,7 +22,7 @@ COPY examples examples
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPCMESH_BUILD_TESTS=OFF \
       -DIPCMESH_BUILD_BENCH=OFF \
  && cmake --build /build -j "$(nproc)" --target ipcmesh-relay ipcmesh-operator ipcmeshctl \
-      ipcmesh-example-pubsub
+      ipcmesh-example-pubsub ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver
 COPY docker/stage-images.sh /usr/local/bin/
 RUN stage-images.sh /build/bin /images
 

@@ -81,7 +81,8 @@ distroless operator ipcmesh-operator
 # The tools image is debian:bookworm-slim (a shell for kubectl exec) plus our binaries and the
 # libraries slim lacks; glibc, libstdc++ and libgcc come from the base, never from here.
 tools="$out_dir/tools"
-copy_with_libraries "$tools" ipcmeshctl ipcmesh-example-pubsub
+copy_with_libraries "$tools" ipcmeshctl ipcmesh-example-pubsub \
+  ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver
 move_into_usr "$tools"  # the base image already links /lib to /usr/lib
 find "$tools/usr/lib/x86_64-linux-gnu" -name 'libc.so*' -o -name 'libm.so*' -o -name 'libstdc++*' \
   -o -name 'libgcc_s*' -o -name 'ld-linux*' | xargs -r rm -f
