@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # A local Kubernetes control plane for tests and the demo, envtest-style: etcd, kube-apiserver
 # (RBAC on) and kube-controller-manager as plain processes on free loopback ports, with their
-# own PKI. No kubelet: Pods are stored and admitted, never run.
+# own PKI. Without --node no kubelet runs: Pods are stored and admitted, never run. With --node
+# (root) a real node joins it (tests/cluster/node.sh): kubelet + containerd, kube-scheduler,
+# kube-proxy, and the API server listens on the node's bridge address so Pods reach it.
 #
-#   control-plane.sh up   DIR   start (DIR holds PKI, data, logs, kubeconfig, pids, env)
-#   control-plane.sh down DIR   stop everything started in DIR (keeps DIR/logs)
-#   control-plane.sh env  DIR   print the shell exports (KUBECONFIG etc.)
+#   control-plane.sh up   DIR [--node]   start (DIR holds PKI, data, logs, kubeconfig, pids, env)
+#   control-plane.sh down DIR            stop everything started in DIR (keeps DIR/logs)
+#   control-plane.sh env  DIR            print the shell exports (KUBECONFIG etc.)
 #
 # Binaries come from $IPCMESH_TOOLS_BIN (default build/tools/bin, made by `make tools`).
+# IPCMESH_NODE_IMAGES: docker-save archives the node imports (e.g. build/images-save/*.tar).
 set -euo pipefail
 
 command_name="${1:-}"
 dir="${2:-}"
-[[ -n "$command_name" && -n "$dir" ]] || { sed -n '2,10p' "$0" >&2; exit 2; }
+[[ -n "$command_name" && -n "$dir" ]] || { sed -n '2,13p' "$0" >&2; exit 2; }
+with_node=false
+[[ "${3:-}" != --node ]] || with_node=true
 tools_bin="${IPCMESH_TOOLS_BIN:-build/tools/bin}"
 
 log() { echo "control-plane: $*" >&2; }
 source "$(dirname "${BASH_SOURCE[0]}")/shell-helpers.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 die() { log "$*"; exit 1; }
+# Where the API server listens: loopback, or the node's bridge address, which Pods can reach.
+listen_ip=127.0.0.1
 
 make_pki() {
   local pki="$dir/pki"
@@ -38,9 +46,10 @@ make_pki() {
       -CAcreateserial -days 3650 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
   }
   issue apiserver "/CN=kube-apiserver" \
-    "IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    "IP:127.0.0.1,IP:10.0.0.1,IP:$node_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   issue admin "/O=system:masters/CN=ipcmesh-test-admin"
   issue controller-manager "/CN=system:kube-controller-manager"
+  if $with_node; then node_make_pki; fi
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 }
@@ -53,7 +62,7 @@ kind: Config
 clusters:
 - name: ipcmesh-test
   cluster:
-    server: https://127.0.0.1:$apiserver_port
+    server: https://$listen_ip:$apiserver_port
     certificate-authority: $pki/ca.crt
 users:
 - name: $user
@@ -82,6 +91,10 @@ up() {
   mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
   dir="$(cd "$dir" && pwd)"
   local started=$SECONDS
+  if $with_node; then
+    node_prepare
+    listen_ip="$node_ip"
+  fi
   make_pki
   local etcd_port peer_port controller_manager_port
   etcd_port="$(free_port)"
@@ -101,7 +114,7 @@ up() {
 
   start kube-apiserver "$tools_bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$apiserver_port" \
+    --bind-address "$listen_ip" --advertise-address "$listen_ip" --secure-port "$apiserver_port" \
     --cert-dir "$dir/pki" \
     --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
     --client-ca-file "$dir/pki/ca.crt" \
@@ -110,7 +123,7 @@ up() {
     --service-account-signing-key-file "$dir/pki/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
     --authorization-mode RBAC --allow-privileged=true \
-    --profiling=false --v=1
+    $($with_node && node_apiserver_flags) --profiling=false --v=1
   write_kubeconfig "$dir/kubeconfig" admin
   write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager
   local kubectl=("$tools_bin/kubectl" --kubeconfig "$dir/kubeconfig")
@@ -132,21 +145,26 @@ up() {
   # The service-account controller creating "default" in "default" shows it is running.
   wait_for 120 kube-controller-manager "$dir/logs/kube-controller-manager.log" \
     "${kubectl[@]}" get serviceaccount default -n default
+  if $with_node; then node_up; fi
 
   cat >"$dir/env" <<EOF
 export KUBECONFIG=$dir/kubeconfig
 export IPCMESH_CLUSTER_DIR=$dir
 export IPCMESH_CLUSTER_CA=$dir/pki/ca.crt
-export IPCMESH_APISERVER=https://127.0.0.1:$apiserver_port
+export IPCMESH_APISERVER=https://$listen_ip:$apiserver_port
+export IPCMESH_NODE=$($with_node && echo "$node_name")
 export IPCMESH_ETCD=http://127.0.0.1:$etcd_port
 export IPCMESH_TOOLS_BIN=$(cd "$tools_bin" && pwd)
 EOF
-  log "ready in $((SECONDS - started)) s: API server https://127.0.0.1:$apiserver_port, logs in $dir/logs"
+  log "ready in $((SECONDS - started)) s: API server https://$listen_ip:$apiserver_port, logs in $dir/logs"
   log "use it with: source $dir/env   (or KUBECONFIG=$dir/kubeconfig)"
 }
 
 down() {
   [[ -d "$dir/pids" ]] || { log "nothing running in $dir"; return 0; }
+  dir="$(cd "$dir" && pwd)"
+  # The node first: its Pods are deleted through the API server.
+  if [[ -d "$dir/node" || "$(cat "$node_owner_file" 2>/dev/null)" == "$dir" ]]; then node_down; fi
   # Reverse order of start, so nothing logs errors about a dependency that went first.
   for name in kube-controller-manager kube-apiserver etcd; do
     local pidfile="$dir/pids/$name"

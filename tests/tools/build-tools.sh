@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the upstream tools the cluster tier and the demo need (etcd, kube-apiserver,
 # kube-controller-manager, kubectl, helm) and what a local kubelet node needs (kubelet,
-# kube-scheduler, containerd with its runc shim and ctr, crictl) from their published Go modules,
+# kube-scheduler, kube-proxy, containerd with its runc shim and ctr, crictl) from their published Go modules,
 # into a cache outside the work tree keyed by version, the pinned go.mod/go.sum, the ldflags and
 # build tags, and links them into $OUT_BIN. A cached build is reused; nothing here is ever committed.
 #
 #   tests/tools/build-tools.sh [OUT_BIN [TOOL...]]   (default: build/tools/bin, every tool)
 #
 # TOOL is etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-scheduler,
-# containerd (containerd, containerd-shim-runc-v2 and ctr) or crictl.
+# kube-proxy, containerd (containerd, containerd-shim-runc-v2 and ctr) or crictl.
 # kind is built only when named (make tools-kind): it is in no default list.
 #
 # Environment: IPCMESH_TOOLS_CACHE (default ~/.cache/ipcmesh/tools), GOFLAGS is respected.
@@ -19,7 +19,7 @@ out_bin="${1:-build/tools/bin}"
 shift || true
 wanted=("$@")
 ((${#wanted[@]})) || wanted=(etcd kube-apiserver kube-controller-manager kubectl helm
-  kubelet kube-scheduler containerd crictl)
+  kubelet kube-scheduler kube-proxy containerd crictl)
 is_wanted() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 cache_root="${IPCMESH_TOOLS_CACHE:-$HOME/.cache/ipcmesh/tools}"
 mkdir -p "$out_bin" "$cache_root"
@@ -87,10 +87,10 @@ done
 
 # The node's commands: same k8s.io/kubernetes version and replaces, in a wrapper of their own so the
 # pin (and cache key) of the commands above stays as it is.
-if is_wanted kubelet || is_wanted kube-scheduler; then
+if is_wanted kubelet || is_wanted kube-scheduler || is_wanted kube-proxy; then
   node_version="$(module_version "$here/kubernetes-node" k8s.io/kubernetes)"
   node_ldflags="$(version_ldflags k8s.io/component-base/version "$node_version")$(version_ldflags k8s.io/client-go/pkg/version "$node_version")"
-  for command in kubelet kube-scheduler; do
+  for command in kubelet kube-scheduler kube-proxy; do
     is_wanted "$command" || continue
     build_tool kubernetes-node "k8s.io/kubernetes/cmd/$command" "$command" "$node_version" "$node_ldflags"
   done
