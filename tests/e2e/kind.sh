@@ -35,9 +35,10 @@ case "$command" in up | test | down) ;; *) usage ;; esac
   { echo "kind.sh: NAME must be a lowercase cluster name, got '${name}'" >&2; usage; }
 
 build="${BUILD:-build}"
+[[ "$build" == /* ]] || build="$repo/$build"
 tools_bin="${IPCMESH_TOOLS_BIN:-$build/tools/bin}"
 [[ -d "$tools_bin" ]] && tools_bin="$(cd "$tools_bin" && pwd)"
-kubeconfig="$repo/$build/kind/$name.kubeconfig"
+kubeconfig="$build/kind/$name.kubeconfig"
 config="$here/kind-config.yaml"
 
 kind_binary() {
@@ -50,7 +51,7 @@ kind_binary() {
   fi
 }
 
-# A privileged container from an image that is already here (nothing is pulled): the node image if
+# A privileged root container from an image that is already here (nothing is pulled): the node image if
 # present, else the project's tools image, else any local image that can run `true`.
 check_privileged() {
   command -v docker >/dev/null || die "docker is not installed (kind runs its nodes as Docker containers)"
@@ -65,13 +66,14 @@ check_privileged() {
   ((${#candidates[@]})) ||
     die "no local Docker image to check privileged containers with (docker image ls is empty); make images-save builds the project's"
   for image in "${candidates[@]}"; do
-    # An image without `true` says nothing about privileges: try the next one.
-    docker run --rm --pull never --network none --entrypoint true "$image" >/dev/null 2>&1 || continue
-    if error="$(docker run --rm --pull never --network none --privileged --entrypoint true "$image" 2>&1)"; then
+    # As root, like kind's nodes: an image's non-root USER gets no capabilities to apply, so a
+    # privileged run of it succeeds where kind's fails. An image without `true` says nothing: next.
+    docker run --rm --pull never --network none --user 0 --entrypoint true "$image" >/dev/null 2>&1 || continue
+    if error="$(docker run --rm --pull never --network none --user 0 --privileged --entrypoint true "$image" 2>&1)"; then
       return 0
     fi
     error="$(echo "$error" | grep -m1 . | sed 's/^docker: Error response from daemon: //')"
-    die "kind needs privileged containers, this Docker refuses them (docker run --privileged $image: $error); use \`make test-e2e\` (the local kubelet node) instead"
+    die "kind needs privileged containers, this Docker refuses them (docker run --user 0 --privileged $image: $error); use \`make test-e2e\` (the local kubelet node) instead"
   done
   die "no local Docker image can run \`true\` to check privileged containers with (tried ${candidates[*]})"
 }
@@ -79,11 +81,11 @@ check_privileged() {
 cluster_exists() { "$kind" get clusters 2>/dev/null | grep -qx "$name"; }
 
 up() {
-  local archives=("$repo/$build/images-save"/*.tar) archive node="$name-control-plane"
+  local archives=("$build/images-save"/*.tar) archive node="$name-control-plane"
   [[ -e "${archives[0]}" ]] || die "no image archives in $build/images-save (make images-save)"
   local image
   for image in relay operator tools; do
-    [[ -f "$repo/$build/images-save/$image.tar" ]] || die "$build/images-save/$image.tar is missing (make images-save)"
+    [[ -f "$build/images-save/$image.tar" ]] || die "$build/images-save/$image.tar is missing (make images-save)"
   done
   cluster_exists && die "a kind cluster named $name exists already (tests/e2e/kind.sh down $name deletes it)"
   mkdir -p "$(dirname "$kubeconfig")"
