@@ -111,11 +111,14 @@ TEST(OperatorImage, StartsOnAReadOnlyRootAndKnowsItsVersion) {
 TEST(ToolsImage, HasAShellForDebuggingAndEveryProgram) {
   const CommandResult listed =
       docker({"run", "--rm", "--read-only", image("tools"), "sh", "-c",
-              "ipcmeshctl --version && command -v ipcmesh-example-pubsub"});
+              "ipcmeshctl --version && command -v ipcmesh-example-pubsub "
+              "ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver"});
   EXPECT_TRUE(listed.ok()) << listed.out << listed.err;
   EXPECT_NE(listed.out.find(kVersion), std::string::npos) << listed.out;
-  EXPECT_NE(listed.out.find("/usr/local/bin/ipcmesh-example-pubsub"), std::string::npos)
-      << listed.out;
+  for (const char* program : {"ipcmesh-example-pubsub", "ipcmesh-example-legacy-mq-sender",
+                              "ipcmesh-example-legacy-mq-receiver"}) {
+    EXPECT_NE(listed.out.find(std::string("/usr/local/bin/") + program), std::string::npos) << listed.out;
+  }
 }
 
 // As in a Pod: the relay container creates the channels in an IPC namespace (and /dev/shm) that
