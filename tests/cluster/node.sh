@@ -176,8 +176,10 @@ EOF
 node_import_images() {
   local archive
   for archive in "$@"; do
-    "$tools_bin/ctr" -a "$dir/node/containerd/containerd.sock" -n k8s.io images import \
-      --no-unpack=false "$archive" >/dev/null || die "importing $archive into the node failed"
+    # ctr warns on every call that cgroup v1 support is deprecated: keep only real errors.
+    "$tools_bin/ctr" -a "$dir/node/containerd/containerd.sock" -n k8s.io images import "$archive" \
+      2> >(grep -v 'DEPRECATION: The support for cgroup v1' >&2) >/dev/null ||
+      die "importing $archive into the node failed"
   done
 }
 
