@@ -186,6 +186,14 @@ std::string read_file(const std::string& path) {
 
 std::string project_version() { return IPCMESH_VERSION; }
 
+std::string tools_image() { return "ipcmesh/tools:" + project_version(); }
+
+std::string ipc_channel(const std::string& name, const std::string& label_key, const std::string& label_value,
+                        const std::string& spec) {
+  return "apiVersion: ipcmesh.io/v1alpha1\nkind: IpcChannel\nmetadata: {name: " + name +
+         "}\nspec:\n  selector: {matchLabels: {" + label_key + ": " + label_value + "}}\n" + spec;
+}
+
 std::size_t count_lines_containing(const std::string& text, const std::string& needle) {
   std::istringstream lines(text);
   std::size_t count = 0;

@@ -63,6 +63,18 @@ double metric_value(const std::string& metrics, const std::string& name, const s
 // Everything useful when a Pod misbehaves: status, events, logs of every container.
 std::string describe_pod(const std::string& ns, const std::string& pod);
 
+// The examples' app image, as `make images` tags it.
+std::string tools_image();
+// An IpcChannel `name` selecting the Pods labelled `label_key: label_value`; `spec` is the rest of
+// its spec, one field per line, indented by two spaces (kSmallRing...).
+std::string ipc_channel(const std::string& name, const std::string& label_key, const std::string& label_value,
+                        const std::string& spec);
+inline constexpr const char* kSmallRing = "  transport: SharedMemory\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n";
+inline constexpr const char* kSmallQueue = "  transport: MessageQueue\n  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";
+inline constexpr const char* kSmallRingAndQueue =
+    "  transport: Both\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n"
+    "  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";
+
 std::string repo_path(const std::string& relative);
 std::string read_file(const std::string& path);
 std::string project_version();

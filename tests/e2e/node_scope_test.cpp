@@ -8,19 +8,8 @@
 namespace ipcmesh::e2e {
 namespace {
 
-std::string tools_image() { return "ipcmesh/tools:" + project_version(); }
-
 std::string node_channel(const std::string& name) {
-  return R"(apiVersion: ipcmesh.io/v1alpha1
-kind: IpcChannel
-metadata: {name: )" + name + R"(}
-spec:
-  selector: {matchLabels: {channel: )" + name + R"(}}
-  transport: Both
-  scope: Node
-  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}
-  messageQueue: {maxMessages: 10, maxMessageSize: 256}
-)";
+  return ipc_channel(name, "channel", name, std::string("  scope: Node\n") + kSmallRingAndQueue);
 }
 
 std::string pod(const std::string& name, const std::string& channel, const std::string& script,
@@ -131,15 +120,7 @@ TEST_F(NodeScopeTest, RefusedWithThePolicysMessageOutsideTheAllowedNamespaces) {
 
 TEST_F(NodeScopeTest, PodScopeObjectsNeverReachTheNode) {
   const std::string ns = create_namespace("e2e-pod-scope");
-  kubectl_ok({"apply", "-n", ns, "-f", "-"}, R"(apiVersion: ipcmesh.io/v1alpha1
-kind: IpcChannel
-metadata: {name: private}
-spec:
-  selector: {matchLabels: {channel: private}}
-  transport: Both
-  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}
-  messageQueue: {maxMessages: 10, maxMessageSize: 256}
-)");
+  kubectl_ok({"apply", "-n", ns, "-f", "-"}, ipc_channel("private", "channel", "private", kSmallRingAndQueue));
   kubectl_ok({"apply", "-n", ns, "-f", "-"},
              pod("private", "private", "ls /dev/shm /dev/mqueue; exec sleep 600"));
   wait_for_ready(ns, "private");

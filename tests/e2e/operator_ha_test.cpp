@@ -19,14 +19,7 @@ std::string pod_of(const std::string& identity) { return identity.substr(0, iden
 
 TEST(OperatorHaTest, LeaderDeletedWhilePodsAreCreated) {
   const std::string ns = create_namespace("e2e-ha");
-  kubectl_ok({"apply", "-n", ns, "-f", "-"}, R"(apiVersion: ipcmesh.io/v1alpha1
-kind: IpcChannel
-metadata: {name: ha}
-spec:
-  selector: {matchLabels: {app: ha}}
-  transport: SharedMemory
-  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}
-)");
+  kubectl_ok({"apply", "-n", ns, "-f", "-"}, ipc_channel("ha", "app", "ha", kSmallRing));
   std::string leader;
   ASSERT_TRUE(eventually([&] { return !(leader = lease_holder()).empty(); })) << "no operator holds the Lease";
 
@@ -40,7 +33,7 @@ kind: Pod
 metadata: {name: ha-)" + std::to_string(i) + R"(, labels: {app: ha}}
 spec:
   nodeSelector: {ipcmesh.io/e2e: nowhere}
-  containers: [{name: app, image: ipcmesh/tools:)" + project_version() + R"(}]
+  containers: [{name: app, image: )" + tools_image() + R"(}]
 )");
     if (created.ok()) {
       ++admitted;

@@ -22,7 +22,7 @@ TEST(RelayRestartTest, DISABLED_KilledRelayRestartsAndTheAppsCarryOn) {
   const auto before = count_lines_containing(pod_logs(ns, pod, "consumer"), " ....");
 
   // An ephemeral container in the relay's PID namespace, as the relay's user: kill its PID 1.
-  const auto killed = kubectl({"debug", pod, "-n", ns, "--image=ipcmesh/tools:" + project_version(),
+  const auto killed = kubectl({"debug", pod, "-n", ns, "--image=" + tools_image(),
                                "--image-pull-policy=IfNotPresent", "--target=ipcmesh-relay",
                                "--profile=restricted", "--", "kill", "-9", "1"});
   ASSERT_TRUE(killed.ok()) << killed.err;

@@ -8,8 +8,6 @@
 namespace ipcmesh::e2e {
 namespace {
 
-std::string tools_image() { return "ipcmesh/tools:" + project_version(); }
-
 // Restricted-PSS settings for an app container whose fields are indented by `indent` spaces
 // (the relay gets its own from the webhook).
 std::string restricted_context(int indent) {
@@ -19,14 +17,7 @@ std::string restricted_context(int indent) {
 }
 
 std::string ring_channel(const std::string& name, const std::string& app_label) {
-  return R"(apiVersion: ipcmesh.io/v1alpha1
-kind: IpcChannel
-metadata: {name: )" + name + R"(}
-spec:
-  selector: {matchLabels: {app: )" + app_label + R"(}}
-  transport: SharedMemory
-  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}
-)";
+  return ipc_channel(name, "app", app_label, kSmallRing);
 }
 
 // A Pod (restartPolicy Never) of the given app label with one app container running `script`.
@@ -86,14 +77,7 @@ TEST_F(SidecarTest, RelayIsANativeSidecarReadyBeforeTheAppStarts) {
 }
 
 TEST_F(SidecarTest, JobCompletesWithTheRelayStoppedAfterIt) {
-  kubectl_ok({"apply", "-n", ns_, "-f", "-"}, R"(apiVersion: ipcmesh.io/v1alpha1
-kind: IpcChannel
-metadata: {name: work}
-spec:
-  selector: {matchLabels: {app: batch}}
-  transport: MessageQueue
-  messageQueue: {maxMessages: 10, maxMessageSize: 256}
-)");
+  kubectl_ok({"apply", "-n", ns_, "-f", "-"}, ipc_channel("work", "app", "batch", kSmallQueue));
   // A work queue: the sender's 20 messages go to the receiver whichever starts first.
   const std::string job = R"(apiVersion: batch/v1
 kind: Job
