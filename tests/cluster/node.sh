@@ -214,13 +214,15 @@ node_up() {
     --authorization-kubeconfig "$dir/kube-scheduler.kubeconfig" \
     --secure-port 0 --leader-elect=false --profiling=false --v=1
   # Pods reach the API server through the `kubernetes` Service (10.0.0.1:443): kube-proxy's DNAT.
-  # Zero conntrack settings: leave the host's nf_conntrack sysctls as they are.
+  # Zero conntrack settings: leave the host's nf_conntrack sysctls as they are. NodePorts open on
+  # the bridge address only, never on the machine's own interfaces.
   start kube-proxy "$tools_bin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
     --hostname-override "$node_name" --proxy-mode iptables --cluster-cidr "$node_pod_cidr" \
     --bind-address "$node_ip" --healthz-bind-address "127.0.0.1:$proxy_healthz_port" \
     --metrics-bind-address "127.0.0.1:$proxy_metrics_port" \
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 \
-    --conntrack-tcp-timeout-close-wait 0 --iptables-localhost-nodeports=false --v=1
+    --conntrack-tcp-timeout-close-wait 0 --iptables-localhost-nodeports=false \
+    --nodeport-addresses "$node_ip/32" --v=1
   start kubelet "$tools_bin/kubelet" --config "$dir/node/kubelet/config.yaml" \
     --kubeconfig "$dir/kubelet.kubeconfig" --root-dir "$dir/node/kubelet/root" \
     --cert-dir "$dir/node/kubelet/pki" --hostname-override "$node_name" --node-ip "$node_ip" --v=1
