@@ -47,6 +47,11 @@ class MessageQueue {
   // Creates, or opens an existing queue whose attributes match (kIncompatible otherwise).
   static Result<MessageQueue> create_or_open(const MessageQueueOptions& options);
   static Result<MessageQueue> open(std::string_view name, Access access = Access::kReadWrite);
+  // Takes over an existing queue (made by a relay that is gone, or by an app that opened it with
+  // O_CREAT first) when it fits the options: room for at least max_messages messages of at least
+  // max_message_size bytes. Messages waiting in it stay; this object owns the name from now on.
+  // kNotFound, kIncompatible (with both sets of attributes); the queue is never unlinked here.
+  static Result<MessageQueue> adopt(const MessageQueueOptions& options);
   static Result<void> unlink(std::string_view name);
 
   MessageQueue(MessageQueue&&) noexcept;
@@ -58,8 +63,8 @@ class MessageQueue {
   // timeout 0 = try once (kWouldBlock when full/empty); kWaitForever-like max() = block.
   Result<void> send(std::span<const std::byte> payload, unsigned priority = 0,
                     std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
-  Result<ReceivedMessage> receive(std::span<std::byte> buffer,
-                                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+  Result<ReceivedMessage> receive(std::span<std::byte> buffer, std::chrono::nanoseconds timeout =
+                                                                   std::chrono::nanoseconds::max());
 
   const std::string& name() const { return name_; }
   std::uint32_t max_messages() const { return max_messages_; }

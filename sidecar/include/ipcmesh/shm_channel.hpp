@@ -80,6 +80,12 @@ class ShmChannel {
   static Result<ShmChannel> create(const ShmChannelOptions& options);
   // Maps an existing channel and validates its header (kCorrupted, kIncompatible, kNotFound).
   static Result<ShmChannel> open(std::string_view name);
+  // Takes over a channel whose creator is gone (a relay restarted after a crash) when it is
+  // intact and has exactly the geometry and policy `options` would create: this object becomes
+  // its creator (it unlinks the name on destruction) and nothing in it changes, so attached
+  // publishers and subscribers carry on. kNotFound, kAlreadyExists (a live creator),
+  // kIncompatible (says what differs), kCorrupted.
+  static Result<ShmChannel> adopt(const ShmChannelOptions& options);
   // Like open, retrying kNotFound until the relay has created it or the timeout passes.
   static Result<ShmChannel> open_wait(std::string_view name, std::chrono::nanoseconds timeout);
   static Result<void> unlink(std::string_view name);

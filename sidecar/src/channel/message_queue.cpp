@@ -230,6 +230,22 @@ Result<MessageQueue> MessageQueue::create_or_open(const MessageQueueOptions& opt
                     "mq_open(" + options.name + "): the queue kept appearing and disappearing");
 }
 
+Result<MessageQueue> MessageQueue::adopt(const MessageQueueOptions& options) {
+  auto opened = open(options.name);
+  if (!opened) return opened;
+  if (opened->max_messages() < options.max_messages ||
+      opened->max_message_size() < options.max_message_size) {
+    return make_error(ErrorCode::kIncompatible,
+                      "mq " + options.name + " exists with room for " +
+                          std::to_string(opened->max_messages()) + " messages of " +
+                          std::to_string(opened->max_message_size()) +
+                          " bytes; the channel asks for " + std::to_string(options.max_messages) +
+                          " of " + std::to_string(options.max_message_size));
+  }
+  opened->owns_name_ = true;
+  return opened;
+}
+
 Result<MessageQueue> MessageQueue::open(std::string_view name, Access access) {
   if (auto ok = validate_posix_name(name); !ok) return tl::unexpected(ok.error());
   const std::string owned(name);

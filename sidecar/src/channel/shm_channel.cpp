@@ -209,6 +209,12 @@ Result<ShmChannel> ShmChannel::create(const ShmChannelOptions& options) {
   return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)));
 }
 
+Result<ShmChannel> ShmChannel::adopt(const ShmChannelOptions& options) {
+  auto segment = shm::adopt_segment(options);
+  if (!segment) return tl::unexpected(segment.error());
+  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)));
+}
+
 Result<ShmChannel> ShmChannel::open(std::string_view name) {
   auto segment = shm::open_segment(name);
   if (!segment) return tl::unexpected(segment.error());

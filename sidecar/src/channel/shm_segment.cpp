@@ -245,4 +245,47 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   return segment;
 }
 
+namespace {
+std::string describe_geometry(std::uint64_t capacity, std::uint32_t max_message_size,
+                              SlowConsumerPolicy policy, std::uint32_t max_subscribers,
+                              std::uint32_t max_producers) {
+  return std::to_string(capacity) + "-byte ring, " + std::to_string(max_message_size) +
+         "-byte messages, " + std::string(to_string(policy)) + ", " +
+         std::to_string(max_subscribers) + " subscribers, " + std::to_string(max_producers) +
+         " producers";
+}
+}  // namespace
+
+Result<std::unique_ptr<Segment>> adopt_segment(const ShmChannelOptions& options) {
+  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
+                                options.max_subscribers, options.max_producers);
+  if (!geometry) return tl::unexpected(geometry.error());
+  auto segment = open_segment(options.name);
+  if (!segment) return tl::unexpected(segment.error());
+  Segment& found = **segment;
+  if (!found.try_lock(kCreatorLockOffset)) {
+    return make_error(
+        ErrorCode::kAlreadyExists,
+        "shm " + options.name + " belongs to a live channel creator; not adopting it");
+  }
+  const StaticHeader& header = found.header;
+  const auto policy = static_cast<SlowConsumerPolicy>(header.policy);
+  if (header.capacity != geometry->capacity ||
+      header.max_message_size != options.max_message_size || policy != options.policy ||
+      header.max_subscribers != geometry->max_subscribers ||
+      header.max_producers != geometry->max_producers) {
+    found.unlock(kCreatorLockOffset);
+    return make_error(
+        ErrorCode::kIncompatible,
+        "shm " + options.name + " is a " +
+            describe_geometry(header.capacity, header.max_message_size, policy,
+                              header.max_subscribers, header.max_producers) +
+            "; the channel asks for a " +
+            describe_geometry(geometry->capacity, options.max_message_size, options.policy,
+                              geometry->max_subscribers, geometry->max_producers));
+  }
+  found.owns_name = true;
+  return segment;
+}
+
 }  // namespace ipcmesh::shm

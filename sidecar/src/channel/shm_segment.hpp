@@ -54,5 +54,11 @@ Result<int> reopen_description(const Segment& segment);
 
 Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options);
 Result<std::unique_ptr<Segment>> open_segment(std::string_view name);
+// Takes over an existing, intact segment whose creator is gone and whose geometry and policy are
+// the ones `options` would create: the creator lock and the name become this segment's, and
+// everything in it (generation, records, attached peers) stays. kNotFound when there is none,
+// kAlreadyExists while a live creator holds it, kIncompatible (what differs) when it does not
+// match, kCorrupted when its header is damaged.
+Result<std::unique_ptr<Segment>> adopt_segment(const ShmChannelOptions& options);
 
 }  // namespace ipcmesh::shm

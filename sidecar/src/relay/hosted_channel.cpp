@@ -44,39 +44,94 @@ Result<HostedChannel> claim_channel(const ChannelSpec& spec, const std::string& 
   return channel;
 }
 
+namespace {
+
+std::string channel_ref(const ChannelSpec& spec) {
+  return spec.id.namespace_name + "/" + spec.id.name;
+}
+
+// A relay restarted under running apps (OOM kill, failed liveness probe) finds its predecessor's
+// ring: adopting it keeps the apps' publishers and subscribers on the one ring the Pod has, and
+// needs no second ring's worth of /dev/shm. Only a ring that does not match the spec, or is
+// damaged, is replaced.
+Result<ShmChannel> adopt_or_create_ring(const ChannelSpec& spec, spdlog::logger& logger) {
+  const std::string name = spec.shm_name();
+  auto adopted = ShmChannel::adopt(shm_options(spec));
+  if (adopted) {
+    const std::uint32_t reaped = adopted->reap_dead_peers();
+    const auto stats = adopted->stats();
+    logger.warn(
+        "adopted shared memory {} left by a relay that is gone (generation {}, {} published, {} "
+        "subscribers and {} producers attached, {} dead peers reaped)",
+        name, stats.generation, stats.published_messages, stats.subscribers.size(), stats.producers,
+        reaped);
+    return adopted;
+  }
+  const ErrorCode code = adopted.error().code;
+  if (code == ErrorCode::kIncompatible || code == ErrorCode::kCorrupted) {
+    logger.warn(
+        "replacing shared memory {}: {}; apps still attached to the old ring must re-open it", name,
+        adopted.error().message);
+    (void)ShmChannel::unlink(name);
+  } else if (code != ErrorCode::kNotFound) {
+    return make_error(code, "adopt shared memory for channel " + channel_ref(spec) + ": " +
+                                adopted.error().message);
+  }
+  auto created = ShmChannel::create(shm_options(spec));
+  if (!created) {
+    return make_error(created.error().code, "create shared memory for channel " +
+                                                channel_ref(spec) + ": " + created.error().message);
+  }
+  logger.info("created shared memory {} ({} ring, {} max message, {})", name,
+              format_quantity(created->capacity()), format_quantity(created->max_message_size()),
+              to_string(created->policy()));
+  return created;
+}
+
+// A queue that exists already was made by a relay that is gone or by an app that opened it first
+// (O_CREAT): either way an app may hold it, so it is adopted with its messages when it fits and
+// never deleted when it does not.
+Result<MessageQueue> adopt_or_create_queue(const ChannelSpec& spec, spdlog::logger& logger) {
+  const std::string name = spec.mq_name();
+  auto adopted = MessageQueue::adopt(queue_options(spec));
+  if (adopted) {
+    logger.warn(
+        "adopted message queue {} that already existed ({} messages of at most {}, {} waiting)",
+        name, adopted->max_messages(), format_quantity(adopted->max_message_size()),
+        adopted->current_messages());
+    return adopted;
+  }
+  if (adopted.error().code != ErrorCode::kNotFound) {
+    return make_error(adopted.error().code,
+                      "message queue for channel " + channel_ref(spec) + ": " +
+                          adopted.error().message +
+                          ". The relay never deletes a queue an app may hold: remove it "
+                          "(mq_unlink) or change the channel's messageQueue to fit it");
+  }
+  auto created = MessageQueue::create(queue_options(spec));
+  if (!created) {
+    return make_error(created.error().code, "create message queue for channel " +
+                                                channel_ref(spec) + ": " + created.error().message);
+  }
+  logger.info("created message queue {} ({} messages of at most {})", name, created->max_messages(),
+              format_quantity(created->max_message_size()));
+  return created;
+}
+
+}  // namespace
+
 Result<void> create_channel_objects(HostedChannel& channel, spdlog::logger& logger,
                                     const std::shared_ptr<spdlog::logger>& bridge_logger) {
   const ChannelSpec& spec = channel.spec;
   if (spec.shared_memory) {
-    const std::string name = spec.shm_name();
-    if (ShmChannel::unlink(name)) {
-      logger.warn("reclaimed stale shared memory {} left by a relay that is gone", name);
-    }
-    auto created = ShmChannel::create(shm_options(spec));
-    if (!created) {
-      return make_error(created.error().code, "create shared memory for channel " +
-                                                  spec.id.namespace_name + "/" + spec.id.name +
-                                                  ": " + created.error().message);
-    }
-    channel.shm.emplace(std::move(*created));
-    logger.info("created shared memory {} ({} ring, {} max message, {})", name,
-                format_quantity(channel.shm->capacity()),
-                format_quantity(channel.shm->max_message_size()), to_string(channel.shm->policy()));
+    auto ring = adopt_or_create_ring(spec, logger);
+    if (!ring) return tl::unexpected(ring.error());
+    channel.shm.emplace(std::move(*ring));
   }
   if (spec.message_queue) {
-    const std::string name = spec.mq_name();
-    if (MessageQueue::unlink(name)) {
-      logger.warn("reclaimed stale message queue {} left by a relay that is gone", name);
-    }
-    auto created = MessageQueue::create(queue_options(spec));
-    if (!created) {
-      return make_error(created.error().code, "create message queue for channel " +
-                                                  spec.id.namespace_name + "/" + spec.id.name +
-                                                  ": " + created.error().message);
-    }
-    channel.queue.emplace(std::move(*created));
-    logger.info("created message queue {} ({} messages of at most {})", name,
-                channel.queue->max_messages(), format_quantity(channel.queue->max_message_size()));
+    auto queue = adopt_or_create_queue(spec, logger);
+    if (!queue) return tl::unexpected(queue.error());
+    channel.queue.emplace(std::move(*queue));
   }
   if (spec.bridge.mq_to_shm || spec.bridge.shm_to_mq) {
     const auto direction =

@@ -31,8 +31,10 @@ struct HostedChannel {
 // pid) while a live relay owns one of them; nothing is held then.
 Result<HostedChannel> claim_channel(const ChannelSpec& spec, const std::string& lock_directory);
 
-// Reclaims leftovers of a dead owner (we hold the locks, so any object of these names is stale)
-// and creates the objects with the spec's sizes and mode 0660, then starts the bridge.
+// With the locks held (no live relay owns these names): adopts a ring its predecessor left that
+// matches the spec, and a queue that fits it (with its messages), else creates them with the
+// spec's sizes and mode 0660 (a ring that does not match is replaced; a queue that does not fit
+// is an error, never deleted), then starts the bridge.
 Result<void> create_channel_objects(HostedChannel& channel, spdlog::logger& logger,
                                     const std::shared_ptr<spdlog::logger>& bridge_logger);
 

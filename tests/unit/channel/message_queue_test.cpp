@@ -247,6 +247,32 @@ TEST(MessageQueue, CreateOrOpenJoinsMatchingQueuesAndRefusesOthers) {
       << other.error().message;
 }
 
+// Proves adopt(): a queue that has room for what the options ask is taken over with its messages
+// and owned from then on; one with less room is kIncompatible and stays as it is.
+TEST(MessageQueue, AdoptTakesOverAQueueThatFitsAndLeavesOthersAlone) {
+  const std::string name = unique_name("adopt");
+  EXPECT_EQ(MessageQueue::adopt(options(name, 3, 64)).error().code, ErrorCode::kNotFound);
+  {
+    auto app = MessageQueue::create(options(name, 4, 128));
+    ASSERT_TRUE(app) << app.error().message;
+    app->release_name();
+    ASSERT_TRUE(app->send(bytes("waiting")));
+  }
+  const auto too_big = MessageQueue::adopt(options(name, 8, 128));
+  ASSERT_FALSE(too_big);
+  EXPECT_EQ(too_big.error().code, ErrorCode::kIncompatible);
+  EXPECT_NE(too_big.error().message.find("room for 4 messages of 128 bytes"), std::string::npos)
+      << too_big.error().message;
+  EXPECT_TRUE(MessageQueue::open(name)) << "a queue that does not fit is never removed";
+  {
+    auto adopted = MessageQueue::adopt(options(name, 3, 64));
+    ASSERT_TRUE(adopted) << adopted.error().message;
+    EXPECT_EQ(adopted->current_messages(), 1);
+  }
+  EXPECT_EQ(MessageQueue::open(name).error().code, ErrorCode::kNotFound)
+      << "the adopter owns the name";
+}
+
 // Proves RAII ownership: the creator unlinks the name when destroyed unless it released it, and
 // a moved-from object owns nothing.
 TEST(MessageQueue, CreatorUnlinksOnDestructionUnlessReleased) {

@@ -312,6 +312,49 @@ TEST(ShmChannel, StaleSegmentOfADeadCreatorIsReclaimed) {
   EXPECT_TRUE(again) << (again ? "" : again.error().message);
 }
 
+// Proves: adopt() takes over a channel whose creator is gone when it matches exactly: same
+// generation, the subscriber attached before carries on, and the adopter now owns the name.
+TEST(ShmChannel, AdoptTakesOverAMatchingChannelWhoseCreatorIsGone) {
+  const auto options = options_for("adopt");
+  EXPECT_EQ(ShmChannel::adopt(options).error().code, ErrorCode::kNotFound);
+  auto first = ShmChannel::create(options);
+  ASSERT_TRUE(first);
+  const auto generation = first->stats().generation;
+  EXPECT_EQ(ShmChannel::adopt(options).error().code, ErrorCode::kAlreadyExists)
+      << "a live creator's channel is never adopted";
+  // An app's own mapping (a subscriber's shares its channel's, and with it the creator's lock).
+  auto app = ShmChannel::open(options.name);
+  ASSERT_TRUE(app);
+  auto sub = Subscriber::attach(*app);
+  ASSERT_TRUE(sub);
+  first->release_name();
+  first = tl::unexpected(Error{ErrorCode::kNotFound, ""});  // the creator is gone, the name stays
+
+  auto other = options;
+  other.policy = SlowConsumerPolicy::kDropOldest;
+  const auto mismatch = ShmChannel::adopt(other);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(mismatch.error().code, ErrorCode::kIncompatible);
+  EXPECT_NE(mismatch.error().message.find("DropOldest"), std::string::npos)
+      << mismatch.error().message;
+
+  {
+    auto adopted = ShmChannel::adopt(options);
+    ASSERT_TRUE(adopted) << adopted.error().message;
+    EXPECT_EQ(adopted->stats().generation, generation);
+    auto pub = Publisher::attach(*adopted);
+    ASSERT_TRUE(pub);
+    const std::uint64_t value = 42;
+    ASSERT_TRUE(pub->publish(std::as_bytes(std::span(&value, 1)), 1s));
+    std::array<std::byte, 64> buffer{};
+    auto size = sub->receive_copy(buffer, 1s);
+    ASSERT_TRUE(size);
+    EXPECT_EQ(value_of(buffer), 42u);
+  }
+  EXPECT_EQ(ShmChannel::open(options.name).error().code, ErrorCode::kNotFound)
+      << "the adopter unlinks the name like a creator";
+}
+
 // Proves: foreign or damaged segments are a clear error, never undefined behaviour.
 TEST(ShmChannel, CorruptedOrForeignHeaderIsAClearError) {
   struct Case {
