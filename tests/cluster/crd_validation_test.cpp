@@ -24,9 +24,10 @@ class CrdValidation : public ::testing::Test {
 };
 
 TEST_F(CrdValidation, EveryExampleChannelIsAccepted) {
-  for (const char* file : {"examples/shared-memory.yaml", "examples/message-queue.yaml",
-                           "examples/both-legacy-bridge.yaml", "examples/classic/shared-memory/channel.yaml",
-                           "examples/classic/message-queue/channel.yaml", "examples/classic/legacy-mq/channel.yaml"}) {
+  for (const char* file :
+       {"examples/shared-memory.yaml", "examples/message-queue.yaml",
+        "examples/both-legacy-bridge.yaml", "examples/classic/shared-memory/channel.yaml",
+        "examples/classic/message-queue/channel.yaml", "examples/classic/legacy-mq/channel.yaml"}) {
     const CommandResult applied = kubectl({"apply", "--dry-run=server", "-f", repo_path(file)});
     EXPECT_TRUE(applied.ok()) << file << ": " << applied.err;
   }

@@ -27,11 +27,14 @@ class ClassicExamplesTest : public ::testing::Test {
     const std::string channel = "examples/classic/" + folder + "/channel.yaml";
     if (std::filesystem::exists(repo_path(channel))) {
       apply_example(channel, ns_);
-      const auto names = kubectl_ok({"get", "ipch", "-n", ns_, "-o", "jsonpath={.items[*].metadata.name}"});
+      const auto names =
+          kubectl_ok({"get", "ipch", "-n", ns_, "-o", "jsonpath={.items[*].metadata.name}"});
       std::istringstream stream(names);
       for (std::string name; stream >> name;) {
         const bool observed = eventually([&] {
-          return kubectl({"get", "ipch", name, "-n", ns_, "-o", "jsonpath={.status.observedGeneration}"}).out == "1";
+          return kubectl({"get", "ipch", name, "-n", ns_, "-o",
+                          "jsonpath={.status.observedGeneration}"})
+                     .out == "1";
         });
         ASSERT_TRUE(observed) << "the operator never observed IpcChannel " << name;
       }
@@ -41,7 +44,9 @@ class ClassicExamplesTest : public ::testing::Test {
       wait_for_phase(ns_, expected.pod, "Succeeded", std::chrono::seconds(240));
       const std::string logs = pod_logs(ns_, expected.pod, expected.container);
       EXPECT_NE(logs.find(expected.line), std::string::npos)
-          << expected.pod << "/" << expected.container << " did not print '" << expected.line << "':\n" << logs;
+          << expected.pod << "/" << expected.container << " did not print '" << expected.line
+          << "':\n"
+          << logs;
     }
   }
 
@@ -54,20 +59,23 @@ TEST_F(ClassicExamplesTest, SharedVolume) {
 }
 
 TEST_F(ClassicExamplesTest, SharedMemoryProducerAndConsumer) {
-  run_scenario("shared-memory", {{"classic-shared-memory", "producer", "published 1000 messages"},
-                                 {"classic-shared-memory", "consumer", "received 1000 messages in order"}});
+  run_scenario("shared-memory",
+               {{"classic-shared-memory", "producer", "published 1000 messages"},
+                {"classic-shared-memory", "consumer", "received 1000 messages in order"}});
 }
 
 TEST_F(ClassicExamplesTest, MessageQueueSenderAndReceiver) {
-  run_scenario("message-queue", {{"classic-message-queue", "sender", "published 1000"},
-                                 {"classic-message-queue", "receiver", "received 1000 messages in order"}});
+  run_scenario("message-queue",
+               {{"classic-message-queue", "sender", "published 1000"},
+                {"classic-message-queue", "receiver", "received 1000 messages in order"}});
 }
 
 TEST_F(ClassicExamplesTest, UnmodifiedLegacyQueueAppAndItsBridgeToSharedMemory) {
-  run_scenario("legacy-mq", {{"classic-legacy-mq", "legacy-sender", "sent 1000"},
-                             {"classic-legacy-mq", "legacy-receiver", "received 1000"},
-                             {"classic-legacy-bridge", "legacy-sender", "sent 1000"},
-                             {"classic-legacy-bridge", "subscriber", "received 1000 messages in order"}});
+  run_scenario("legacy-mq",
+               {{"classic-legacy-mq", "legacy-sender", "sent 1000"},
+                {"classic-legacy-mq", "legacy-receiver", "received 1000"},
+                {"classic-legacy-bridge", "legacy-sender", "sent 1000"},
+                {"classic-legacy-bridge", "subscriber", "received 1000 messages in order"}});
 }
 
 }  // namespace

@@ -44,14 +44,18 @@ std::string random_suffix() {
 
 void E2eEnvironment::SetUp() {
   if (std::getenv("KUBECONFIG") == nullptr) {
-    abort_run("KUBECONFIG is not set: run the suite with tests/e2e/run-suite.sh (make test-e2e, make e2e-kind)");
+    abort_run(
+        "KUBECONFIG is not set: run the suite with tests/e2e/run-suite.sh (make test-e2e, make "
+        "e2e-kind)");
   }
   // run-suite.sh installs the chart once for the run; without it every test would fail slowly.
-  const auto status = helm({"status", kReleaseName, "--namespace", kReleaseNamespace, "-o", "json"});
-  if (!status.ok() || nlohmann::json::parse(status.out, nullptr, false).value("info", nlohmann::json::object())
+  const auto status =
+      helm({"status", kReleaseName, "--namespace", kReleaseNamespace, "-o", "json"});
+  if (!status.ok() || nlohmann::json::parse(status.out, nullptr, false)
+                              .value("info", nlohmann::json::object())
                               .value("status", "") != "deployed") {
-    abort_run("the ipcmesh chart is not installed as release '" + std::string(kReleaseName) + "' in " +
-              kReleaseNamespace + " (tests/e2e/run-suite.sh installs it): " + status.err);
+    abort_run("the ipcmesh chart is not installed as release '" + std::string(kReleaseName) +
+              "' in " + kReleaseNamespace + " (tests/e2e/run-suite.sh installs it): " + status.err);
   }
 }
 
@@ -89,14 +93,19 @@ CommandResult helm(const std::vector<std::string>& args) {
 void create_named_namespace(const std::string& name, const std::vector<std::string>& extra_labels) {
   kubectl_ok({"create", "namespace", name});
   // ipcmesh.io/e2e marks what run-suite.sh deletes at the end of the run.
-  std::vector<std::string> label{"label", "namespace", name, "ipcmesh.io/injection=enabled", "ipcmesh.io/e2e=true"};
+  std::vector<std::string> label{"label", "namespace", name, "ipcmesh.io/injection=enabled",
+                                 "ipcmesh.io/e2e=true"};
   label.insert(label.end(), extra_labels.begin(), extra_labels.end());
   kubectl_ok(label);
-  const bool has_account = eventually([&] { return kubectl({"get", "serviceaccount", "default", "-n", name}).ok(); });
-  if (!has_account) ADD_FAILURE() << "namespace " << name << " never got its default ServiceAccount";
+  const bool has_account = eventually([&] {
+    return kubectl({"get", "serviceaccount", "default", "-n", name}).ok();
+  });
+  if (!has_account)
+    ADD_FAILURE() << "namespace " << name << " never got its default ServiceAccount";
 }
 
-std::string create_namespace(const std::string& prefix, const std::vector<std::string>& extra_labels) {
+std::string create_namespace(const std::string& prefix,
+                             const std::vector<std::string>& extra_labels) {
   const std::string name = prefix + "-" + random_suffix();
   create_named_namespace(name, extra_labels);
   return name;
@@ -123,11 +132,13 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string describe_pod(const std::string& ns, const std::string& pod) {
   std::string text = kubectl({"describe", "pod", pod, "-n", ns}).out;
-  const auto containers = kubectl({"get", "pod", pod, "-n", ns, "-o",
-                                   "jsonpath={.spec.initContainers[*].name} {.spec.containers[*].name}"});
+  const auto containers =
+      kubectl({"get", "pod", pod, "-n", ns, "-o",
+               "jsonpath={.spec.initContainers[*].name} {.spec.containers[*].name}"});
   std::istringstream names(containers.out);
   for (std::string name; names >> name;) {
-    text += "\n--- logs of " + name + " ---\n" + kubectl({"logs", pod, "-n", ns, "-c", name, "--tail=30"}).out;
+    text += "\n--- logs of " + name + " ---\n" +
+            kubectl({"logs", pod, "-n", ns, "-c", name, "--tail=30"}).out;
   }
   return text;
 }
@@ -141,8 +152,9 @@ void wait_for_phase(const std::string& ns, const std::string& pod, const std::st
         return last == phase || (phase != "Failed" && last == "Failed");
       },
       timeout);
-  ASSERT_TRUE(reached && last == phase) << "pod " << ns << "/" << pod << " is " << last << ", not " << phase
-                                        << ":\n" << describe_pod(ns, pod);
+  ASSERT_TRUE(reached && last == phase)
+      << "pod " << ns << "/" << pod << " is " << last << ", not " << phase << ":\n"
+      << describe_pod(ns, pod);
 }
 
 void wait_for_ready(const std::string& ns, const std::string& pod, std::chrono::seconds timeout) {
@@ -158,10 +170,12 @@ std::string pod_logs(const std::string& ns, const std::string& pod, const std::s
 
 std::string pod_metrics(const std::string& ns, const std::string& pod, int port) {
   return kubectl_ok({"get", "--raw",
-                     "/api/v1/namespaces/" + ns + "/pods/" + pod + ":" + std::to_string(port) + "/proxy/metrics"});
+                     "/api/v1/namespaces/" + ns + "/pods/" + pod + ":" + std::to_string(port) +
+                         "/proxy/metrics"});
 }
 
-double metric_value(const std::string& metrics, const std::string& name, const std::string& label_substring) {
+double metric_value(const std::string& metrics, const std::string& name,
+                    const std::string& label_substring) {
   std::istringstream lines(metrics);
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line[0] == '#') continue;
@@ -174,7 +188,9 @@ double metric_value(const std::string& metrics, const std::string& name, const s
   return -1;
 }
 
-std::string repo_path(const std::string& relative) { return std::string(IPCMESH_SOURCE_DIR) + "/" + relative; }
+std::string repo_path(const std::string& relative) {
+  return std::string(IPCMESH_SOURCE_DIR) + "/" + relative;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream file(path);
@@ -184,12 +200,16 @@ std::string read_file(const std::string& path) {
   return content.str();
 }
 
-std::string project_version() { return IPCMESH_VERSION; }
+std::string project_version() {
+  return IPCMESH_VERSION;
+}
 
-std::string tools_image() { return "ipcmesh/tools:" + project_version(); }
+std::string tools_image() {
+  return "ipcmesh/tools:" + project_version();
+}
 
-std::string ipc_channel(const std::string& name, const std::string& label_key, const std::string& label_value,
-                        const std::string& spec) {
+std::string ipc_channel(const std::string& name, const std::string& label_key,
+                        const std::string& label_value, const std::string& spec) {
   return "apiVersion: ipcmesh.io/v1alpha1\nkind: IpcChannel\nmetadata: {name: " + name +
          "}\nspec:\n  selector: {matchLabels: {" + label_key + ": " + label_value + "}}\n" + spec;
 }
@@ -197,7 +217,8 @@ std::string ipc_channel(const std::string& name, const std::string& label_key, c
 std::size_t count_lines_containing(const std::string& text, const std::string& needle) {
   std::istringstream lines(text);
   std::size_t count = 0;
-  for (std::string line; std::getline(lines, line);) count += line.find(needle) != std::string::npos ? 1 : 0;
+  for (std::string line; std::getline(lines, line);)
+    count += line.find(needle) != std::string::npos ? 1 : 0;
   return count;
 }
 

@@ -37,9 +37,11 @@ CommandResult helm(const std::vector<std::string>& args);
 
 // A fresh namespace PREFIX-<random>, labelled for injection (and `extra_labels`, "k=v"), whose
 // default ServiceAccount exists; deleted at the end of the run unless IPCMESH_E2E_KEEP is set.
-std::string create_namespace(const std::string& prefix, const std::vector<std::string>& extra_labels = {});
+std::string create_namespace(const std::string& prefix,
+                             const std::vector<std::string>& extra_labels = {});
 // The same for a fixed name (kHostIpcNamespace).
-void create_named_namespace(const std::string& name, const std::vector<std::string>& extra_labels = {});
+void create_named_namespace(const std::string& name,
+                            const std::vector<std::string>& extra_labels = {});
 
 // A manifest of examples/ with every `namespace:` of its objects dropped, so it lands in `ns`.
 std::string manifest_for_namespace(const std::string& example_path);
@@ -59,7 +61,8 @@ std::string pod_logs(const std::string& ns, const std::string& pod, const std::s
 std::string pod_metrics(const std::string& ns, const std::string& pod, int port);
 // The value of one Prometheus sample (metric name with its exact label set, e.g.
 // `ipcmesh_channel_published_messages_total{channel="x"}`), or -1 when absent.
-double metric_value(const std::string& metrics, const std::string& name, const std::string& label_substring = "");
+double metric_value(const std::string& metrics, const std::string& name,
+                    const std::string& label_substring = "");
 // Everything useful when a Pod misbehaves: status, events, logs of every container.
 std::string describe_pod(const std::string& ns, const std::string& pod);
 
@@ -67,10 +70,12 @@ std::string describe_pod(const std::string& ns, const std::string& pod);
 std::string tools_image();
 // An IpcChannel `name` selecting the Pods labelled `label_key: label_value`; `spec` is the rest of
 // its spec, one field per line, indented by two spaces (kSmallRing...).
-std::string ipc_channel(const std::string& name, const std::string& label_key, const std::string& label_value,
-                        const std::string& spec);
-inline constexpr const char* kSmallRing = "  transport: SharedMemory\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n";
-inline constexpr const char* kSmallQueue = "  transport: MessageQueue\n  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";
+std::string ipc_channel(const std::string& name, const std::string& label_key,
+                        const std::string& label_value, const std::string& spec);
+inline constexpr const char* kSmallRing =
+    "  transport: SharedMemory\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n";
+inline constexpr const char* kSmallQueue =
+    "  transport: MessageQueue\n  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";
 inline constexpr const char* kSmallRingAndQueue =
     "  transport: Both\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n"
     "  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";

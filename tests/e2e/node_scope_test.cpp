@@ -17,17 +17,22 @@ std::string pod(const std::string& name, const std::string& channel, const std::
   return R"(apiVersion: v1
 kind: Pod
 metadata:
-  name: )" + name + R"(
-  labels: {channel: )" + channel + R"(}
+  name: )" +
+         name + R"(
+  labels: {channel: )" +
+         channel + R"(}
 spec:
   restartPolicy: Never
   automountServiceAccountToken: false
-  hostIPC: )" + (host_ipc ? "true" : "false") + R"(
+  hostIPC: )" +
+         (host_ipc ? "true" : "false") + R"(
   containers:
     - name: app
-      image: )" + tools_image() + R"(
+      image: )" +
+         tools_image() + R"(
       imagePullPolicy: IfNotPresent
-      command: [bash, -c, ')" + script + R"(']
+      command: [bash, -c, ')" +
+         script + R"(']
       securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
 )";
 }
@@ -37,8 +42,9 @@ spec:
 // are the node's).
 std::string node_ipc_objects(const std::string& ns) {
   const std::string name = "probe-" + std::to_string(std::rand() % 100000);
-  kubectl_ok({"apply", "-n", kHostIpcNamespace, "-f", "-"},
-             pod(name, "none", "ls -1A /dev/shm /dev/mqueue | grep -F ipcmesh." + ns + ". || true", true));
+  kubectl_ok(
+      {"apply", "-n", kHostIpcNamespace, "-f", "-"},
+      pod(name, "none", "ls -1A /dev/shm /dev/mqueue | grep -F ipcmesh." + ns + ". || true", true));
   wait_for_phase(kHostIpcNamespace, name, "Succeeded");
   std::string listed = pod_logs(kHostIpcNamespace, name, "app");
   kubectl({"delete", "pod", name, "-n", kHostIpcNamespace, "--wait=false"});
@@ -48,7 +54,8 @@ std::string node_ipc_objects(const std::string& ns) {
 class NodeScopeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!kubectl({"get", "namespace", kHostIpcNamespace}).ok()) create_named_namespace(kHostIpcNamespace);
+    if (!kubectl({"get", "namespace", kHostIpcNamespace}).ok())
+      create_named_namespace(kHostIpcNamespace);
   }
 };
 
@@ -57,35 +64,41 @@ class NodeScopeTest : public ::testing::Test {
 // names the channel (a channel name inside an injected Pod, the POSIX name outside).
 void exchange_through_the_node(const std::string& ns, const std::string& subscriber_channel,
                                const std::string& peer_channel, bool peer_injected) {
-  const std::string stat = "ipcmeshctl stat --channel " + peer_channel + " --namespace " + ns + " --json";
+  const std::string stat =
+      "ipcmeshctl stat --channel " + peer_channel + " --namespace " + ns + " --json";
   kubectl_ok({"apply", "-n", ns, "-f", "-"},
              pod("subscriber", "shared",
                  "set -e; ipcmeshctl sub --channel " + subscriber_channel + " --namespace " + ns +
                      " --count 5 --timeout 120s; ipcmesh-example-pubsub publish shared mq 5"));
   // The publisher waits until the ring shows the subscriber (no sleep standing in for it).
   const std::string queue = peer_injected ? "shared" : peer_channel + ".mq";
-  kubectl_ok({"apply", "-n", ns, "-f", "-"},
-             pod("publisher", peer_injected ? "shared" : "peer",
-                 "set -e; until " + stat + " | grep -q slot; do sleep 0.2; done; "
-                 "ipcmeshctl pub --channel " + peer_channel + " --namespace " + ns + " --size 64 --count 5; "
-                 "ipcmesh-example-pubsub subscribe " + queue + " mq 5 120000",
-                 !peer_injected));
+  kubectl_ok({"apply", "-n", ns, "-f", "-"}, pod("publisher", peer_injected ? "shared" : "peer",
+                                                 "set -e; until " + stat +
+                                                     " | grep -q slot; do sleep 0.2; done; "
+                                                     "ipcmeshctl pub --channel " +
+                                                     peer_channel + " --namespace " + ns +
+                                                     " --size 64 --count 5; "
+                                                     "ipcmesh-example-pubsub subscribe " +
+                                                     queue + " mq 5 120000",
+                                                 !peer_injected));
   wait_for_phase(ns, "subscriber", "Succeeded", std::chrono::seconds(180));
   wait_for_phase(ns, "publisher", "Succeeded", std::chrono::seconds(180));
 
   const auto both = kubectl_json({"get", "pods", "subscriber", "publisher", "-n", ns});
-  for (const auto& item : both["items"]) EXPECT_TRUE(item["spec"].value("hostIPC", false)) << item["metadata"]["name"];
+  for (const auto& item : both["items"])
+    EXPECT_TRUE(item["spec"].value("hostIPC", false)) << item["metadata"]["name"];
   const std::string ring_messages = pod_logs(ns, "subscriber", "app");
   for (int i = 0; i < 5; ++i) {
     EXPECT_NE(ring_messages.find(std::to_string(i) + " ."), std::string::npos) << ring_messages;
   }
   EXPECT_EQ(count_lines_containing(pod_logs(ns, "publisher", "app"), "received: message"), 5u);
 
-  kubectl_ok({"delete", "pod", "subscriber", "publisher", "-n", ns, "--wait=true", "--timeout=120s"});
+  kubectl_ok(
+      {"delete", "pod", "subscriber", "publisher", "-n", ns, "--wait=true", "--timeout=120s"});
   // The (last) relay to stop removes the node-wide objects.
   std::string left;
-  const bool clean = eventually([&] { return (left = node_ipc_objects(ns)).empty(); }, std::chrono::seconds(60),
-                                std::chrono::seconds(2));
+  const bool clean = eventually([&] { return (left = node_ipc_objects(ns)).empty(); },
+                                std::chrono::seconds(60), std::chrono::seconds(2));
   EXPECT_TRUE(clean) << "left on the node: " << left;
 }
 
@@ -115,12 +128,14 @@ TEST_F(NodeScopeTest, RefusedWithThePolicysMessageOutsideTheAllowedNamespaces) {
   kubectl({"delete", "namespace", ns, "--wait=false"});
   ASSERT_FALSE(created.ok()) << "a scope: Node Pod was admitted in " << ns;
   EXPECT_NE(created.err.find("denied the request"), std::string::npos) << created.err;
-  EXPECT_NE(created.err.find("does not allow hostIPC in namespace " + ns), std::string::npos) << created.err;
+  EXPECT_NE(created.err.find("does not allow hostIPC in namespace " + ns), std::string::npos)
+      << created.err;
 }
 
 TEST_F(NodeScopeTest, PodScopeObjectsNeverReachTheNode) {
   const std::string ns = create_namespace("e2e-pod-scope");
-  kubectl_ok({"apply", "-n", ns, "-f", "-"}, ipc_channel("private", "channel", "private", kSmallRingAndQueue));
+  kubectl_ok({"apply", "-n", ns, "-f", "-"},
+             ipc_channel("private", "channel", "private", kSmallRingAndQueue));
   kubectl_ok({"apply", "-n", ns, "-f", "-"},
              pod("private", "private", "ls /dev/shm /dev/mqueue; exec sleep 600"));
   wait_for_ready(ns, "private");

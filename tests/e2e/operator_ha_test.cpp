@@ -15,13 +15,16 @@ std::string lease_holder() {
 }
 
 // The identity is <pod name>_<per-process suffix>.
-std::string pod_of(const std::string& identity) { return identity.substr(0, identity.find('_')); }
+std::string pod_of(const std::string& identity) {
+  return identity.substr(0, identity.find('_'));
+}
 
 TEST(OperatorHaTest, LeaderDeletedWhilePodsAreCreated) {
   const std::string ns = create_namespace("e2e-ha");
   kubectl_ok({"apply", "-n", ns, "-f", "-"}, ipc_channel("ha", "app", "ha", kSmallRing));
   std::string leader;
-  ASSERT_TRUE(eventually([&] { return !(leader = lease_holder()).empty(); })) << "no operator holds the Lease";
+  ASSERT_TRUE(eventually([&] { return !(leader = lease_holder()).empty(); }))
+      << "no operator holds the Lease";
 
   kubectl_ok({"delete", "pod", pod_of(leader), "-n", kReleaseNamespace, "--wait=false"});
   int admitted = 0;
@@ -52,14 +55,16 @@ spec:
   }
 
   std::string holder;
-  EXPECT_TRUE(eventually([&] { return !(holder = lease_holder()).empty() && pod_of(holder) != pod_of(leader); },
-                         std::chrono::seconds(90), std::chrono::seconds(1)))
+  EXPECT_TRUE(eventually(
+      [&] { return !(holder = lease_holder()).empty() && pod_of(holder) != pod_of(leader); },
+      std::chrono::seconds(90), std::chrono::seconds(1)))
       << "the Lease stayed with " << holder;
   nlohmann::json status;
   const bool converged = eventually(
       [&] {
         status = kubectl_json({"get", "ipcchannel", "ha", "-n", ns})["status"];
-        return status.value("selectedPods", -1) == admitted && status.value("injectedPods", -1) == admitted;
+        return status.value("selectedPods", -1) == admitted &&
+               status.value("injectedPods", -1) == admitted;
       },
       std::chrono::seconds(90), std::chrono::seconds(1));
   EXPECT_TRUE(converged) << "status " << status.dump() << " with " << admitted << " Pods";

@@ -21,21 +21,27 @@ std::string ring_channel(const std::string& name, const std::string& app_label) 
 }
 
 // A Pod (restartPolicy Never) of the given app label with one app container running `script`.
-std::string app_pod(const std::string& name, const std::string& app_label, const std::string& script) {
+std::string app_pod(const std::string& name, const std::string& app_label,
+                    const std::string& script) {
   return R"(apiVersion: v1
 kind: Pod
 metadata:
-  name: )" + name + R"(
-  labels: {app: )" + app_label + R"(}
+  name: )" +
+         name + R"(
+  labels: {app: )" +
+         app_label + R"(}
 spec:
   restartPolicy: Never
   automountServiceAccountToken: false
   containers:
     - name: app
-      image: )" + tools_image() + R"(
+      image: )" +
+         tools_image() + R"(
       imagePullPolicy: IfNotPresent
-      command: [bash, -c, ')" + script + R"(']
-      resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}})" + restricted_context(6) + "\n";
+      command: [bash, -c, ')" +
+         script + R"(']
+      resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}})" +
+         restricted_context(6) + "\n";
 }
 
 class SidecarTest : public ::testing::Test {
@@ -49,15 +55,17 @@ TEST_F(SidecarTest, RelayIsANativeSidecarReadyBeforeTheAppStarts) {
   kubectl_ok({"apply", "-n", ns_, "-f", "-"}, ring_channel("ticks", "ticks"));
   // The app's very first action is to read the ring's header: it fails (exit 1) if the relay had
   // not created the channel before the kubelet started the app.
-  kubectl_ok({"apply", "-n", ns_, "-f", "-"},
-             app_pod("first", "ticks", "ipcmeshctl stat --channel ticks --namespace " + ns_ + " --json"));
+  kubectl_ok(
+      {"apply", "-n", ns_, "-f", "-"},
+      app_pod("first", "ticks", "ipcmeshctl stat --channel ticks --namespace " + ns_ + " --json"));
   wait_for_phase(ns_, "first", "Succeeded");
 
   const auto pod = kubectl_json({"get", "pod", "first", "-n", ns_});
   const auto& relay = pod["spec"]["initContainers"].at(0);
   EXPECT_EQ(relay["name"], "ipcmesh-relay");
   EXPECT_EQ(relay.value("restartPolicy", ""), "Always") << "not a native sidecar: " << relay.dump();
-  ASSERT_TRUE(relay.contains("startupProbe")) << "the kubelet orders the apps after the startup probe";
+  ASSERT_TRUE(relay.contains("startupProbe"))
+      << "the kubelet orders the apps after the startup probe";
 
   const auto stat = nlohmann::json::parse(pod_logs(ns_, "first", "app"));
   EXPECT_EQ(stat["name"], "/ipcmesh." + ns_ + ".ticks");
@@ -91,15 +99,20 @@ spec:
       automountServiceAccountToken: false
       containers:
         - name: sender
-          image: )" + tools_image() + R"(
+          image: )" + tools_image() +
+                          R"(
           imagePullPolicy: IfNotPresent
-          command: [ipcmesh-example-pubsub, publish, work, mq, "20"])" + restricted_context(10) + R"(
+          command: [ipcmesh-example-pubsub, publish, work, mq, "20"])" +
+                          restricted_context(10) + R"(
         - name: receiver
-          image: )" + tools_image() + R"(
+          image: )" + tools_image() +
+                          R"(
           imagePullPolicy: IfNotPresent
-          command: [ipcmesh-example-pubsub, subscribe, work, mq, "20", "60000"])" + restricted_context(10) + "\n";
+          command: [ipcmesh-example-pubsub, subscribe, work, mq, "20", "60000"])" +
+                          restricted_context(10) + "\n";
   kubectl_ok({"apply", "-n", ns_, "-f", "-"}, job);
-  const auto waited = kubectl({"wait", "--for=condition=Complete", "job/batch", "-n", ns_, "--timeout=180s"});
+  const auto waited =
+      kubectl({"wait", "--for=condition=Complete", "job/batch", "-n", ns_, "--timeout=180s"});
   const auto pods = kubectl_json({"get", "pods", "-n", ns_, "-l", "job-name=batch"});
   ASSERT_EQ(pods["items"].size(), 1u);
   const std::string pod = pods["items"][0]["metadata"]["name"];
@@ -109,7 +122,8 @@ spec:
   EXPECT_EQ(count_lines_containing(received, "received: message"), 20u) << received;
   EXPECT_NE(received.find("received: message 19"), std::string::npos);
   const auto& relay_state = pods["items"][0]["status"]["initContainerStatuses"].at(0)["state"];
-  ASSERT_TRUE(relay_state.contains("terminated")) << "the relay kept running after the Job: " << relay_state.dump();
+  ASSERT_TRUE(relay_state.contains("terminated"))
+      << "the relay kept running after the Job: " << relay_state.dump();
 }
 
 TEST_F(SidecarTest, InjectedPodPassesTheRestrictedPodSecurityStandard) {
@@ -119,8 +133,9 @@ TEST_F(SidecarTest, InjectedPodPassesTheRestrictedPodSecurityStandard) {
   kubectl_ok({"apply", "-n", restricted, "-f", "-"}, ring_channel("secure", "secure"));
   // Admission runs the mutating webhook first, then Pod Security on the injected Pod: any
   // violation (the relay's context, its volumes, sysctls) makes this apply fail.
-  const auto applied = kubectl({"apply", "-n", restricted, "-f", "-"},
-                               app_pod("secure", "secure", "ipcmeshctl stat --channel secure --namespace " + restricted));
+  const auto applied = kubectl(
+      {"apply", "-n", restricted, "-f", "-"},
+      app_pod("secure", "secure", "ipcmeshctl stat --channel secure --namespace " + restricted));
   ASSERT_TRUE(applied.ok()) << applied.err;
   EXPECT_EQ(applied.err.find("violate"), std::string::npos) << applied.err;
   wait_for_phase(restricted, "secure", "Succeeded");

@@ -111,13 +111,15 @@ TEST(OperatorImage, StartsOnAReadOnlyRootAndKnowsItsVersion) {
 TEST(ToolsImage, HasAShellForDebuggingAndEveryProgram) {
   const CommandResult listed =
       docker({"run", "--rm", "--read-only", image("tools"), "sh", "-c",
-              "ipcmeshctl --version && command -v ipcmesh-example-pubsub "
-              "ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver"});
+              "ipcmeshctl --version && for program in ipcmesh-example-pubsub "
+              "ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver; do "
+              "command -v $program; done"});  // dash's command -v takes one name
   EXPECT_TRUE(listed.ok()) << listed.out << listed.err;
   EXPECT_NE(listed.out.find(kVersion), std::string::npos) << listed.out;
   for (const char* program : {"ipcmesh-example-pubsub", "ipcmesh-example-legacy-mq-sender",
                               "ipcmesh-example-legacy-mq-receiver"}) {
-    EXPECT_NE(listed.out.find(std::string("/usr/local/bin/") + program), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find(std::string("/usr/local/bin/") + program), std::string::npos)
+        << listed.out;
   }
 }
 

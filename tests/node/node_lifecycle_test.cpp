@@ -23,7 +23,9 @@ using cluster::CommandResult;
 using cluster::run_command;
 using Clock = std::chrono::steady_clock;
 
-std::string source_path(const std::string& relative) { return std::string(IPCMESH_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+  return std::string(IPCMESH_SOURCE_DIR) + "/" + relative;
+}
 
 std::string snapshot() {
   const auto result = run_command({source_path("tests/node/host-snapshot.sh")});
@@ -62,8 +64,10 @@ class NodeLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "the node needs root";
-    dir_ = std::filesystem::temp_directory_path() / ("ipcmesh-node-test-" + std::to_string(::getpid()));
-    tools_bin_ = std::getenv("IPCMESH_TOOLS_BIN") != nullptr ? std::getenv("IPCMESH_TOOLS_BIN") : IPCMESH_TOOLS_BIN;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ipcmesh-node-test-" + std::to_string(::getpid()));
+    tools_bin_ = std::getenv("IPCMESH_TOOLS_BIN") != nullptr ? std::getenv("IPCMESH_TOOLS_BIN")
+                                                             : IPCMESH_TOOLS_BIN;
   }
   void TearDown() override {
     if (up_) control_plane("down");
@@ -71,14 +75,16 @@ class NodeLifecycleTest : public ::testing::Test {
   }
 
   CommandResult control_plane(const std::string& verb, bool node = false) {
-    std::vector<std::string> argv{source_path("tests/cluster/control-plane.sh"), verb, dir_.string()};
+    std::vector<std::string> argv{source_path("tests/cluster/control-plane.sh"), verb,
+                                  dir_.string()};
     if (node) argv.push_back("--node");
     return run_command(argv, "",
-                       {"IPCMESH_TOOLS_BIN=" + tools_bin_, "IPCMESH_NODE_IMAGES=" + std::string(IPCMESH_IMAGES_DIR) +
-                                                               "/tools.tar"});
+                       {"IPCMESH_TOOLS_BIN=" + tools_bin_,
+                        "IPCMESH_NODE_IMAGES=" + std::string(IPCMESH_IMAGES_DIR) + "/tools.tar"});
   }
   CommandResult kubectl(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {tools_bin_ + "/kubectl", "--kubeconfig", (dir_ / "kubeconfig").string()});
+    args.insert(args.begin(),
+                {tools_bin_ + "/kubectl", "--kubeconfig", (dir_ / "kubeconfig").string()});
     return run_command(args, input);
   }
   std::string phase(const std::string& pod) {
@@ -133,13 +139,16 @@ spec:
   const double pod_seconds = std::chrono::duration<double>(Clock::now() - created_at).count();
 
   // exec through the API server and the kubelet, into both containers of the one IPC namespace.
-  const auto ipc_first = kubectl({"exec", "pair", "-c", "first", "--", "readlink", "/proc/self/ns/ipc"});
-  const auto ipc_second = kubectl({"exec", "pair", "-c", "second", "--", "readlink", "/proc/self/ns/ipc"});
+  const auto ipc_first =
+      kubectl({"exec", "pair", "-c", "first", "--", "readlink", "/proc/self/ns/ipc"});
+  const auto ipc_second =
+      kubectl({"exec", "pair", "-c", "second", "--", "readlink", "/proc/self/ns/ipc"});
   ASSERT_TRUE(ipc_first.ok() && ipc_second.ok()) << ipc_first.err << ipc_second.err;
   EXPECT_EQ(ipc_first.out, ipc_second.out);
   bool reached = false;
   for (int i = 0; i < 50 && !reached; ++i) {
-    reached = kubectl({"logs", "pair", "-c", "first"}).out.find("api-reachable") != std::string::npos;
+    reached =
+        kubectl({"logs", "pair", "-c", "first"}).out.find("api-reachable") != std::string::npos;
     if (!reached) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_TRUE(reached) << kubectl({"logs", "pair", "-c", "first"}).out;
@@ -152,7 +161,8 @@ spec:
     pid_file >> pid;
     memory += std::string(" ") + name + "=" + std::to_string(resident_kib(pid) / 1024) + "MiB";
   }
-  std::printf("node: up in %.1f s, Pod Running in %.1f s, RSS%s\n", up_seconds, pod_seconds, memory.c_str());
+  std::printf("node: up in %.1f s, Pod Running in %.1f s, RSS%s\n", up_seconds, pod_seconds,
+              memory.c_str());
   RecordProperty("node_up_seconds", std::to_string(up_seconds));
   RecordProperty("pod_running_seconds", std::to_string(pod_seconds));
 
@@ -160,7 +170,8 @@ spec:
   const auto down = control_plane("down");
   up_ = false;
   ASSERT_TRUE(down.ok()) << down.err;
-  std::printf("node: down in %.1f s\n", std::chrono::duration<double>(Clock::now() - down_started).count());
+  std::printf("node: down in %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - down_started).count());
   const std::string after = snapshot();
   EXPECT_EQ(difference(before, after), "") << "the node left this on the machine";
 }

@@ -42,7 +42,8 @@ TEST(Examples, EveryExampleChannelParses) {
     for (auto document : documents_from_yaml(text.str())) {
       if (document.value("kind", "") != "IpcChannel") continue;
       // examples/classic/ names no namespace: kubectl apply -n NS (or the context's) supplies it.
-      if (!document["metadata"].contains("namespace")) document["metadata"]["namespace"] = "default";
+      if (!document["metadata"].contains("namespace"))
+        document["metadata"]["namespace"] = "default";
       auto channel = api::ipc_channel_from_json(document);
       EXPECT_TRUE(channel.has_value())
           << entry.path() << ": " << (channel ? "" : channel.error().message);
