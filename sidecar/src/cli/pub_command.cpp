@@ -11,6 +11,7 @@
 
 #include "cli/channel_target.hpp"
 #include "cli/commands.hpp"
+#include "cli/stop_request.hpp"
 #include "relay/command_line.hpp"
 #include "relay/duration.hpp"
 
@@ -82,7 +83,9 @@ int run_pub(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  // One sender per transport; both take a payload and say whether it went out.
+  StopRequest stop;
+  // One sender per transport; both take a payload and say whether it went out. Waits for room
+  // (Block ring, full queue) run in slices so that a stop signal ends them.
   std::function<Result<void>(std::span<const std::byte>)> send;
   std::optional<ShmChannel> channel;
   std::optional<Publisher> publisher;
@@ -101,7 +104,9 @@ int run_pub(const std::vector<std::string>& args) {
     }
     publisher.emplace(std::move(*attached));
     send = [&](std::span<const std::byte> payload) {
-      return publisher->publish(payload, *timeout);
+      return stop.in_slices(*timeout, [&](std::chrono::nanoseconds slice) {
+        return publisher->publish(payload, slice);
+      });
     };
   } else {
     auto opened = open_queue_wait(target->mq_name, MessageQueue::Access::kWriteOnly, *timeout);
@@ -111,17 +116,24 @@ int run_pub(const std::vector<std::string>& args) {
     }
     queue.emplace(std::move(*opened));
     send = [&](std::span<const std::byte> payload) {
-      return queue->send(payload, static_cast<unsigned>(priority->value_or(0)), *timeout);
+      return stop.in_slices(*timeout, [&](std::chrono::nanoseconds slice) {
+        return queue->send(payload, static_cast<unsigned>(priority->value_or(0)), slice);
+      });
     };
   }
 
   long long sent = 0;
+  // false: stop here (an error, said on stderr, or a stop signal: stopping is a success).
+  bool failed = false;
   auto publish = [&](const std::string& text) {
     // The pause goes before every message but the first, so the last one is not followed by a
     // sleep and `--count 1 --interval 1h` still returns at once.
-    if (sent > 0 && interval->count() > 0) std::this_thread::sleep_for(*interval);
+    if (sent > 0 && interval->count() > 0 && !stop.sleep_for(*interval)) return false;
+    if (stop.requested()) return false;
     auto result = send(std::as_bytes(std::span(text.data(), text.size())));
     if (!result) {
+      if (result.error().code == ErrorCode::kCancelled) return false;
+      failed = true;
       std::cerr << "ipcmeshctl pub: message " << sent + 1 << ": " << result.error().message << "\n";
       return false;
     }
@@ -131,19 +143,15 @@ int run_pub(const std::vector<std::string>& args) {
   if (*size) {
     const long long total = count->value_or(1);
     for (long long index = 0; index < total; ++index) {
-      if (!publish(generated_message(index, static_cast<std::size_t>(**size)))) {
-        return kExitFailure;
-      }
+      if (!publish(generated_message(index, static_cast<std::size_t>(**size)))) break;
     }
-    return kExitOk;
+    return failed ? kExitFailure : kExitOk;
   }
   std::string text;
   while ((!*count || sent < **count) && std::getline(std::cin, text)) {
-    if (!publish(text)) {
-      return kExitFailure;
-    }
+    if (!publish(text)) break;
   }
-  return kExitOk;
+  return failed ? kExitFailure : kExitOk;
 }
 
 }  // namespace ipcmesh::cli

@@ -8,6 +8,7 @@
 
 #include "cli/channel_target.hpp"
 #include "cli/commands.hpp"
+#include "cli/stop_request.hpp"
 #include "relay/command_line.hpp"
 #include "relay/duration.hpp"
 
@@ -92,6 +93,7 @@ int run_sub(const std::vector<std::string>& args) {
   const bool hex = line->has("hex");
   const bool quiet = line->has("quiet");
 
+  StopRequest stop;
   long long received = 0;
   auto finish = [&](bool timed_out) {
     std::fflush(stdout);
@@ -108,23 +110,35 @@ int run_sub(const std::vector<std::string>& args) {
   };
 
   if (transport == "shm") {
-    auto channel = ShmChannel::open_wait(target->shm_name, timeout);
+    auto channel = stop.in_slices(
+        timeout,
+        [&](std::chrono::nanoseconds slice) {
+          return ShmChannel::open_wait(target->shm_name, slice);
+        },
+        ErrorCode::kNotFound);
     if (!channel) {
+      if (channel.error().code == ErrorCode::kCancelled) return finish(false);
       std::cerr << "ipcmeshctl sub: " << channel.error().message << "\n";
       return kExitFailure;
     }
-    // Attaches at the tail: messages published before this point are not seen.
-    auto subscriber = Subscriber::attach(*channel);
+    // Attaches at the tail: messages published before this point are not seen. A stop signal
+    // cancels a blocked receive through the channel's wake-up.
+    SubscriberOptions options;
+    options.cancel = stop.flag();
+    auto subscriber = Subscriber::attach(*channel, options);
     if (!subscriber) {
       std::cerr << "ipcmeshctl sub: " << subscriber.error().message << "\n";
       return kExitFailure;
     }
-    while (!*count || received < **count) {
+    stop.on_stop([&] { channel->wake_all(); });
+    while ((!*count || received < **count) && !stop.requested()) {
       auto view = subscriber->receive(timeout);
       if (!view) {
         if (view.error().code == ErrorCode::kTimeout) {
+          stop.on_stop(nullptr);
           return finish(true);
         }
+        if (view.error().code == ErrorCode::kCancelled) break;
         std::cerr << "ipcmeshctl sub: " << view.error().message << "\n";
         return kExitFailure;
       }
@@ -136,21 +150,30 @@ int run_sub(const std::vector<std::string>& args) {
         std::cerr << "ipcmeshctl sub: " << released.error().message << "\n";
       }
     }
+    stop.on_stop(nullptr);
     return finish(false);
   }
 
-  auto queue = open_queue_wait(target->mq_name, MessageQueue::Access::kReadOnly, timeout);
+  auto queue = stop.in_slices(
+      timeout,
+      [&](std::chrono::nanoseconds slice) {
+        return open_queue_wait(target->mq_name, MessageQueue::Access::kReadOnly, slice);
+      },
+      ErrorCode::kNotFound);
   if (!queue) {
+    if (queue.error().code == ErrorCode::kCancelled) return finish(false);
     std::cerr << "ipcmeshctl sub: " << queue.error().message << "\n";
     return kExitFailure;
   }
   std::vector<std::byte> buffer(queue->max_message_size());
   while (!*count || received < **count) {
-    auto message = queue->receive(buffer, timeout);
+    auto message = stop.in_slices(
+        timeout, [&](std::chrono::nanoseconds slice) { return queue->receive(buffer, slice); });
     if (!message) {
       if (message.error().code == ErrorCode::kTimeout) {
         return finish(true);
       }
+      if (message.error().code == ErrorCode::kCancelled) break;
       std::cerr << "ipcmeshctl sub: " << message.error().message << "\n";
       return kExitFailure;
     }
