@@ -417,6 +417,17 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
                                 channel_ref(*channel) + " is not used");
     }
   }
+  // The mq->shm bridge is a consumer of the queue: say so where a user will see it.
+  for (const auto* channel : channels) {
+    if (channel->spec.bridge.mq_to_shm) {
+      result.warnings.push_back(
+          "ipcmesh: " + channel_ref(*channel) + " bridges its queue " + channel->spec.mq_name() +
+          " into its ring (relay.bridge.mqToShm): the relay receives every message of the queue, "
+          "so a receiver of that queue gets only the messages the relay does not take; receive "
+          "from the ring instead (ipcmeshctl sub, the library), where every subscriber gets "
+          "every message");
+    }
+  }
   std::string port_user;
   for_each_container(spec, [&](const json& container) {
     const json* ports = array_member(container, "ports");

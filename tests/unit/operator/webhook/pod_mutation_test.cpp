@@ -288,6 +288,34 @@ TEST(PodMutation, QueuesWithinKernelDefaultsGetNoSysctls) {
       << "no ring: the relay's limit as configured";
 }
 
+// Proves: a channel whose relay drains its queue into the ring (mqToShm) warns that a receiver of
+// that queue competes with the relay, and points at the ring; without the bridge, no warning.
+TEST(PodMutation, TheMqToShmBridgeIsAnnouncedAsAConsumerOfTheQueue) {
+  auto channel_with_bridge = [](bool mq_to_shm) {
+    return api::ipc_channel_from_json(nlohmann::json::parse(std::string(R"({
+      "apiVersion":"ipcmesh.io/v1alpha1","kind":"IpcChannel",
+      "metadata":{"name":"legacy","namespace":"team","uid":"u-legacy","generation":1},
+      "spec":{"selector":{},"transport":"Both","messageQueue":{"name":"/posix_mq_example"},
+              "relay":{"bridge":{"mqToShm":)") + (mq_to_shm ? "true" : "false") +
+                                                            "}}}}"));
+  };
+  MutationOptions defaults;
+  defaults.relay_image = "relay:test";
+  auto bridged = channel_with_bridge(true);
+  ASSERT_TRUE(bridged.has_value()) << bridged.error().message;
+  auto result = mutate_pod(fixture("plain_pod.json"), "team", {*bridged}, defaults);
+  ASSERT_EQ(result.outcome, MutationOutcome::kMutated) << result.message;
+  ASSERT_EQ(result.warnings.size(), 1u);
+  EXPECT_NE(result.warnings[0].find("bridges its queue /posix_mq_example into its ring"),
+            std::string::npos)
+      << result.warnings[0];
+  EXPECT_NE(result.warnings[0].find("ipcmeshctl sub"), std::string::npos) << result.warnings[0];
+
+  auto plain = channel_with_bridge(false);
+  ASSERT_TRUE(plain.has_value()) << plain.error().message;
+  EXPECT_TRUE(mutate_pod(fixture("plain_pod.json"), "team", {*plain}, defaults).warnings.empty());
+}
+
 // The seed article's first channel: a MessageQueue with only a legacy name, under the default
 // policy (no mqueue sysctls allowed). Its defaults are the kernel's, so it is admitted as is.
 TEST(PodMutation, BareLegacyQueueIsAdmittedUnderTheDefaultPolicy) {
