@@ -222,6 +222,41 @@ TEST_F(RelayLifecycle, KillNineThenRestartAdoptsTheChannel) {
   EXPECT_EQ(queues(), std::vector<std::string>{});
 }
 
+// A SIGTERM while an app is still attached is a restart (a failed liveness probe), not the Pod's
+// end: the relay keeps the ring and queue, and the next relay adopts them; the app carries on.
+// Once nobody is attached, SIGTERM removes everything.
+TEST_F(RelayLifecycle, SigtermWhileAnAppIsAttachedKeepsTheChannelForTheNextRelay) {
+  const std::string spec = write_spec({ChannelJson{.name = "kept", .transport = "Both"}});
+  const std::string shm_name = shm_object_name({namespace_, "kept"});
+  auto first = start_relay(spec, 0, "control", "1s");
+  ASSERT_NE(wait_ready(*first), 0);
+  auto channel = ShmChannel::open(shm_name);
+  ASSERT_TRUE(channel);
+  auto subscriber = Subscriber::attach(*channel);
+  ASSERT_TRUE(subscriber);
+  first->signal(SIGTERM);
+  EXPECT_EQ(first->wait(), 0) << first->err();
+  EXPECT_NE(first->err().find("keeping " + shm_name), std::string::npos) << first->err();
+  EXPECT_EQ(queues().size(), 1u) << "the queue stays with the ring";
+
+  auto second = start_relay(spec, 0, "control", "1s");
+  ASSERT_NE(wait_ready(*second), 0);
+  EXPECT_NE(second->err().find("adopted shared memory"), std::string::npos) << second->err();
+  auto pub = run({kCtl, "pub", "--channel", "kept", "--namespace", namespace_, "--size", "16"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  std::array<std::byte, 64> buffer{};
+  auto size = subscriber->receive_copy(buffer, 10s);
+  ASSERT_TRUE(size) << size.error().message;
+  EXPECT_EQ(*size, 16u);
+
+  subscriber = tl::unexpected(Error{ErrorCode::kNotFound, ""});
+  channel = tl::unexpected(Error{ErrorCode::kNotFound, ""});
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0) << second->err();
+  EXPECT_EQ(shm_objects(), std::vector<std::string>{});
+  EXPECT_EQ(queues(), std::vector<std::string>{});
+}
+
 // 100 kill -9 + restart cycles of the relay while an app publishes and another subscribes under
 // Block: every message arrives once, in order; the ring is never replaced, so /dev/shm never
 // holds a second ring's worth; nothing is left at the end.

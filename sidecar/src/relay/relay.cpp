@@ -113,14 +113,38 @@ int Relay::run() {
     }
   }
   server->stop();
+  std::size_t kept = 0;
   std::size_t removed = 0;
   {
     std::lock_guard lock(table_.mutex);
-    removed = table_.channels.size();
-    table_.channels.clear();  // unlinks every object, then drops the ownership locks
+    for (auto& channel : table_.channels) {
+      kept += keep_for_attached_apps(*channel) ? 1 : 0;
+    }
+    removed = table_.channels.size() - kept;
+    table_.channels.clear();  // unlinks the objects not kept, then drops the ownership locks
   }
-  logger_->info("stopped: unlinked the objects of {} channel(s)", removed);
+  logger_->info("stopped: unlinked the objects of {} channel(s), kept {}", removed, kept);
   return failed_ ? 1 : 0;
+}
+
+bool Relay::keep_for_attached_apps(HostedChannel& channel) {
+  // A SIGTERM while apps are still attached is a restart (a failed liveness probe), not the end
+  // of the Pod: the kubelet stops a native sidecar only after the apps. Unlinking now would split
+  // the Pod between the old objects and the next relay's new ones, so they stay for the next
+  // relay to adopt (docs/relay.md).
+  if (!channel.shm) return false;
+  channel.bridge.reset();  // its own publisher or subscriber must not count as an app
+  channel.shm->reap_dead_peers();
+  const ChannelStats stats = channel.shm->stats();
+  if (stats.subscribers.empty() && stats.producers == 0) return false;
+  channel.shm->release_name();
+  if (channel.queue) channel.queue->release_name();
+  logger_->warn(
+      "keeping {}{}: {} subscriber(s) and {} producer(s) are still attached, so this is a restart "
+      "and not the Pod's end; the next relay adopts them",
+      channel.spec.shm_name(), channel.queue ? " and " + channel.queue->name() : "",
+      stats.subscribers.size(), stats.producers);
+  return true;
 }
 
 bool Relay::create_channels() {

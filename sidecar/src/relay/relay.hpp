@@ -35,6 +35,8 @@ class Relay {
  private:
   bool create_channels();  // false: a signal arrived or creation failed (see failed_)
   void drain();
+  // At shutdown: true (and the names released) when apps are still attached to the ring.
+  bool keep_for_attached_apps(HostedChannel& channel);
   std::string ready_document() const;
 
   ChannelSet set_;
