@@ -111,10 +111,9 @@ TEST_F(NodeScopeTest, InjectedPodAndAHostIpcPeerShareTheChannelAndLeaveNothingBe
   kubectl({"delete", "ipcchannel", "shared", "-n", ns});
 }
 
-// NOT RUN YET (DISABLED_): the second injected Pod's relay waits for the first relay's ownership
-// lock and never becomes ready, so its apps never start. Relays of one node sharing a node-scope
-// channel (one owns, the others follow) is the reliability issue's item 6; that work enables it.
-TEST_F(NodeScopeTest, DISABLED_TwoInjectedPodsShareTheChannelAndLeaveNothingBehind) {
+// Two injected Pods: the second Pod's relay follows the first one's (docs/relay.md), both Pods'
+// apps share the node's ring and queue, and the last relay out removes them.
+TEST_F(NodeScopeTest, TwoInjectedPodsShareTheChannelAndLeaveNothingBehind) {
   const std::string ns = kHostIpcNamespace;
   kubectl_ok({"apply", "-n", ns, "-f", "-"}, node_channel("shared"));
   exchange_through_the_node(ns, "shared", "shared", true);

@@ -257,6 +257,47 @@ TEST_F(RelayLifecycle, SigtermWhileAnAppIsAttachedKeepsTheChannelForTheNextRelay
   EXPECT_EQ(queues(), std::vector<std::string>{});
 }
 
+// scope: Node: the relays of two Pods on one node serve one channel. The second follows the
+// first (ready at once, nothing touched); when the owner leaves while the other is still there,
+// it keeps the objects and the follower takes them over (adopting them: an app attached before
+// carries on); the last relay out removes everything, its lock files included.
+TEST_F(RelayLifecycle, NodeChannelRelaysFollowTheOwnerAndTheLastOneOutCleans) {
+  const std::string spec =
+      write_spec({ChannelJson{.name = "node", .transport = "Both", .scope = "Node"}});
+  const std::string shm_name = shm_object_name({namespace_, "node"});
+  auto owner = start_relay(spec, 0, "control-a", "1s");
+  ASSERT_NE(wait_ready(*owner, "control-a"), 0);
+  auto follower = start_relay(spec, 0, "control-b", "1s");
+  ASSERT_NE(wait_ready(*follower, "control-b"), 0);
+  EXPECT_NE(follower->err().find("following the relay"), std::string::npos) << follower->err();
+
+  auto channel = ShmChannel::open(shm_name);
+  ASSERT_TRUE(channel);
+  const auto generation = channel->stats().generation;
+  auto subscriber = Subscriber::attach(*channel);
+  ASSERT_TRUE(subscriber);
+  owner->signal(SIGTERM);
+  EXPECT_EQ(owner->wait(), 0) << owner->err();
+  EXPECT_NE(owner->err().find("other relays of the node still serve it"), std::string::npos)
+      << owner->err();
+  ASSERT_TRUE(eventually([&] {
+    return follower->err().find("adopted shared memory") != std::string::npos;
+  })) << follower->err();
+  EXPECT_EQ(ShmChannel::open(shm_name)->stats().generation, generation);
+  auto pub = run({kCtl, "pub", "--channel", "node", "--namespace", namespace_, "--size", "16"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  std::array<std::byte, 64> buffer{};
+  auto size = subscriber->receive_copy(buffer, 10s);
+  ASSERT_TRUE(size) << size.error().message;
+
+  subscriber = tl::unexpected(Error{ErrorCode::kNotFound, ""});
+  channel = tl::unexpected(Error{ErrorCode::kNotFound, ""});
+  follower->signal(SIGTERM);
+  EXPECT_EQ(follower->wait(), 0) << follower->err();
+  EXPECT_EQ(shm_objects(), std::vector<std::string>{});
+  EXPECT_EQ(queues(), std::vector<std::string>{});
+}
+
 // 100 kill -9 + restart cycles of the relay while an app publishes and another subscribes under
 // Block: every message arrives once, in order; the ring is never replaced, so /dev/shm never
 // holds a second ring's worth; nothing is left at the end.

@@ -212,10 +212,11 @@ struct ChannelJson {
   std::string queue_max_message = "8Ki";
   bool mq_to_shm = false;
   bool shm_to_mq = false;
+  std::string scope = "Pod";
 
   std::string render(const std::string& namespace_name) const {
     std::string json = R"({"namespace":")" + namespace_name + R"(","name":")" + name +
-                       R"(","transport":")" + transport + R"(")";
+                       R"(","transport":")" + transport + R"(","scope":")" + scope + R"(")";
     if (transport != "MessageQueue") {
       json += R"(,"sharedMemory":{"size":")" + shm_size + R"(","maxMessageSize":")" +
               shm_max_message + R"(","slowConsumer":")" + slow_consumer + R"("})";

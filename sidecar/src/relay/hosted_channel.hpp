@@ -20,6 +20,8 @@ namespace ipcmesh::relay {
 
 struct HostedChannel {
   ChannelSpec spec;
+  // scope: Node only: this relay's membership among the relays of the node sharing the channel.
+  std::optional<MemberLock> members;
   std::optional<OwnerLock> shm_lock;
   std::optional<ShmChannel> shm;
   std::optional<OwnerLock> mq_lock;

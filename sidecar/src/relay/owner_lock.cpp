@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 namespace ipcmesh::relay {
 namespace {
@@ -99,6 +101,68 @@ OwnerLock::~OwnerLock() {
     ::close(fd_);
     fd_ = -1;
   }
+}
+
+std::string member_lock_path(std::string_view posix_name, std::string_view directory) {
+  // Same naming (and shortening) as the owner locks, with its own prefix.
+  std::string path = owner_lock_path(OwnedKind::kSharedMemory, posix_name, directory);
+  const std::string from = ".ipcmesh-owner.shm.";
+  path.replace(path.rfind(from), from.size(), ".ipcmesh-members.");
+  return path;
+}
+
+Result<MemberLock> MemberLock::join(const std::string& path) {
+  // The last member removes the file while holding it exclusively: a relay that opened that
+  // inode just before must not believe itself a member of the current channel, so it checks that
+  // the path still names what it locked, else retries. An exclusive holder is leaving: wait.
+  for (int attempt = 0; attempt < 400; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
+    if (fd < 0) return tl::unexpected(system_error("open members lock", path, errno));
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error != EWOULDBLOCK)
+        return tl::unexpected(system_error("flock members lock", path, error));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 ||
+        held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+      ::close(fd);
+      continue;
+    }
+    return MemberLock(fd, path);
+  }
+  return make_error(ErrorCode::kSystem, "members lock " + path + " stays exclusively held");
+}
+
+MemberLock::MemberLock(MemberLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      exclusive_(std::exchange(other.exclusive_, false)) {}
+
+MemberLock& MemberLock::operator=(MemberLock&& other) noexcept {
+  if (this != &other) {
+    this->~MemberLock();
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+    exclusive_ = std::exchange(other.exclusive_, false);
+  }
+  return *this;
+}
+
+MemberLock::~MemberLock() {
+  if (fd_ < 0) return;
+  if (exclusive_ || ::flock(fd_, LOCK_EX | LOCK_NB) == 0) ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+bool MemberLock::last_one_out() {
+  if (!exclusive_) exclusive_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+  return exclusive_;
 }
 
 pid_t read_lock_holder(const std::string& path) {

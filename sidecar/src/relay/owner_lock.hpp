@@ -39,6 +39,32 @@ class OwnerLock {
   std::string path_;
 };
 
+// The relays of one node that serve a scope: Node channel (one per Pod) each hold a shared flock
+// on its members file, "/dev/shm/.ipcmesh-members.<name>". The owner leaving asks for it
+// exclusively: refused means other relays (and their Pods' apps) still use the channel, so the
+// owner keeps the objects and one of them takes over; granted means it is the last one out.
+class MemberLock {
+ public:
+  static Result<MemberLock> join(const std::string& path);
+
+  MemberLock(MemberLock&& other) noexcept;
+  MemberLock& operator=(MemberLock&& other) noexcept;
+  MemberLock(const MemberLock&) = delete;
+  MemberLock& operator=(const MemberLock&) = delete;
+  ~MemberLock();  // leaves; the last member (last_one_out) also removes the file
+
+  // True when no other relay is a member; the lock is then exclusive until destruction.
+  bool last_one_out();
+
+ private:
+  MemberLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_ = -1;
+  std::string path_;
+  bool exclusive_ = false;
+};
+
+std::string member_lock_path(std::string_view posix_name, std::string_view directory = "/dev/shm");
+
 // The pid written into a lock file by its holder, 0 when unknown.
 pid_t read_lock_holder(const std::string& path);
 

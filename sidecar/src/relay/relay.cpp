@@ -91,7 +91,10 @@ int Relay::run() {
       metrics_.set_ready(true);
       logger_->info("ready: {} channel(s), ready file {}", set_.channels.size(),
                     ready_file->path());
-      const int signal_number = signals_.wait();
+      const int signal_number = wait_for_shutdown();
+      // An owner that left just now kept the objects for us: take them over, so that they are
+      // removed below if nobody else is left, instead of staying on the node.
+      take_over_followed_channels();
       logger_->info("received {}, draining for up to {}", strsignal(signal_number),
                     format_duration(options_.grace_period));
     }
@@ -132,6 +135,14 @@ bool Relay::keep_for_attached_apps(HostedChannel& channel) {
   // of the Pod: the kubelet stops a native sidecar only after the apps. Unlinking now would split
   // the Pod between the old objects and the next relay's new ones, so they stay for the next
   // relay to adopt (docs/relay.md).
+  // Other relays of the node still serve this node channel: one of them takes it over.
+  if (channel.members && !channel.members->last_one_out()) {
+    if (channel.shm) channel.shm->release_name();
+    if (channel.queue) channel.queue->release_name();
+    logger_->info("keeping channel {}/{}: other relays of the node still serve it",
+                  channel.spec.id.namespace_name, channel.spec.id.name);
+    return true;
+  }
   if (!channel.shm) return false;
   channel.bridge.reset();  // its own publisher or subscriber must not count as an app
   channel.shm->reap_dead_peers();
@@ -147,13 +158,59 @@ bool Relay::keep_for_attached_apps(HostedChannel& channel) {
   return true;
 }
 
+int Relay::wait_for_shutdown() {
+  while (!followed_.empty()) {
+    if (auto signal_number = signals_.wait(kOwnershipRetry)) return *signal_number;
+    take_over_followed_channels();
+  }
+  return signals_.wait();
+}
+
+bool Relay::objects_exist(const ChannelSpec& spec) {
+  return (!spec.shared_memory || ShmChannel::open(spec.shm_name())) &&
+         (!spec.message_queue || MessageQueue::open(spec.mq_name()));
+}
+
+void Relay::take_over_followed_channels() {
+  for (auto it = followed_.begin(); it != followed_.end();) {
+    auto claimed = claim_channel(it->spec, lock_directory);
+    if (!claimed) {
+      ++it;
+      continue;
+    }
+    auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
+    channel->members.emplace(std::move(it->members));
+    logger_->info("channel {}/{}: its owner is gone; taking it over", it->spec.id.namespace_name,
+                  it->spec.id.name);
+    if (auto created = create_channel_objects(*channel, *logger_, logger_); !created) {
+      logger_->error("{}", created.error().message);
+    }
+    std::lock_guard lock(table_.mutex);
+    table_.channels.push_back(std::move(channel));
+    it = followed_.erase(it);
+  }
+}
+
 bool Relay::create_channels() {
   for (const ChannelSpec& spec : set_.channels) {
     bool logged_wait = false;
+    std::optional<MemberLock> members;
+    if (spec.scope == Scope::kNode) {
+      auto joined = MemberLock::join(
+          member_lock_path(spec.shared_memory ? spec.shm_name() : spec.mq_name(), lock_directory));
+      if (!joined) {
+        logger_->error("channel {}/{}: {}", spec.id.namespace_name, spec.id.name,
+                       joined.error().message);
+        failed_ = true;
+        return false;
+      }
+      members.emplace(std::move(*joined));
+    }
     for (;;) {
       auto claimed = claim_channel(spec, lock_directory);
       if (claimed) {
         auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
+        if (members) channel->members.emplace(std::move(*members));
         if (auto created = create_channel_objects(*channel, *logger_, logger_); !created) {
           logger_->error("{}", created.error().message);
           failed_ = true;
@@ -171,6 +228,16 @@ bool Relay::create_channels() {
                        claimed.error().message);
         failed_ = true;
         return false;
+      }
+      // Another Pod's relay on this node owns a node channel that exists: follow it (ready now,
+      // take over when it goes).
+      if (members && objects_exist(spec)) {
+        logger_->info("channel {}/{}: following the relay that {}", spec.id.namespace_name,
+                      spec.id.name, claimed.error().message);
+        followed_.push_back(Followed{spec, std::move(*members)});
+        std::lock_guard lock(table_.mutex);
+        waiting_for_.clear();
+        break;
       }
       // A live relay owns it: never touch its objects; wait until it is gone or we are told to
       // stop.

@@ -34,6 +34,12 @@ class Relay {
 
  private:
   bool create_channels();  // false: a signal arrived or creation failed (see failed_)
+  // Waits for a shutdown signal; meanwhile a follower retries taking over its channels.
+  int wait_for_shutdown();
+  // scope: Node: the objects exist (another Pod's relay owns them), so this relay may follow.
+  static bool objects_exist(const ChannelSpec& spec);
+  // Takes over the channels whose owner is gone (adopting their objects).
+  void take_over_followed_channels();
   void drain();
   // At shutdown: true (and the names released) when apps are still attached to the ring.
   bool keep_for_attached_apps(HostedChannel& channel);
@@ -48,6 +54,13 @@ class Relay {
   std::atomic<RelayPhase> phase_{RelayPhase::kStarting};
   std::atomic<bool> failed_{false};
   std::string waiting_for_;  // guarded by table_.mutex: why /readyz says 503
+  // scope: Node channels another relay of the node owns: this relay is ready with them and takes
+  // one over (adopting it) when its owner goes. Touched by the main thread only.
+  struct Followed {
+    ChannelSpec spec;
+    MemberLock members;
+  };
+  std::vector<Followed> followed_;
   std::uint16_t port_ = 0;
 };
 
