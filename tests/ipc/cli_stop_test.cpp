@@ -96,5 +96,19 @@ TEST_F(CliStop, PublisherWithAnIntervalStopsWithExitZero) {
   EXPECT_EQ(terminate(*pub), 0) << pub->err();
 }
 
+// The C example (what the classic examples run) stops the same way, waiting on a ring or a queue.
+TEST_F(CliStop, TheCExampleStopsWithExitZeroOnARingAndOnAQueue) {
+  const std::string example = IPCMESH_BIN_DIR "/ipcmesh-example-pubsub";
+  for (const auto& [channel, transport] : {std::pair{shm_object_name({namespace_, "ring"}), "shm"},
+                                           std::pair{mq_object_name({namespace_, "work"}), "mq"}}) {
+    auto sub = run({"/usr/bin/unshare", "--pid", "--fork", example, "subscribe", channel, transport,
+                    "10", "-1"});
+    ASSERT_TRUE(eventually([&] { return sub->out().find("ready") != std::string::npos; }))
+        << sub->err();
+    EXPECT_EQ(terminate(*sub), 0) << transport << ": " << sub->err();
+    EXPECT_NE(sub->out().find("stopped after 0"), std::string::npos) << sub->out();
+  }
+}
+
 }  // namespace
 }  // namespace ipcmesh::relay_testing
