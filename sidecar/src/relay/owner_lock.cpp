@@ -15,6 +15,15 @@
 namespace ipcmesh::relay {
 namespace {
 
+// Whether `path` still names the file open as `fd`: lock files are unlinked by their last holder,
+// so a file locked after that is not the current one and the caller retries.
+bool path_names(const std::string& path, int fd) {
+  struct stat held {};
+  struct stat named {};
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
+         held.st_ino == named.st_ino && held.st_dev == named.st_dev;
+}
+
 constexpr std::size_t kFileNameMax = 255;
 
 std::string fnv1a_hex(std::string_view text) {
@@ -64,10 +73,7 @@ Result<OwnerLock> OwnerLock::try_acquire(const std::string& path) {
       }
       return tl::unexpected(system_error("flock owner lock", path, error));
     }
-    struct stat held {};
-    struct stat named {};
-    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 ||
-        held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+    if (!path_names(path, fd)) {
       ::close(fd);
       continue;
     }
@@ -126,10 +132,7 @@ Result<MemberLock> MemberLock::join(const std::string& path) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
-    struct stat held {};
-    struct stat named {};
-    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 ||
-        held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+    if (!path_names(path, fd)) {
       ::close(fd);
       continue;
     }
