@@ -1,6 +1,6 @@
-// ipcmeshctl pub and sub (and the C example) stop on SIGTERM, also as PID 1 of their PID namespace (a container's
-// first process), where the kernel drops signals that have no handler: a Pod running them would
-// otherwise wait its whole grace period and end with exit 137.
+// ipcmeshctl pub and sub (and the C example) stop on SIGTERM, also as PID 1 of their PID
+// namespace (a container's first process), where the kernel drops signals that have no handler:
+// a Pod running them would otherwise wait its whole grace period and end with exit 137.
 #include <signal.h>
 
 #include <fstream>
