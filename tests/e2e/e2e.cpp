@@ -188,6 +188,22 @@ double metric_value(const std::string& metrics, const std::string& name,
   return -1;
 }
 
+std::string script_pod(const ScriptPod& pod) {
+  const std::string security =
+      pod.restricted ? "{runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: {drop: "
+                       "[ALL]}, seccompProfile: {type: RuntimeDefault}}"
+                     : "{allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}";
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + pod.name + "\n  labels: {" +
+         pod.label_key + ": " + pod.label_value +
+         "}\nspec:\n  restartPolicy: Never\n  automountServiceAccountToken: false\n  hostIPC: " +
+         (pod.host_ipc ? "true" : "false") +
+         "\n  containers:\n    - name: app\n      image: " + tools_image() +
+         "\n      imagePullPolicy: IfNotPresent\n      command: [bash, -c, '" + pod.script +
+         "']\n      resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}"
+         "\n      securityContext: " +
+         security + "\n";
+}
+
 std::string repo_path(const std::string& relative) {
   return std::string(IPCMESH_SOURCE_DIR) + "/" + relative;
 }

@@ -80,6 +80,20 @@ inline constexpr const char* kSmallRingAndQueue =
     "  transport: Both\n  sharedMemory: {size: 1Mi, maxMessageSize: 1Ki}\n"
     "  messageQueue: {maxMessages: 10, maxMessageSize: 256}\n";
 
+// A Pod (restartPolicy Never) with one container "app" of tools_image() running `script` with
+// bash -c (the script may not contain single quotes).
+struct ScriptPod {
+  std::string name;
+  std::string label_key;
+  std::string label_value;
+  std::string script;
+  bool host_ipc = false;
+  // The restricted Pod Security Standard's container settings, else only no privilege
+  // escalation and no capabilities.
+  bool restricted = true;
+};
+std::string script_pod(const ScriptPod& pod);
+
 std::string repo_path(const std::string& relative);
 std::string read_file(const std::string& path);
 std::string project_version();

@@ -14,27 +14,12 @@ std::string node_channel(const std::string& name) {
 
 std::string pod(const std::string& name, const std::string& channel, const std::string& script,
                 bool host_ipc = false) {
-  return R"(apiVersion: v1
-kind: Pod
-metadata:
-  name: )" +
-         name + R"(
-  labels: {channel: )" +
-         channel + R"(}
-spec:
-  restartPolicy: Never
-  automountServiceAccountToken: false
-  hostIPC: )" +
-         (host_ipc ? "true" : "false") + R"(
-  containers:
-    - name: app
-      image: )" +
-         tools_image() + R"(
-      imagePullPolicy: IfNotPresent
-      command: [bash, -c, ')" +
-         script + R"(']
-      securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-)";
+  return script_pod({.name = name,
+                     .label_key = "channel",
+                     .label_value = channel,
+                     .script = script,
+                     .host_ipc = host_ipc,
+                     .restricted = false});
 }
 
 // The objects named /ipcmesh.<ns>.* in the node's IPC namespace, listed by a Pod that is not

@@ -20,28 +20,10 @@ std::string ring_channel(const std::string& name, const std::string& app_label) 
   return ipc_channel(name, "app", app_label, kSmallRing);
 }
 
-// A Pod (restartPolicy Never) of the given app label with one app container running `script`.
+// A restricted Pod (restartPolicy Never) of the given app label running `script`.
 std::string app_pod(const std::string& name, const std::string& app_label,
                     const std::string& script) {
-  return R"(apiVersion: v1
-kind: Pod
-metadata:
-  name: )" +
-         name + R"(
-  labels: {app: )" +
-         app_label + R"(}
-spec:
-  restartPolicy: Never
-  automountServiceAccountToken: false
-  containers:
-    - name: app
-      image: )" +
-         tools_image() + R"(
-      imagePullPolicy: IfNotPresent
-      command: [bash, -c, ')" +
-         script + R"(']
-      resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}})" +
-         restricted_context(6) + "\n";
+  return script_pod({.name = name, .label_key = "app", .label_value = app_label, .script = script});
 }
 
 class SidecarTest : public ::testing::Test {

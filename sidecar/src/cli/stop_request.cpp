@@ -3,21 +3,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "relay/shutdown_signals.hpp"
+
 namespace ipcmesh::cli {
-namespace {
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
-}
-
-}  // namespace
 
 StopRequest::StopRequest() {
-  const sigset_t set = stop_signals();
+  const sigset_t set = relay::shutdown_signal_set();
   // Blocked, a signal is queued even for PID 1 instead of being dropped as "no handler".
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   waiter_ = std::thread([this] { wait_for_signal(); });
@@ -47,7 +38,7 @@ bool StopRequest::sleep_for(std::chrono::nanoseconds duration) const {
 }
 
 void StopRequest::wait_for_signal() {
-  const sigset_t set = stop_signals();
+  const sigset_t set = relay::shutdown_signal_set();
   int signal_number = 0;
   while (sigwait(&set, &signal_number) != 0) {
   }

@@ -6,9 +6,7 @@
 #include <cerrno>
 
 namespace ipcmesh::relay {
-namespace {
-
-sigset_t shutdown_set() {
+sigset_t shutdown_signal_set() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -16,16 +14,14 @@ sigset_t shutdown_set() {
   return set;
 }
 
-}  // namespace
-
 ShutdownSignals::ShutdownSignals() {
-  const sigset_t set = shutdown_set();
+  const sigset_t set = shutdown_signal_set();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
 std::optional<int> ShutdownSignals::wait(std::chrono::nanoseconds timeout) const {
-  const sigset_t set = shutdown_set();
+  const sigset_t set = shutdown_signal_set();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   timespec limit{.tv_sec = static_cast<time_t>(seconds.count()),
                  .tv_nsec = static_cast<long>((timeout - seconds).count())};
@@ -41,7 +37,7 @@ std::optional<int> ShutdownSignals::wait(std::chrono::nanoseconds timeout) const
 }
 
 int ShutdownSignals::wait() const {
-  const sigset_t set = shutdown_set();
+  const sigset_t set = shutdown_signal_set();
   int signal_number = 0;
   while (sigwait(&set, &signal_number) != 0) {
   }

@@ -3,10 +3,15 @@
 // in signal context, so shutdown is ordinary code.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <optional>
 
 namespace ipcmesh::relay {
+
+// SIGTERM and SIGINT: how Kubernetes (and a terminal) ask a process to stop.
+sigset_t shutdown_signal_set();
 
 class ShutdownSignals {
  public:
