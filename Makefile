@@ -20,7 +20,7 @@ VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
 	tools tools-cluster demo demo-down bench clean help images images-from-source images-save \
-	test-images test-chart test-node test-e2e tools-kind e2e-kind
+	test-images test-chart test-node test-e2e tools-kind e2e-kind test-webhook
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
 # linked here.
@@ -41,9 +41,10 @@ help:
 	@echo "make deps       install the Debian packages that are missing (as root) and check Go"
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
 	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
-	@echo "make test       every test tier (unit, ipc, sanitizers, fuzz, images, chart, cluster against a real API server)"
+	@echo "make test       every test tier (unit, ipc, webhook limits, sanitizers, fuzz, images, chart, cluster against a real API server)"
 	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm and the node tools (cached)"
 	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
+	@echo "make test-webhook  only the admission server under hostile clients (limits, memory, deadlines)"
 	@echo "make test-images   only the image tier (make images, then real containers)"
 	@echo "make test-chart    only helm lint / helm template checks of charts/ipcmesh"
 	@echo "make test-node     only the local node's lifecycle (real Pods; teardown leaves nothing; root)"
@@ -66,12 +67,18 @@ build: configure
 # Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
 test-unit: build
 	@mkdir -p $(TEST_LOGS)
-	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|cluster_test|images_test|chart_test|node_test|e2e_test)$$' \
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|webhook_test|cluster_test|images_test|chart_test|node_test|e2e_test)$$' \
 	  | tee $(TEST_LOGS)/unit.log
 
 test-ipc: build
 	@mkdir -p $(TEST_LOGS)
 	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^ipc_test$$' | tee $(TEST_LOGS)/ipc.log
+
+# The admission server attacked by hostile clients while valid reviews flow (time and memory are
+# measured, so it runs alone).
+test-webhook: build
+	@mkdir -p $(TEST_LOGS)
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -L '^webhook_test$$' | tee $(TEST_LOGS)/webhook.log
 
 # Sanitizer builds cover the channel library and its tests only.
 build-asan/build.ninja: | deps
@@ -181,8 +188,8 @@ demo: deps build tools images-save
 demo-down:
 	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
 
-test: deps test-unit test-ipc test-asan test-tsan test-fuzz test-images test-chart test-cluster test-e2e
-	@echo "make test: every tier passed (unit, ipc, asan+ubsan, tsan, fuzz, images, chart, cluster, node, e2e)"
+test: deps test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-images test-chart test-cluster test-e2e
+	@echo "make test: every tier passed (unit, ipc, webhook, asan+ubsan, tsan, fuzz, images, chart, cluster, node, e2e)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 

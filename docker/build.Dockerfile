@@ -12,7 +12,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential cmake ninja-build pkg-config binutils \
       libcpprest-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev \
-      libexpected-dev libssl-dev >/dev/null \
+      libexpected-dev libssl-dev libboost-dev >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

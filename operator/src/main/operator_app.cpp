@@ -140,39 +140,45 @@ int run_operator(const OperatorConfig& config) {
   webhook::AdmissionHandler admission(
       catalog, mutation,
       [&metrics](const webhook::AdmissionEvent& event) { metrics.admission(event); });
+  webhook::AdmissionServerConfig admission_config;
+  admission_config.address = "https://0.0.0.0:" + std::to_string(config.webhook_port);
+  admission_config.certificate_file = config.webhook_certificate_file;
+  admission_config.key_file = config.webhook_key_file;
   webhook::AdmissionServer admission_server(
-      {"https://0.0.0.0:" + std::to_string(config.webhook_port), config.webhook_certificate_file,
-       config.webhook_key_file},
+      admission_config,
       [&admission](const webhook::HttpRequest& request) { return admission.handle(request); });
 
+  metrics.set_webhook_stats_source([&admission_server] { return admission_server.stats(); });
+
   // Health and metrics over plain HTTP (the kubelet and Prometheus scrape it in-cluster).
-  webhook::AdmissionServer health_server(
-      {"http://0.0.0.0:" + std::to_string(config.health_port), "", "", std::chrono::seconds(30),
-       64 * 1024},
-      [&](const webhook::HttpRequest& request) {
-        webhook::HttpResponse response;
-        response.content_type = "text/plain; charset=utf-8";
-        if (request.path == "/healthz") {
-          response.body = "ok\n";
-        } else if (request.path == "/readyz") {
-          const bool ready = caches_synced() && admission_server.serving();
-          response.status = ready ? 200 : 503;
-          response.body =
-              ready
-                  ? "ok\n"
-                  : std::string("not ready:") + (channels.has_synced() ? "" : " ipcchannel cache") +
-                        (pods.has_synced() ? "" : " pod cache") +
-                        (!namespaces || namespaces->has_synced() ? "" : " namespace cache") +
-                        (admission_server.serving() ? "" : " webhook") + "\n";
-        } else if (request.path == "/metrics") {
-          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-          response.body = metrics.serialize();
-        } else {
-          response.status = 404;
-          response.body = "not found\n";
-        }
-        return response;
-      });
+  webhook::AdmissionServerConfig health_config;
+  health_config.address = "http://0.0.0.0:" + std::to_string(config.health_port);
+  health_config.max_body_bytes = 64 * 1024;
+  health_config.max_connections = 64;
+  health_config.threads = 1;  // scrapes are rare; one thread also keeps serialize() sequential
+  webhook::AdmissionServer health_server(health_config, [&](const webhook::HttpRequest& request) {
+    webhook::HttpResponse response;
+    response.content_type = "text/plain; charset=utf-8";
+    if (request.path == "/healthz") {
+      response.body = "ok\n";
+    } else if (request.path == "/readyz") {
+      const bool ready = caches_synced() && admission_server.serving();
+      response.status = ready ? 200 : 503;
+      response.body =
+          ready ? "ok\n"
+                : std::string("not ready:") + (channels.has_synced() ? "" : " ipcchannel cache") +
+                      (pods.has_synced() ? "" : " pod cache") +
+                      (!namespaces || namespaces->has_synced() ? "" : " namespace cache") +
+                      (admission_server.serving() ? "" : " webhook") + "\n";
+    } else if (request.path == "/metrics") {
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      response.body = metrics.serialize();
+    } else {
+      response.status = 404;
+      response.body = "not found\n";
+    }
+    return response;
+  });
 
   health_server.start();
   channels.start();

@@ -45,6 +45,40 @@ OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Regi
                  .Help("1 while this replica holds the leader Lease")
                  .Register(*registry_)
                  .Add({});
+  webhook_open_connections_ = &prometheus::BuildGauge()
+                                   .Name("ipcmesh_webhook_open_connections")
+                                   .Help("Connections the admission server holds open now")
+                                   .Register(*registry_)
+                                   .Add({});
+  webhook_buffered_body_bytes_ =
+      &prometheus::BuildGauge()
+           .Name("ipcmesh_webhook_buffered_body_bytes")
+           .Help("Request body bytes reserved now by requests being read (bounded by the budget)")
+           .Register(*registry_)
+           .Add({});
+  webhook_accepted_ = &prometheus::BuildCounter()
+                           .Name("ipcmesh_webhook_connections_total")
+                           .Help("Connections the admission server accepted")
+                           .Register(*registry_)
+                           .Add({});
+  auto& connection_errors =
+      prometheus::BuildCounter()
+          .Name("ipcmesh_webhook_connection_errors_total")
+          .Help(
+              "Connections closed by the admission server's limits: over_capacity (closed at "
+              "accept), handshake_failed, timed_out (handshake, idle or slow request)")
+          .Register(*registry_);
+  webhook_over_capacity_ = &connection_errors.Add({{"reason", "over_capacity"}});
+  webhook_handshake_failed_ = &connection_errors.Add({{"reason", "handshake_failed"}});
+  webhook_timed_out_ = &connection_errors.Add({{"reason", "timed_out"}});
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("ipcmesh_webhook_rejected_requests_total")
+                       .Help(
+                           "Requests refused before the handler: too_large (413), over_budget "
+                           "(503, too many bodies in flight)")
+                       .Register(*registry_);
+  webhook_too_large_ = &rejected.Add({{"reason", "too_large"}});
+  webhook_over_budget_ = &rejected.Add({{"reason", "over_budget"}});
   // Pre-create the series dashboards expect even before the first event.
   reconciles_->Add({{"result", "success"}});
   reconciles_->Add({{"result", "error"}});
@@ -72,8 +106,28 @@ void OperatorMetrics::set_leader(bool leader) {
   leader_->Set(leader ? 1 : 0);
 }
 
+void OperatorMetrics::sample_webhook_stats() {
+  if (!webhook_stats_source_) return;
+  const webhook::AdmissionServerStats now = webhook_stats_source_();
+  // The server's counts only grow: add what is new since the last scrape.
+  const auto advance = [](prometheus::Counter* counter, std::uint64_t now, std::uint64_t seen) {
+    if (now > seen) counter->Increment(static_cast<double>(now - seen));
+  };
+  advance(webhook_accepted_, now.accepted_connections, webhook_seen_.accepted_connections);
+  advance(webhook_over_capacity_, now.refused_connections, webhook_seen_.refused_connections);
+  advance(webhook_handshake_failed_, now.handshake_failures, webhook_seen_.handshake_failures);
+  advance(webhook_timed_out_, now.timed_out_connections, webhook_seen_.timed_out_connections);
+  advance(webhook_too_large_, now.too_large_requests, webhook_seen_.too_large_requests);
+  advance(webhook_over_budget_, now.over_budget_requests, webhook_seen_.over_budget_requests);
+  webhook_open_connections_->Set(static_cast<double>(now.open_connections));
+  webhook_buffered_body_bytes_->Set(static_cast<double>(now.buffered_body_bytes));
+  webhook_seen_ = now;
+}
+
 std::string OperatorMetrics::serialize() {
+  const std::lock_guard lock(scrape_mutex_);
   if (queue_depth_source_) queue_depth_->Set(queue_depth_source_());
+  sample_webhook_stats();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

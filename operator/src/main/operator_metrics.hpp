@@ -5,9 +5,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "webhook/admission.hpp"
+#include "webhook/admission_server.hpp"
 
 namespace prometheus {
 class Registry;
@@ -32,6 +34,10 @@ class OperatorMetrics {
   void set_queue_depth_source(std::function<double()> depth) {
     queue_depth_source_ = std::move(depth);
   }
+  // The admission server's connection and rejection counts, sampled at scrape time.
+  void set_webhook_stats_source(std::function<webhook::AdmissionServerStats()> stats) {
+    webhook_stats_source_ = std::move(stats);
+  }
   void set_leader(bool leader);
 
   std::string serialize();
@@ -46,6 +52,18 @@ class OperatorMetrics {
   prometheus::Family<prometheus::Counter>* watch_restarts_;
   prometheus::Gauge* leader_;
   std::function<double()> queue_depth_source_;
+  void sample_webhook_stats();
+  prometheus::Gauge* webhook_open_connections_;
+  prometheus::Gauge* webhook_buffered_body_bytes_;
+  prometheus::Counter* webhook_accepted_;
+  prometheus::Counter* webhook_over_capacity_;
+  prometheus::Counter* webhook_handshake_failed_;
+  prometheus::Counter* webhook_timed_out_;
+  prometheus::Counter* webhook_too_large_;
+  prometheus::Counter* webhook_over_budget_;
+  std::mutex scrape_mutex_;  // two scrapes at once must not both add the same webhook counts
+  webhook::AdmissionServerStats webhook_seen_;  // what the counters hold already
+  std::function<webhook::AdmissionServerStats()> webhook_stats_source_;
 };
 
 }  // namespace ipcmesh::operator_main
