@@ -216,8 +216,11 @@ Result<void> ensure_intact(const Segment& segment, std::string_view who) {
           " bytes under this " + std::string(who) + " (the ring is " +
           std::to_string(segment.header.total_bytes) +
           " bytes): another program truncated it (an app that maps the channel's name itself?); "
-          "the messages in it are lost. The relay reports the ring as corrupted; this " +
-          std::string(who) + " moves to a new ring once one replaces it under the same name");
+          "the messages in it are lost" +
+          (who == "publisher" || who == "subscriber"
+               ? ". The relay reports the ring as corrupted; this " + std::string(who) +
+                     " moves to a new ring once one replaces it under the same name"
+               : std::string()));
 }
 
 // A slot claimed in a segment, before it is handed to a Publisher or Subscriber.
