@@ -10,7 +10,7 @@
 // subscribers move to the new one by themselves (a subscriber after reading what is left in the
 // old one); reattached() counts it. A ring truncated under the process by a foreign program is
 // kCorrupted wherever the library can check it without touching the ring (attach, waits, timeouts);
-// the data path cannot check every access (docs/protocol.md, sections 6 and 7).
+// the data path cannot check every access (docs/protocol.md, sections 5 and 6).
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 // What the ring does when it is replaced or damaged under attached publishers and subscribers
-// (docs/protocol.md, sections 6 and 7), in one process: a superseded generation is drained and
+// (docs/protocol.md, sections 5 and 6), in one process: a superseded generation is drained and
 // left for the next by itself, a name that points at another ring is followed, and a ring
 // truncated by a foreign program is an error, never a SIGBUS, wherever the library checks it.
 #include <fcntl.h>
