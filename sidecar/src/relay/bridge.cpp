@@ -113,16 +113,10 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
       continue;
     }
     const std::span<const std::byte> payload(buffer.data(), received->size);
-    if (!health_.check(channel_)) {
-      // The ring is corrupted: this message has nowhere to go, and neither have later ones.
-      counters_.errors.fetch_add(1, std::memory_order_relaxed);
-      busy_.store(false, std::memory_order_release);
-      logger_->warn("bridge mq_to_shm {} -> {} stopped: the ring is corrupted", queue_.name(),
-                    channel_.name());
-      return;
-    }
     for (;;) {
       auto published = publisher.publish(payload, kBlockedRecheck);
+      // One check per message, after it: a ring corrupted before or during the publish took the
+      // message into quarantined memory (or the guard's), so it is an error, not forwarded.
       if (published && !health_.check(channel_)) {
         published = make_error(ErrorCode::kCorrupted, "the ring was corrupted while publishing");
       }

@@ -6,7 +6,7 @@
 //  - ShmToMqBridge: shm messages feed a work queue; the relay's subscriber holds the ring back
 //    under Block while the queue is full (mq_send blocks), so nothing is lost either.
 // A bridge whose ring turns out corrupted (a foreign program truncated it) stops by itself: it
-// checks the ring's health before and after each message (one fstat) and on every error.
+// checks the ring's health once per message (one fstat) and on every error.
 #pragma once
 
 #include <spdlog/logger.h>
