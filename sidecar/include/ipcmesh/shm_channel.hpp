@@ -5,6 +5,12 @@
 // Data path: no syscall per message while the consumer is awake (it spins briefly before it
 // sleeps on a futex, and producers only wake a consumer that said it is asleep). No call here
 // throws; every failure is a typed Error.
+//
+// Generations: when the relay replaces a ring (the channel's spec changed), publishers and
+// subscribers move to the new one by themselves (a subscriber after reading what is left in the
+// old one); reattached() counts it. A ring truncated under the process by a foreign program is
+// kCorrupted wherever the library can check it without touching the ring (attach, waits, timeouts);
+// the data path cannot check every access (docs/protocol.md, sections 5 and 6).
 #pragma once
 
 #include <sys/types.h>
@@ -24,8 +30,9 @@
 namespace ipcmesh {
 
 namespace shm {
-struct Segment;  // the mapped segment (internal)
-}
+struct Segment;     // the mapped segment (internal)
+class ChannelLink;  // the segment a handle and its publishers and subscribers use now (internal)
+}  // namespace shm
 
 inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
 
@@ -65,13 +72,17 @@ struct ChannelStats {
   std::uint64_t dropped_oldest = 0;   // messages pushed past slow subscribers (all of them)
   std::uint64_t gaps = 0;             // records lost to producers that died mid-write
   std::uint64_t reaped_subscribers = 0;
+  std::uint64_t reattached = 0;  // publishers and subscribers that moved here from an earlier ring
+  bool superseded = false;       // closed by the relay: a new generation replaces it
   std::uint32_t producers = 0;
   std::vector<SubscriberStats> subscribers;
   double fill_ratio = 0.0;  // (tail - slowest cursor) / capacity
 };
 
 // One mapping of a channel. The creator owns the POSIX name and unlinks it on destruction unless
-// release_name() was called. Move-only.
+// release_name() was called (or the name refers to another object by then). A handle made by
+// open() follows the channel: once its publishers or subscribers moved to a new generation, so do
+// its stats() and wake_all(). Move-only.
 class ShmChannel {
  public:
   // Creates the segment (O_CREAT|O_EXCL, mode, pre-touched so a small /dev/shm fails here and not
@@ -107,11 +118,27 @@ class ShmChannel {
   void wake_all();
   void release_name();  // keep the POSIX name after this object is gone
 
+  // Rule G1 (docs/protocol.md), for a creator replacing this ring: closes it for every process
+  // attached (no reservation succeeds any more), marks it superseded and wakes every sleeper, so
+  // that publishers and subscribers move to the next generation once the creator has unlinked
+  // this one and created the next. kCorrupted (nothing written) when it was resized.
+  Result<void> supersede();
+  // Rule F1: kCorrupted, naming both sizes, when the segment's size is no longer the one its
+  // header says (a foreign program truncated it). This process's mapping is then quarantined
+  // (rule F2): no thread of it faults on the ring any more. One fstat; never touches the ring.
+  Result<void> verify() const;
+  // The bytes this handle maps now, for a process that guards its mappings with a SIGBUS handler
+  // (the relay), and the async-signal-safe rule F2 such a handler applies to a faulting mapping:
+  // private zeroed memory in place of the ring, reading as a closed, superseded generation.
+  std::span<std::byte> mapping() const;
+  static bool quarantine_mapping(std::span<std::byte> mapping) noexcept;
+
  private:
   friend class Publisher;
   friend class Subscriber;
-  explicit ShmChannel(std::shared_ptr<shm::Segment> segment);
-  std::shared_ptr<shm::Segment> segment_;
+  ShmChannel(std::shared_ptr<shm::Segment> segment, bool follows);
+  std::shared_ptr<shm::Segment> segment() const;
+  std::shared_ptr<shm::ChannelLink> link_;
 };
 
 // A record reserved in the ring, written in place, then committed. Destroying an uncommitted
@@ -149,24 +176,40 @@ class Publisher {
   ~Publisher();
 
   // Reserves size bytes. Under Block it waits up to timeout for slow subscribers (kTimeout);
-  // under DropNewest a full ring is kWouldBlock at once; under DropOldest it never waits.
+  // under DropNewest a full ring is kWouldBlock at once; under DropOldest it never waits. When
+  // the ring was superseded it first moves to the next generation (rule G2), waiting up to
+  // timeout for the relay to create it; it cannot move while it holds another loan
+  // (kInvalidArgument).
   Result<Loan> loan(std::size_t size, std::chrono::nanoseconds timeout = kWaitForever);
   Result<void> commit(Loan&& loan);
   // Copying convenience: loan + memcpy + commit.
   Result<void> publish(std::span<const std::byte> payload,
                        std::chrono::nanoseconds timeout = kWaitForever);
 
+  // Times this publisher moved to a new generation of its channel by itself (rules G2, G4).
+  std::uint64_t reattached() const { return reattached_; }
+
  private:
   friend class Loan;
   Publisher() = default;
   void abandon(Loan& loan) noexcept;
+  void detach() noexcept;
+  // False when the tail is closed (the generation ended).
   bool refresh_limit();
-  Result<void> wait_for_space(std::uint64_t end, std::chrono::steady_clock::time_point deadline);
+  // True: there is room; false: the generation was closed meanwhile.
+  Result<bool> wait_for_space(std::uint64_t end, std::chrono::steady_clock::time_point deadline);
   void push_slow_subscribers(std::uint64_t needed);
+  Result<void> follow_generation(std::chrono::steady_clock::time_point deadline,
+                                 std::chrono::nanoseconds timeout);
+  std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
   int lock_fd_ = -1;  // own open file description: its lock says this producer is alive
   std::uint32_t slot_ = 0;
+  std::uint32_t open_loans_ = 0;    // loans neither committed nor abandoned yet
   std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
+  std::uint64_t reattached_ = 0;
+  bool fault_reported_ = false;  // the resized ring was reported once (kCorrupted)
+  std::chrono::steady_clock::time_point last_ring_check_{};
 };
 
 enum class WaitMode : std::uint8_t {
@@ -180,6 +223,11 @@ struct SubscriberOptions {
   // When set, a blocked receive() returns kCancelled once *cancel is true and the subscriber is
   // woken (ShmChannel::wake_all()): lets a daemon block without a timeout and still stop.
   const std::atomic<bool>* cancel = nullptr;
+  // How often a subscriber with nothing to read wakes up to check that its ring is intact and
+  // still the channel's ring (rules F1, G4): one fstat and one stat. Nothing can wake a sleeper on
+  // a truncated ring, and a ring replaced without being closed wakes nobody either.
+  // kWaitForever: never (the subscriber then notices only when a commit or wake_all() wakes it).
+  std::chrono::nanoseconds ring_check_interval = std::chrono::seconds(1);
 };
 
 // A received message: a view into the ring valid until Subscriber::release() or the next receive.
@@ -213,11 +261,20 @@ class Subscriber {
   std::uint64_t missed() const;  // total messages dropped for this subscriber (DropOldest)
   std::uint64_t gaps() const;    // records skipped because their producer died mid-write
   std::uint32_t slot() const { return slot_; }
+  // Times this subscriber moved to a new generation of its channel by itself (rules G3, G4).
+  std::uint64_t reattached() const { return reattached_; }
 
  private:
   Subscriber() = default;
+  void detach() noexcept;
   Result<void> advance_to(std::uint64_t next);
-  bool wait_for_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
+  // True: look at the ring again (perhaps a new generation); false: the deadline passed.
+  Result<bool> wait_for_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
+  // Rule G3: true once on the next generation, false while the closed one still holds records.
+  Result<bool> leave_closed_generation(std::uint64_t tail,
+                                       std::chrono::steady_clock::time_point deadline);
+  Result<void> check_ring(std::chrono::steady_clock::time_point now);
+  std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
   int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
@@ -225,9 +282,13 @@ class Subscriber {
   std::uint64_t cursor_ = 0;     // position of the next record to read
   std::uint64_t held_next_ = 0;  // cursor after the held view, 0 when none is held
   std::uint64_t missed_reported_ = 0;
+  std::uint64_t missed_earlier_ = 0;  // missed in generations this subscriber has left
   std::uint32_t held_size_ = 0;
   std::chrono::steady_clock::time_point stuck_since_{};
+  std::chrono::steady_clock::time_point last_ring_check_{};
   std::uint64_t gaps_ = 0;
+  std::uint64_t reattached_ = 0;
+  bool fault_reported_ = false;  // the resized ring was reported once (kCorrupted)
 };
 
 }  // namespace ipcmesh

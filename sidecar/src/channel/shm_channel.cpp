@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "channel/futex.hpp"
 #include "channel/shm_layout.hpp"
@@ -17,8 +18,10 @@
 
 namespace ipcmesh {
 
+using shm::ChannelLink;
 using shm::ControlBlock;
 using shm::kNoPosition;
+using shm::kTailClosed;
 using shm::ProducerSlot;
 using shm::RecordHeader;
 using shm::RecordType;
@@ -33,6 +36,11 @@ constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
 constexpr auto kProducerSleepSlice = std::chrono::milliseconds(10);
 constexpr int kProducerSpins = 4000;
+// How often a blocked publisher checks that the name still refers to its ring (rule G4).
+constexpr auto kPublisherRingCheck = std::chrono::seconds(1);
+// Pauses while waiting for the relay to create the next generation (rules G2, G3).
+constexpr auto kFirstFollowPause = std::chrono::milliseconds(1);
+constexpr auto kMaxFollowPause = std::chrono::milliseconds(50);
 
 constexpr std::uint32_t state_value(SlotState state) {
   return static_cast<std::uint32_t>(state);
@@ -154,7 +162,9 @@ std::uint32_t reap_dead_subscribers(const Segment& segment) {
 // belongs to a dead producer and to no live one, the reservation becomes a gap (rule L3).
 bool fill_dead_reservation(const Segment& segment, std::uint64_t position) {
   const ControlBlock& control = segment.control();
-  if (control.tail.load(std::memory_order_acquire) <= position) return false;  // not reserved yet
+  if (shm::tail_position(control.tail.load(std::memory_order_acquire)) <= position) {
+    return false;  // not reserved yet
+  }
   const std::uint64_t mask = segment.header.capacity - 1;
   std::uint64_t end = 0;
   std::uint32_t dead_slot = 0;
@@ -193,32 +203,124 @@ void wake(std::atomic<std::uint32_t>& futex_word) {
   shm::futex_wake_all(futex_word);
 }
 
+// Rule F1: a segment whose size is no longer its header's (a foreign program truncated it) must
+// not be touched again; this process's mapping is quarantined (rule F2) so that no thread of it
+// faults on it, and the caller reports kCorrupted.
+Result<void> ensure_intact(const Segment& segment, std::string_view who) {
+  std::uint64_t size = 0;
+  if (!segment.resized(&size)) return {};
+  segment.quarantine();
+  return make_error(
+      ErrorCode::kCorrupted,
+      "channel " + segment.name + ": shm was resized to " + std::to_string(size) +
+          " bytes under this " + std::string(who) + " (the ring is " +
+          std::to_string(segment.header.total_bytes) +
+          " bytes): another program truncated it (an app that maps the channel's name itself?); "
+          "the messages in it are lost" +
+          (who == "publisher" || who == "subscriber"
+               ? ". The relay reports the ring as corrupted; this " + std::string(who) +
+                     " moves to a new ring once one replaces it under the same name"
+               : std::string()));
+}
+
+// A slot claimed in a segment, before it is handed to a Publisher or Subscriber.
+struct Attachment {
+  int lock_fd = -1;
+  std::uint32_t slot = 0;
+};
+
+template <typename Slot>
+Result<Attachment> attach_slot(const Segment& segment, std::uint32_t count,
+                               Slot& (Segment::*slot_at)(std::uint32_t) const,
+                               std::int64_t lock_base, const char* what) {
+  if (auto intact = ensure_intact(segment, what); !intact) return tl::unexpected(intact.error());
+  auto fd = shm::reopen_description(segment);
+  if (!fd) return tl::unexpected(fd.error());
+  auto slot = claim_slot<Slot>(segment, *fd, count, slot_at, lock_base, what);
+  if (!slot && std::is_same_v<Slot, SubscriberSlot>) {
+    reap_dead_subscribers(segment);
+    slot = claim_slot<Slot>(segment, *fd, count, slot_at, lock_base, what);
+  }
+  if (!slot) {
+    ::close(*fd);
+    return tl::unexpected(slot.error());
+  }
+  return Attachment{*fd, *slot};
+}
+
+// Rule G4: the name refers to another valid ring while nobody closed ours (its replacement
+// could not mark it). Closing it here moves every process still on it, not only this one.
+void close_if_replaced(ChannelLink& link, const std::shared_ptr<Segment>& segment) {
+  if (!link.follows() || segment->name_target() != shm::NameTarget::kOther) return;
+  auto next = link.successor(segment);
+  if (next && *next != segment) shm::close_generation(*segment);
+}
+
+// Waits for the relay to create the generation after `from` (rules G2, G3): kNotFound is retried
+// until the deadline, with growing pauses; `cancel` (if any) ends the wait.
+Result<std::shared_ptr<Segment>> wait_for_successor(ChannelLink& link,
+                                                    const std::shared_ptr<Segment>& from,
+                                                    Clock::time_point deadline,
+                                                    std::chrono::nanoseconds timeout,
+                                                    const std::atomic<bool>* cancel) {
+  if (!link.follows()) {
+    return make_error(ErrorCode::kCorrupted,
+                      "channel " + from->name +
+                          ": its ring was closed, and this handle is the ring's creator, which "
+                          "does not follow the name to another ring");
+  }
+  auto pause = std::chrono::nanoseconds(kFirstFollowPause);
+  for (;;) {
+    auto next = link.successor(from);
+    if (next || next.error().code != ErrorCode::kNotFound) return next;
+    if (cancel != nullptr && cancel->load(std::memory_order_acquire)) {
+      return make_error(ErrorCode::kCancelled, "channel " + from->name + ": cancelled");
+    }
+    if (Clock::now() >= deadline) {
+      return make_error(timeout.count() == 0 ? ErrorCode::kWouldBlock : ErrorCode::kTimeout,
+                        "channel " + from->name +
+                            ": its ring was superseded and the next generation does not exist "
+                            "yet (" +
+                            next.error().message + ")");
+    }
+    std::this_thread::sleep_for(std::min(pause, until(deadline, pause)));
+    pause = std::min<std::chrono::nanoseconds>(pause * 2, kMaxFollowPause);
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // ShmChannel
 
-ShmChannel::ShmChannel(std::shared_ptr<Segment> segment) : segment_(std::move(segment)) {}
+ShmChannel::ShmChannel(std::shared_ptr<Segment> segment, bool follows)
+    : link_(std::make_shared<ChannelLink>(std::move(segment), follows)) {}
 ShmChannel::ShmChannel(ShmChannel&&) noexcept = default;
 ShmChannel& ShmChannel::operator=(ShmChannel&&) noexcept = default;
 ShmChannel::~ShmChannel() = default;
 
+std::shared_ptr<Segment> ShmChannel::segment() const {
+  return link_->current();
+}
+
+// A creator's handle (create, adopt) is the authority over its name and never follows it; an
+// opener's handle follows the channel to its next generations.
 Result<ShmChannel> ShmChannel::create(const ShmChannelOptions& options) {
   auto segment = shm::create_segment(options);
   if (!segment) return tl::unexpected(segment.error());
-  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)));
+  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)), false);
 }
 
 Result<ShmChannel> ShmChannel::adopt(const ShmChannelOptions& options) {
   auto segment = shm::adopt_segment(options);
   if (!segment) return tl::unexpected(segment.error());
-  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)));
+  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)), false);
 }
 
 Result<ShmChannel> ShmChannel::open(std::string_view name) {
   auto segment = shm::open_segment(name);
   if (!segment) return tl::unexpected(segment.error());
-  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)));
+  return ShmChannel(std::shared_ptr<Segment>(std::move(*segment)), true);
 }
 
 Result<ShmChannel> ShmChannel::open_wait(std::string_view name, std::chrono::nanoseconds timeout) {
@@ -244,29 +346,48 @@ Result<void> ShmChannel::unlink(std::string_view name) {
 }
 
 const std::string& ShmChannel::name() const {
-  return segment_->name;
+  return link_->name();
 }
 std::uint64_t ShmChannel::capacity() const {
-  return segment_->header.capacity;
+  return segment()->header.capacity;
 }
 std::uint32_t ShmChannel::max_message_size() const {
-  return segment_->header.max_message_size;
+  return segment()->header.max_message_size;
 }
 SlowConsumerPolicy ShmChannel::policy() const {
-  return static_cast<SlowConsumerPolicy>(segment_->header.policy);
+  return static_cast<SlowConsumerPolicy>(segment()->header.policy);
 }
 void ShmChannel::release_name() {
-  segment_->owns_name = false;
+  segment()->owns_name = false;
 }
 
 void ShmChannel::wake_all() {
-  ControlBlock& control = segment_->control();
-  wake(control.data_futex);
-  wake(control.space_futex);
+  link_->wake_all();
+}
+
+Result<void> ShmChannel::supersede() {
+  const auto segment = this->segment();
+  if (auto intact = ensure_intact(*segment, "creator"); !intact) return intact;
+  shm::close_generation(*segment);
+  return {};
+}
+
+Result<void> ShmChannel::verify() const {
+  return ensure_intact(*segment(), "process");
+}
+
+std::span<std::byte> ShmChannel::mapping() const {
+  const auto segment = this->segment();
+  return {static_cast<std::byte*>(segment->base), segment->mapped_bytes};
+}
+
+bool ShmChannel::quarantine_mapping(std::span<std::byte> mapping) noexcept {
+  return shm::quarantine_mapping(mapping.data(), mapping.size());
 }
 
 std::uint32_t ShmChannel::reap_dead_peers() {
-  const Segment& segment = *segment_;
+  const auto current = segment();
+  const Segment& segment = *current;
   std::uint32_t reaped = reap_dead_subscribers(segment);
   for (std::uint32_t i = 0; i < segment.header.max_producers; ++i) {
     ProducerSlot& slot = segment.producer(i);
@@ -278,7 +399,7 @@ std::uint32_t ShmChannel::reap_dead_peers() {
     if (inflight != kNoPosition && !fill_dead_reservation(segment, inflight)) {
       // Its claim may be stale (the reservation never happened) or still needed: keep the slot
       // until a subscriber resolves it, unless nobody could ever read that far back.
-      if (inflight >= segment.control().tail.load(std::memory_order_acquire)) {
+      if (inflight >= shm::tail_position(segment.control().tail.load(std::memory_order_acquire))) {
         slot.inflight_position.store(kNoPosition, std::memory_order_release);
       } else {
         continue;
@@ -296,7 +417,8 @@ std::uint32_t ShmChannel::reap_dead_peers() {
 }
 
 ChannelStats ShmChannel::stats() const {
-  const Segment& segment = *segment_;
+  const auto current = segment();
+  const Segment& segment = *current;
   const ControlBlock& control = segment.control();
   const shm::StaticHeader& h = segment.header;
   ChannelStats stats;
@@ -307,7 +429,9 @@ ChannelStats ShmChannel::stats() const {
   stats.capacity_bytes = h.capacity;
   stats.max_message_size = h.max_message_size;
   stats.policy = static_cast<SlowConsumerPolicy>(h.policy);
-  const std::uint64_t tail = control.tail.load(std::memory_order_acquire);
+  const std::uint64_t tail_word = control.tail.load(std::memory_order_acquire);
+  const std::uint64_t tail = shm::tail_position(tail_word);
+  stats.superseded = (tail_word & kTailClosed) != 0;
   stats.tail_position = tail - h.capacity;  // the log starts one capacity in
   stats.published_messages = control.retired_messages.load(std::memory_order_relaxed);
   stats.published_bytes = control.retired_bytes.load(std::memory_order_relaxed);
@@ -324,6 +448,7 @@ ChannelStats ShmChannel::stats() const {
   }
   stats.gaps = control.gaps.load(std::memory_order_relaxed);
   stats.reaped_subscribers = control.reaped_subscribers.load(std::memory_order_relaxed);
+  stats.reattached = control.reattached.load(std::memory_order_relaxed);
   std::uint64_t slowest = tail;
   for (std::uint32_t i = 0; i < h.max_subscribers; ++i) {
     const SubscriberSlot& slot = segment.subscriber(i);
@@ -374,21 +499,9 @@ Loan::~Loan() {
 // ---------------------------------------------------------------------------------------------
 // Publisher
 
-Result<Publisher> Publisher::attach(const ShmChannel& channel) {
-  Publisher publisher;
-  publisher.segment_ = channel.segment_;
-  const Segment& segment = *publisher.segment_;
-  auto fd = shm::reopen_description(segment);
-  if (!fd) return tl::unexpected(fd.error());
-  publisher.lock_fd_ = *fd;
-  auto slot = claim_slot<ProducerSlot>(segment, publisher.lock_fd_, segment.header.max_producers,
-                                       &Segment::producer, shm::kProducerLockBase, "producer");
-  if (!slot) {
-    channel.segment_->control();  // keep the channel mapped while we report
-    return tl::unexpected(slot.error());
-  }
-  publisher.slot_ = *slot;
-  ProducerSlot& mine = segment.producer(publisher.slot_);
+namespace {
+void start_producer_slot(const Segment& segment, std::uint32_t slot) {
+  ProducerSlot& mine = segment.producer(slot);
   mine.pid = ::getpid();
   mine.inflight_position.store(kNoPosition, std::memory_order_relaxed);
   mine.published_messages.store(0, std::memory_order_relaxed);
@@ -396,14 +509,33 @@ Result<Publisher> Publisher::attach(const ShmChannel& channel) {
   mine.rejected_full.store(0, std::memory_order_relaxed);
   mine.dropped_oldest.store(0, std::memory_order_relaxed);
   mine.state.store(state_value(SlotState::kActive), std::memory_order_release);
+}
+}  // namespace
+
+Result<Publisher> Publisher::attach(const ShmChannel& channel) {
+  auto segment = channel.segment();
+  auto attached = attach_slot<ProducerSlot>(*segment, segment->header.max_producers,
+                                            &Segment::producer, shm::kProducerLockBase, "producer");
+  if (!attached) return tl::unexpected(attached.error());
+  start_producer_slot(*segment, attached->slot);
+  Publisher publisher;
+  publisher.link_ = channel.link_;
+  publisher.segment_ = std::move(segment);
+  publisher.lock_fd_ = attached->lock_fd;
+  publisher.slot_ = attached->slot;
   return publisher;
 }
 
 Publisher::Publisher(Publisher&& other) noexcept
-    : segment_(std::move(other.segment_)),
+    : link_(std::move(other.link_)),
+      segment_(std::move(other.segment_)),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
       slot_(other.slot_),
-      cached_limit_(other.cached_limit_) {}
+      open_loans_(other.open_loans_),
+      cached_limit_(other.cached_limit_),
+      reattached_(other.reattached_),
+      fault_reported_(other.fault_reported_),
+      last_ring_check_(other.last_ring_check_) {}
 
 Publisher& Publisher::operator=(Publisher&& other) noexcept {
   if (this != &other) {
@@ -414,12 +546,19 @@ Publisher& Publisher::operator=(Publisher&& other) noexcept {
 }
 
 Publisher::~Publisher() {
+  detach();
+}
+
+void Publisher::detach() noexcept {
   if (!segment_ || lock_fd_ < 0) return;
+  // Never fault on a ring truncated under us: quarantine it first (rule F2).
+  if (segment_->resized()) segment_->quarantine();
   ProducerSlot& slot = segment_->producer(slot_);
   ControlBlock& control = segment_->control();
   retire_producer_counters(control, slot);
   slot.state.store(state_value(SlotState::kFree), std::memory_order_release);
-  ::close(lock_fd_);  // drops the liveness lock
+  ::close(std::exchange(lock_fd_, -1));  // drops the liveness lock
+  segment_.reset();
 }
 
 // The lowest cursor of every active subscriber bounds how far producers may write (rule R3).
@@ -428,40 +567,58 @@ Publisher::~Publisher() {
 bool Publisher::refresh_limit() {
   const Segment& segment = *segment_;
   const ControlBlock& control = segment.control();
-  std::uint64_t lowest = control.tail.load(std::memory_order_seq_cst);
+  const std::uint64_t tail_word = control.tail.load(std::memory_order_seq_cst);
+  const std::uint64_t tail = shm::tail_position(tail_word);
+  std::uint64_t lowest = tail;
   for (std::uint32_t i = 0; i < segment.header.max_subscribers; ++i) {
     const SubscriberSlot& slot = segment.subscriber(i);
     if (slot.state.load(std::memory_order_seq_cst) == state_value(SlotState::kFree)) continue;
     lowest = std::min(lowest, slot.cursor.load(std::memory_order_seq_cst));
   }
-  cached_limit_ = lowest + segment.header.capacity;
-  return true;
+  // Rule R5: a reservation that writes at or past a multiple B of the capacity is made only
+  // after a scan that saw the tail at B - record_bytes(max) or later, so a subscriber that joins
+  // a new generation at its start (rule G3) either is seen here or sees that tail itself. One
+  // extra scan per lap of the ring.
+  const std::uint64_t capacity = segment.header.capacity;
+  const std::uint64_t lap_end =
+      ((tail + shm::record_bytes(segment.header.max_message_size)) / capacity + 1) * capacity;
+  cached_limit_ = std::min(lowest + capacity, lap_end);
+  return (tail_word & kTailClosed) == 0;
 }
 
-Result<void> Publisher::wait_for_space(std::uint64_t end, Clock::time_point deadline) {
+Result<bool> Publisher::wait_for_space(std::uint64_t end, Clock::time_point deadline) {
   const Segment& segment = *segment_;
   ControlBlock& control = segment.control();
   for (int spin = 0; spin < kProducerSpins; ++spin) {
     shm::cpu_relax();
     if ((spin & 63) == 0) {
-      refresh_limit();
-      if (end <= cached_limit_) return {};
+      if (!refresh_limit()) return false;
+      if (end <= cached_limit_) return true;
     }
   }
   for (;;) {
     const std::uint32_t seen = control.space_futex.load(std::memory_order_acquire);
     control.blocked_producers.fetch_add(1, std::memory_order_seq_cst);
-    refresh_limit();
-    if (end <= cached_limit_) {
+    const bool open = refresh_limit();
+    if (!open || end <= cached_limit_) {
       control.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
-      return {};
+      return open;
     }
     const auto slice = until(deadline, kProducerSleepSlice);
     if (slice.count() > 0) shm::futex_wait(control.space_futex, seen, slice);
+    // Rule F1: the ring may have been truncated while we slept; check before touching it again.
+    if (auto intact = ensure_intact(segment, "publisher"); !intact) {
+      fault_reported_ = true;
+      return tl::unexpected(intact.error());
+    }
     control.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
+    if (const auto now = Clock::now(); now - last_ring_check_ >= kPublisherRingCheck) {
+      last_ring_check_ = now;
+      close_if_replaced(*link_, segment_);  // rule G4
+    }
     reap_dead_subscribers(segment);  // a dead subscriber must not block us (rule L2)
-    refresh_limit();
-    if (end <= cached_limit_) return {};
+    if (!refresh_limit()) return false;
+    if (end <= cached_limit_) return true;
     if (Clock::now() >= deadline) {
       return make_error(
           ErrorCode::kTimeout,
@@ -508,6 +665,47 @@ void Publisher::push_slow_subscribers(std::uint64_t needed) {
   }
 }
 
+// Rule G2: this publisher's ring was closed. A resized one is reported once (kCorrupted); then,
+// as for a superseded one, the publisher moves to the generation the name refers to now.
+Result<void> Publisher::follow_generation(Clock::time_point deadline,
+                                          std::chrono::nanoseconds timeout) {
+  const std::shared_ptr<Segment> from = segment_;
+  auto intact = ensure_intact(*from, "publisher");
+  if (!intact) {
+    if (!fault_reported_) {
+      fault_reported_ = true;
+      return intact;
+    }
+    // Reported already: move only if a new ring has replaced it by now, never wait for one.
+    deadline = Clock::now();
+    timeout = std::chrono::nanoseconds(0);
+  }
+  if (open_loans_ != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "channel " + from->name +
+                          ": the ring moved to a new generation; commit or drop the loans this "
+                          "publisher holds before it can follow");
+  }
+  auto next = wait_for_successor(*link_, from, deadline, timeout, nullptr);
+  if (!next) {
+    if (!intact) return intact;
+    return tl::unexpected(next.error());
+  }
+  auto attached = attach_slot<ProducerSlot>(**next, (*next)->header.max_producers,
+                                            &Segment::producer, shm::kProducerLockBase, "producer");
+  if (!attached) return tl::unexpected(attached.error());
+  start_producer_slot(**next, attached->slot);
+  detach();
+  segment_ = std::move(*next);
+  lock_fd_ = attached->lock_fd;
+  slot_ = attached->slot;
+  cached_limit_ = 0;
+  fault_reported_ = false;
+  ++reattached_;
+  segment_->control().reattached.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
 Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout) {
   const Segment& segment = *segment_;
   const shm::StaticHeader& h = segment.header;
@@ -527,6 +725,15 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
   std::uint64_t tail = control.tail.load(std::memory_order_relaxed);
   std::uint64_t pad = 0;
   for (;;) {
+    if ((tail & kTailClosed) != 0) [[unlikely]] {
+      // Rule G2: the generation ended (or was quarantined): move on, then reserve there.
+      if (!deadline_set) deadline = deadline_after(timeout);
+      if (auto moved = follow_generation(deadline, timeout); !moved) {
+        return tl::unexpected(moved.error());
+      }
+      const bool forever = timeout == kWaitForever;
+      return loan(size, forever ? kWaitForever : until(deadline, timeout));
+    }
     const std::uint64_t offset = tail & (capacity - 1);
     pad = offset + bytes > capacity ? capacity - offset : 0;
     const std::uint64_t end = tail + pad + bytes;
@@ -576,6 +783,7 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
     write_record_header(segment, tail, static_cast<std::uint32_t>(pad - shm::kRecordHeaderBytes),
                         RecordType::kPadding);
   }
+  ++open_loans_;
   Loan loan;
   loan.owner_ = this;
   loan.position_ = tail + pad;
@@ -599,6 +807,7 @@ Result<void> Publisher::commit(Loan&& loan) {
   write_record_header(segment, loan.position_, static_cast<std::uint32_t>(loan.size_),
                       RecordType::kData, std::memory_order_seq_cst);
   loan.owner_ = nullptr;
+  --open_loans_;
   // Single writer of its own slot: plain load+store, no locked instruction.
   mine.published_messages.store(mine.published_messages.load(std::memory_order_relaxed) + 1,
                                 std::memory_order_relaxed);
@@ -613,6 +822,7 @@ void Publisher::abandon(Loan& loan) noexcept {
   const Segment& segment = *segment_;
   fill_with_gap(segment, loan.position_, loan.position_ + loan.record_bytes_);
   loan.owner_ = nullptr;
+  --open_loans_;
   segment.producer(slot_).inflight_position.store(kNoPosition, std::memory_order_release);
   segment.control().gaps.fetch_add(1, std::memory_order_relaxed);
   wake(segment.control().data_futex);  // rare: wake unconditionally rather than pair with W1
@@ -629,51 +839,70 @@ Result<void> Publisher::publish(std::span<const std::byte> payload,
 // ---------------------------------------------------------------------------------------------
 // Subscriber
 
-Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptions options) {
-  Subscriber subscriber;
-  subscriber.segment_ = channel.segment_;
-  subscriber.options_ = options;
-  const Segment& segment = *subscriber.segment_;
-  auto fd = shm::reopen_description(segment);
-  if (!fd) return tl::unexpected(fd.error());
-  subscriber.lock_fd_ = *fd;
-  auto slot =
-      claim_slot<SubscriberSlot>(segment, subscriber.lock_fd_, segment.header.max_subscribers,
-                                 &Segment::subscriber, shm::kSubscriberLockBase, "subscriber");
-  if (!slot) {
-    reap_dead_subscribers(segment);
-    slot = claim_slot<SubscriberSlot>(segment, subscriber.lock_fd_, segment.header.max_subscribers,
-                                      &Segment::subscriber, shm::kSubscriberLockBase, "subscriber");
-    if (!slot) return tl::unexpected(slot.error());
-  }
-  subscriber.slot_ = *slot;
-  SubscriberSlot& mine = segment.subscriber(subscriber.slot_);
+namespace {
+// Publishes a claimed slot and returns the cursor to read from: the tail (rule R4), or for a
+// subscriber re-attaching to a new generation its start, unless that may have been overwritten
+// already (rule G3, which relies on the producers' rule R5).
+std::uint64_t start_subscriber_slot(const Segment& segment, std::uint32_t slot, bool at_start) {
+  SubscriberSlot& mine = segment.subscriber(slot);
   const ControlBlock& control = segment.control();
-  // Rule R4: publish the slot with a cursor no later than the tail, then read the tail again
-  // and start there. A producer either sees this slot or read a tail no later than ours.
   mine.pid = ::getpid();
   mine.missed.store(0, std::memory_order_relaxed);
   mine.sleeping.store(0, std::memory_order_relaxed);
   mine.delivered_messages.store(0, std::memory_order_relaxed);
   mine.delivered_bytes.store(0, std::memory_order_relaxed);
-  mine.cursor.store(control.tail.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  const std::uint64_t start = segment.header.capacity;  // the log's first position
+  // Rule R4: publish the slot with a cursor no later than the tail, then read the tail again
+  // and start there. A producer either sees this slot or read a tail no later than ours.
+  const std::uint64_t first =
+      at_start ? start : shm::tail_position(control.tail.load(std::memory_order_seq_cst));
+  mine.cursor.store(first, std::memory_order_seq_cst);
   mine.state.store(state_value(SlotState::kActive), std::memory_order_seq_cst);
-  subscriber.cursor_ = control.tail.load(std::memory_order_seq_cst);
-  mine.cursor.store(subscriber.cursor_, std::memory_order_seq_cst);
+  std::uint64_t cursor = shm::tail_position(control.tail.load(std::memory_order_seq_cst));
+  // Rule G3: a producer writes at or past start + capacity (over the start) only after a scan
+  // that either saw this slot or read a tail at or past that point minus one record (rule R5).
+  if (at_start && cursor + shm::record_bytes(segment.header.max_message_size) <
+                      start + segment.header.capacity) {
+    cursor = start;
+  }
+  mine.cursor.store(cursor, std::memory_order_seq_cst);
+  return cursor;
+}
+}  // namespace
+
+Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptions options) {
+  auto segment = channel.segment();
+  auto attached =
+      attach_slot<SubscriberSlot>(*segment, segment->header.max_subscribers, &Segment::subscriber,
+                                  shm::kSubscriberLockBase, "subscriber");
+  if (!attached) return tl::unexpected(attached.error());
+  Subscriber subscriber;
+  subscriber.cursor_ = start_subscriber_slot(*segment, attached->slot, false);
+  subscriber.link_ = channel.link_;
+  subscriber.segment_ = std::move(segment);
+  subscriber.options_ = options;
+  subscriber.lock_fd_ = attached->lock_fd;
+  subscriber.slot_ = attached->slot;
+  subscriber.last_ring_check_ = Clock::now();
   return subscriber;
 }
 
 Subscriber::Subscriber(Subscriber&& other) noexcept
-    : segment_(std::move(other.segment_)),
+    : link_(std::move(other.link_)),
+      segment_(std::move(other.segment_)),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
       options_(other.options_),
       slot_(other.slot_),
       cursor_(other.cursor_),
       held_next_(other.held_next_),
       missed_reported_(other.missed_reported_),
+      missed_earlier_(other.missed_earlier_),
       held_size_(other.held_size_),
       stuck_since_(other.stuck_since_),
-      gaps_(other.gaps_) {}
+      last_ring_check_(other.last_ring_check_),
+      gaps_(other.gaps_),
+      reattached_(other.reattached_),
+      fault_reported_(other.fault_reported_) {}
 
 Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
   if (this != &other) {
@@ -684,17 +913,24 @@ Subscriber& Subscriber::operator=(Subscriber&& other) noexcept {
 }
 
 Subscriber::~Subscriber() {
+  detach();
+}
+
+void Subscriber::detach() noexcept {
   if (!segment_ || lock_fd_ < 0) return;
+  // Never fault on a ring truncated under us: quarantine it first (rule F2).
+  if (segment_->resized()) segment_->quarantine();
   SubscriberSlot& mine = segment_->subscriber(slot_);
   mine.state.store(state_value(SlotState::kFree), std::memory_order_seq_cst);
-  ::close(lock_fd_);
+  ::close(std::exchange(lock_fd_, -1));
   // Producers blocked on this subscriber can go on now.
   ControlBlock& control = segment_->control();
   if (control.blocked_producers.load(std::memory_order_seq_cst) != 0) wake(control.space_futex);
+  segment_.reset();
 }
 
 std::uint64_t Subscriber::missed() const {
-  return segment_->subscriber(slot_).missed.load(std::memory_order_relaxed);
+  return missed_earlier_ + segment_->subscriber(slot_).missed.load(std::memory_order_relaxed);
 }
 std::uint64_t Subscriber::gaps() const {
   return gaps_;
@@ -736,20 +972,93 @@ Result<void> Subscriber::release() {
   return advance_to(next);
 }
 
-// Returns true when the caller should look at the ring again, false when the deadline passed.
-bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
+// Rules F1 and G4, at most once per ring_check_interval and only on the way to sleep.
+Result<void> Subscriber::check_ring(Clock::time_point now) {
+  if (now - last_ring_check_ < options_.ring_check_interval) return {};
+  last_ring_check_ = now;
+  if (auto intact = ensure_intact(*segment_, "subscriber"); !intact) {
+    fault_reported_ = true;
+    return intact;
+  }
+  close_if_replaced(*link_, segment_);
+  return {};
+}
+
+Result<bool> Subscriber::leave_closed_generation(std::uint64_t tail, Clock::time_point deadline) {
+  const std::shared_ptr<Segment> from = segment_;
+  auto intact = ensure_intact(*from, "subscriber");
+  Result<std::shared_ptr<Segment>> next = make_error(ErrorCode::kNotFound, "");
+  if (!intact) {
+    // A truncated ring holds nothing to drain. Report it once; then move only if a new ring has
+    // replaced it by now, never wait for one.
+    if (!fault_reported_) {
+      fault_reported_ = true;
+      return tl::unexpected(intact.error());
+    }
+    next = wait_for_successor(*link_, from, Clock::now(), std::chrono::nanoseconds(0), nullptr);
+    if (!next) return tl::unexpected(intact.error());
+  } else {
+    // Every reservation is below the closed tail: read up to it first (rule G3).
+    if (shm::tail_position(tail) != cursor_) return false;
+    const bool forever = deadline == Clock::time_point::max();
+    next =
+        wait_for_successor(*link_, from, deadline,
+                           forever ? kWaitForever : std::chrono::nanoseconds(1), options_.cancel);
+    if (!next) {
+      const ErrorCode code = next.error().code;
+      // Out of time or cancelled: the caller's deadline and cancel checks say so.
+      if (code == ErrorCode::kTimeout || code == ErrorCode::kWouldBlock ||
+          code == ErrorCode::kCancelled) {
+        return false;
+      }
+      return tl::unexpected(next.error());
+    }
+  }
+  auto attached =
+      attach_slot<SubscriberSlot>(**next, (*next)->header.max_subscribers, &Segment::subscriber,
+                                  shm::kSubscriberLockBase, "subscriber");
+  if (!attached) return tl::unexpected(attached.error());
+  const std::uint64_t cursor = start_subscriber_slot(**next, attached->slot, true);
+  missed_earlier_ += intact ? from->subscriber(slot_).missed.load(std::memory_order_relaxed) : 0;
+  detach();
+  segment_ = std::move(*next);
+  lock_fd_ = attached->lock_fd;
+  slot_ = attached->slot;
+  cursor_ = cursor;
+  held_next_ = 0;
+  missed_reported_ = 0;
+  stuck_since_ = {};
+  fault_reported_ = false;
+  ++reattached_;
+  segment_->control().reattached.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
   const Segment& segment = *segment_;
   ControlBlock& control = segment.control();
   SubscriberSlot& mine = segment.subscriber(slot_);
   const auto now = Clock::now();
-  if (has_deadline && now >= deadline) return false;
   if (stuck_since_ == Clock::time_point{}) stuck_since_ = now;
-  if (now - stuck_since_ >= kStuckBeforeGapCheck) {
+  const auto stuck_for = now - stuck_since_;
+  const bool spinning = options_.wait_mode == WaitMode::kBusyPoll || stuck_for < options_.spin_time;
+  const bool out_of_time = has_deadline && now >= deadline;
+  // On the way to sleep and on the way out (a caller that only polls with timeout 0 notices
+  // too), but not on every spin round: a subscriber spinning at an empty ring leaves the
+  // producers' tail line alone, and a closed generation needs no hurry.
+  if (!spinning || out_of_time || stuck_for >= kStuckBeforeGapCheck) {
+    const std::uint64_t tail = control.tail.load(std::memory_order_acquire);
+    if ((tail & kTailClosed) != 0) [[unlikely]] {
+      auto left = leave_closed_generation(tail, deadline);
+      if (!left) return tl::unexpected(left.error());
+      if (*left) return true;  // on the next generation now
+    }
+  }
+  if (out_of_time) return false;
+  if (stuck_for >= kStuckBeforeGapCheck) {
     // Long enough that a live producer would have committed: maybe it died mid-write.
     if (fill_dead_reservation(segment, cursor_)) return true;
   }
-  const bool spinning =
-      options_.wait_mode == WaitMode::kBusyPoll || now - stuck_since_ < options_.spin_time;
   if (spinning) {
     for (int i = 0; i < 64; ++i) {
       shm::cpu_relax();
@@ -757,23 +1066,33 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
     }
     return true;
   }
+  if (auto checked = check_ring(now); !checked) return tl::unexpected(checked.error());
   // Rule W1: announce the sleep, re-check, then sleep on the value seen before announcing.
   const std::uint32_t seen = control.data_futex.load(std::memory_order_acquire);
   mine.sleeping.store(1, std::memory_order_relaxed);
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
+  // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word,
+  // and a closer closes the tail before it does (rule G1).
+  const std::uint64_t tail = control.tail.load(std::memory_order_seq_cst);
   const bool ready =
       segment.record_at(cursor_).position.load(std::memory_order_seq_cst) == cursor_ ||
-      mine.cursor.load(std::memory_order_acquire) != cursor_ ||
-      // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word.
+      mine.cursor.load(std::memory_order_acquire) != cursor_ || (tail & kTailClosed) != 0 ||
       (options_.cancel != nullptr && options_.cancel->load(std::memory_order_acquire));
   if (!ready) {
     // While nothing is reserved at our cursor only a commit (which wakes us) can change that:
-    // sleep as long as the caller allows. A reservation that is not committed may be a dead
-    // producer's (rule L3), so then wake up now and then to check.
-    const bool reserved = control.tail.load(std::memory_order_acquire) > cursor_;
-    const auto cap = reserved ? std::chrono::nanoseconds(kMaxSleepSlice) : kWaitForever;
+    // sleep until then, waking up each ring_check_interval to check the ring (rules F1, G4). A
+    // reservation that is not committed may be a dead producer's (rule L3), so then wake up
+    // more often.
+    const bool reserved = shm::tail_position(tail) > cursor_;
+    const auto cap =
+        reserved ? std::chrono::nanoseconds(kMaxSleepSlice) : options_.ring_check_interval;
     const auto slice = has_deadline ? until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
+    // Rule F1: the ring may have been truncated while we slept; check before touching it again.
+    if (auto intact = ensure_intact(segment, "subscriber"); !intact) {
+      fault_reported_ = true;
+      return tl::unexpected(intact.error());
+    }
   }
   control.sleeping_subscribers.fetch_sub(1, std::memory_order_relaxed);
   mine.sleeping.store(0, std::memory_order_relaxed);
@@ -782,14 +1101,15 @@ bool Subscriber::wait_for_data(Clock::time_point deadline, bool has_deadline) {
 
 Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
   if (held_next_ != 0) (void)release();
-  const Segment& segment = *segment_;
-  SubscriberSlot& mine = segment.subscriber(slot_);
-  const bool drop_oldest =
-      segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
   const bool has_deadline = timeout != kWaitForever;
   const auto deadline = has_deadline ? deadline_after(timeout) : Clock::time_point::max();
   stuck_since_ = {};
   for (;;) {
+    // Bound on every round: moving to a new generation replaces the segment.
+    const Segment& segment = *segment_;
+    SubscriberSlot& mine = segment.subscriber(slot_);
+    const bool drop_oldest =
+        segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
     auto record = read_record(segment, cursor_);
     if (record) {
       stuck_since_ = {};
@@ -826,20 +1146,19 @@ Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
     if (options_.cancel != nullptr && options_.cancel->load(std::memory_order_acquire)) {
       return make_error(ErrorCode::kCancelled, "channel " + segment.name + ": receive cancelled");
     }
-    if (!wait_for_data(deadline, has_deadline)) {
+    auto waited = wait_for_data(deadline, has_deadline);
+    if (!waited) return tl::unexpected(waited.error());
+    if (!*waited) {
       if (timeout.count() == 0) {
-        return make_error(ErrorCode::kWouldBlock, "channel " + segment.name + ": no message");
+        return make_error(ErrorCode::kWouldBlock, "channel " + segment_->name + ": no message");
       }
-      return make_error(ErrorCode::kTimeout, "channel " + segment.name + ": no message in time");
+      return make_error(ErrorCode::kTimeout, "channel " + segment_->name + ": no message in time");
     }
   }
 }
 
 Result<std::size_t> Subscriber::receive_copy(std::span<std::byte> out,
                                              std::chrono::nanoseconds timeout) {
-  const Segment& segment = *segment_;
-  const bool drop_oldest =
-      segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
   for (;;) {
     auto view = receive(timeout);
     if (!view) return tl::unexpected(view.error());
@@ -851,6 +1170,9 @@ Result<std::size_t> Subscriber::receive_copy(std::span<std::byte> out,
                                                          std::to_string(out.size()));
     }
     std::memcpy(out.data(), view->data.data(), size);
+    // The policy of the generation the message came from (a move may change it).
+    const bool drop_oldest =
+        segment_->header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
     if (!drop_oldest) {
       (void)release();
       return size;

@@ -25,6 +25,10 @@ inline constexpr std::uint64_t kMinCapacity = 4096;
 inline constexpr std::uint64_t kMaxCapacity = 1ull << 40;
 inline constexpr std::uint32_t kMaxSlots = 1024;
 inline constexpr std::uint64_t kNoPosition = ~0ull;
+// Set in `tail` by whoever closes a generation (rule G1): no reservation succeeds after it, so a
+// subscriber that has read up to the tail below it has read everything this generation will hold.
+// Real positions never reach it (2^63 bytes).
+inline constexpr std::uint64_t kTailClosed = 1ull << 63;
 
 // Byte ranges of open-file-description locks on the segment's fd (beyond the file's end, which
 // POSIX allows). A lock is held for as long as its owner lives, in any PID namespace.
@@ -32,7 +36,8 @@ inline constexpr std::int64_t kCreatorLockOffset = 1ll << 40;
 inline constexpr std::int64_t kSubscriberLockBase = kCreatorLockOffset + 1;
 inline constexpr std::int64_t kProducerLockBase = kSubscriberLockBase + kMaxSlots;
 
-enum class SegmentState : std::uint32_t { kInitializing = 0, kReady = 1 };
+// kSuperseded: the relay replaced this generation (rule G1); openers wait for the next one.
+enum class SegmentState : std::uint32_t { kInitializing = 0, kReady = 1, kSuperseded = 2 };
 enum class SlotState : std::uint32_t { kFree = 0, kClaiming = 1, kActive = 2 };
 enum class RecordType : std::uint32_t { kData = 0, kPadding = 1, kGap = 2 };
 
@@ -76,6 +81,9 @@ struct alignas(kCacheLine) ControlBlock {
   std::atomic<std::uint64_t> retired_bytes;
   std::atomic<std::uint64_t> retired_rejected;
   std::atomic<std::uint64_t> retired_dropped;
+  // Publishers and subscribers that re-attached to this generation from a superseded or replaced
+  // one (rule G2/G3). Zero in segments made before the field existed: the word was zero-filled.
+  std::atomic<std::uint64_t> reattached;
 };
 static_assert(sizeof(ControlBlock) <= kControlBlockBytes);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -112,6 +120,11 @@ struct RecordHeader {
   std::atomic<std::uint32_t> check;        // record_check(position, length_type, key)
 };
 static_assert(sizeof(RecordHeader) == kRecordHeaderBytes);
+
+// The position part of a `tail` word (without kTailClosed).
+constexpr std::uint64_t tail_position(std::uint64_t tail) {
+  return tail & ~kTailClosed;
+}
 
 constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
   return (value + alignment - 1) & ~(alignment - 1);
@@ -168,10 +181,15 @@ Result<RecordView> decode_record(std::uint64_t position, std::uint32_t length_ty
 namespace ipcmesh::shm {
 // docs/protocol.md publishes these offsets; another implementation relies on them.
 static_assert(offsetof(StaticHeader, capacity) == 24 && offsetof(StaticHeader, record_key) == 80 &&
-              offsetof(StaticHeader, creator_host) == 96 && offsetof(StaticHeader, static_checksum) == 160);
+              offsetof(StaticHeader, creator_host) == 96 &&
+              offsetof(StaticHeader, static_checksum) == 160);
 static_assert(offsetof(ControlBlock, state) == 168 && offsetof(ControlBlock, tail) == 192 &&
-              offsetof(ControlBlock, data_futex) == 256 && offsetof(ControlBlock, space_futex) == 320 &&
-              offsetof(ControlBlock, gaps) == 384 && offsetof(ControlBlock, retired_dropped) == 432);
-static_assert(offsetof(SubscriberSlot, cursor) == 8 && offsetof(SubscriberSlot, delivered_bytes) == 40);
-static_assert(offsetof(ProducerSlot, inflight_position) == 8 && offsetof(ProducerSlot, dropped_oldest) == 48);
+              offsetof(ControlBlock, data_futex) == 256 &&
+              offsetof(ControlBlock, space_futex) == 320 && offsetof(ControlBlock, gaps) == 384 &&
+              offsetof(ControlBlock, retired_dropped) == 432 &&
+              offsetof(ControlBlock, reattached) == 440);
+static_assert(offsetof(SubscriberSlot, cursor) == 8 &&
+              offsetof(SubscriberSlot, delivered_bytes) == 40);
+static_assert(offsetof(ProducerSlot, inflight_position) == 8 &&
+              offsetof(ProducerSlot, dropped_oldest) == 48);
 }  // namespace ipcmesh::shm

@@ -11,6 +11,8 @@
 #include <random>
 #include <thread>
 
+#include "channel/futex.hpp"
+
 namespace ipcmesh::shm {
 namespace {
 
@@ -68,9 +70,128 @@ Result<bool> existing_segment_is_stale(std::string_view name) {
 }  // namespace
 
 Segment::~Segment() {
+  // The name may refer to a newer object by now (someone replaced this one): never unlink that.
+  const bool unlink_name = owns_name && fd >= 0 && name_target() != NameTarget::kOther;
   if (base != nullptr) ::munmap(base, mapped_bytes);
   if (fd >= 0) ::close(fd);  // releases every OFD lock taken through this description
-  if (owns_name) ::shm_unlink(name.c_str());
+  if (unlink_name) ::shm_unlink(name.c_str());
+}
+
+namespace {
+Result<void> record_identity(Segment& segment) {
+  struct stat st {};
+  if (::fstat(segment.fd, &st) != 0)
+    return tl::unexpected(system_error("fstat", segment.name, errno));
+  segment.device = st.st_dev;
+  segment.inode = st.st_ino;
+  return {};
+}
+}  // namespace
+
+bool Segment::resized(std::uint64_t* size_now) const {
+  struct stat st {};
+  // fstat on an open descriptor fails only for a bad fd: then there is nothing to conclude.
+  if (::fstat(fd, &st) != 0) return false;
+  if (size_now != nullptr) *size_now = static_cast<std::uint64_t>(st.st_size);
+  return static_cast<std::uint64_t>(st.st_size) != header.total_bytes;
+}
+
+NameTarget Segment::name_target() const {
+  // glibc's shm_open names are files in /dev/shm (the tmpfs it opens with O_CLOEXEC|O_NOFOLLOW).
+  const std::string path = "/dev/shm" + name;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return NameTarget::kMissing;
+  return st.st_dev == device && st.st_ino == inode ? NameTarget::kSame : NameTarget::kOther;
+}
+
+bool quarantine_mapping(void* base, std::size_t bytes) noexcept {
+  // MAP_FIXED replaces the shared pages in place: every address stays valid and nothing can fault
+  // any more. Only mmap and two stores: safe in a signal handler.
+  if (::mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+      MAP_FAILED) {
+    return false;
+  }
+  if (bytes >= sizeof(ControlBlock)) {
+    auto* control = static_cast<ControlBlock*>(base);
+    control->tail.store(kTailClosed, std::memory_order_relaxed);
+    control->state.store(static_cast<std::uint32_t>(SegmentState::kSuperseded),
+                         std::memory_order_release);
+  }
+  return true;
+}
+
+void Segment::quarantine() const {
+  if (base == nullptr || quarantined.exchange(true)) return;
+  quarantine_mapping(base, mapped_bytes);
+}
+
+void wake_sleepers(const Segment& segment) {
+  ControlBlock& control = segment.control();
+  for (std::atomic<std::uint32_t>* word : {&control.data_futex, &control.space_futex}) {
+    word->fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(*word);
+  }
+}
+
+void close_generation(const Segment& segment) {
+  ControlBlock& control = segment.control();
+  // seq_cst, like the reservations it stops: a producer whose CAS comes after this one fails and
+  // sees the bit on its retry; one whose CAS came first reserved below the closed tail, where
+  // subscribers still read (rule G1).
+  std::uint64_t tail = control.tail.load(std::memory_order_seq_cst);
+  while ((tail & kTailClosed) == 0 &&
+         !control.tail.compare_exchange_weak(tail, tail | kTailClosed, std::memory_order_seq_cst)) {
+  }
+  control.state.store(static_cast<std::uint32_t>(SegmentState::kSuperseded),
+                      std::memory_order_seq_cst);
+  // After the close: a sleeper that loaded a futex word before the bump either sees the closed
+  // tail on its re-check or is woken (rules W1, W2).
+  wake_sleepers(segment);
+}
+
+ChannelLink::ChannelLink(std::shared_ptr<Segment> segment, bool follows)
+    : name_(segment->name), follows_(follows), current_(std::move(segment)) {}
+
+std::shared_ptr<Segment> ChannelLink::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+Result<std::shared_ptr<Segment>> ChannelLink::successor(const std::shared_ptr<Segment>& from) {
+  {
+    std::lock_guard lock(mutex_);
+    if (current_ != from) return current_;  // a peer of this handle moved on already
+  }
+  auto opened = open_segment(name_);  // without the lock: it may take a moment
+  if (!opened) return tl::unexpected(opened.error());
+  if ((*opened)->device == from->device && (*opened)->inode == from->inode) {
+    return make_error(ErrorCode::kNotFound,
+                      "shm " + name_ + " still refers to the generation this process leaves");
+  }
+  std::shared_ptr<Segment> next(std::move(*opened));
+  std::lock_guard lock(mutex_);
+  if (current_ == from) {
+    std::erase_if(earlier_, [](const std::weak_ptr<Segment>& old) { return old.expired(); });
+    earlier_.push_back(current_);
+    current_ = std::move(next);
+  }
+  return current_;
+}
+
+void ChannelLink::wake_all() const {
+  std::vector<std::shared_ptr<Segment>> segments;
+  {
+    std::lock_guard lock(mutex_);
+    segments.push_back(current_);
+    for (const auto& old : earlier_) {
+      if (auto alive = old.lock()) segments.push_back(std::move(alive));
+    }
+  }
+  for (const auto& segment : segments) {
+    // A resized segment would fault on the futex word: quarantine it instead (rule F2).
+    if (segment->resized()) segment->quarantine();
+    if (!segment->quarantined.load(std::memory_order_acquire)) wake_sleepers(*segment);
+  }
 }
 
 namespace {
@@ -140,6 +261,7 @@ Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options
     ::shm_unlink(options.name.c_str());  // reclaim what a dead creator left behind
   }
   segment->owns_name = true;
+  if (auto identity = record_identity(*segment); !identity) return tl::unexpected(identity.error());
   if (!segment->try_lock(kCreatorLockOffset)) {
     return tl::unexpected(system_error("fcntl(F_OFD_SETLK creator)", options.name, errno));
   }
@@ -212,6 +334,8 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   if (::fstat(segment->fd, &st) != 0)
     return tl::unexpected(system_error("fstat", segment->name, errno));
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  segment->device = st.st_dev;
+  segment->inode = st.st_ino;
   if (file_size < kControlBlockBytes) {
     // Either a creator that has not sized it yet, or a foreign object.
     return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet (" +
@@ -220,8 +344,14 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped)
     return tl::unexpected(mapped.error());
   const ControlBlock& control = segment->control();
-  if (control.state.load(std::memory_order_acquire) !=
-      static_cast<std::uint32_t>(SegmentState::kReady)) {
+  const std::uint32_t state = control.state.load(std::memory_order_acquire);
+  if (state == static_cast<std::uint32_t>(SegmentState::kSuperseded)) {
+    // Between the relay's close and its unlink (rule G1): the next generation comes next.
+    return make_error(ErrorCode::kNotFound, "shm " + segment->name +
+                                                " is superseded; its relay is creating the next "
+                                                "generation");
+  }
+  if (state != static_cast<std::uint32_t>(SegmentState::kReady)) {
     // A creator still writing the header (magic first): come back later. Anything else falls
     // through to validation, which names what is wrong with a foreign or damaged segment.
     std::uint64_t magic = 0;

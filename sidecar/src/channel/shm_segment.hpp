@@ -1,23 +1,41 @@
 // A mapped channel segment: the fd, the mapping, the POSIX name, and the liveness locks.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "channel/shm_layout.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::shm {
 
+// What the name of a segment refers to now, compared with the object a process has mapped.
+enum class NameTarget : std::uint8_t {
+  kSame,     // still this object
+  kMissing,  // unlinked and not (yet) created again: nothing to follow
+  kOther,    // another object: a new generation, or something foreign
+};
+
 struct Segment {
   int fd = -1;
   void* base = nullptr;
   std::uint64_t mapped_bytes = 0;
   std::string name;
-  bool owns_name = false;  // creator: unlink on destruction
+  bool owns_name = false;  // creator: unlink on destruction (if the name still refers to it)
   StaticHeader header{};   // validated private copy: the hot path never trusts shared fields
+  // The object behind fd, to tell it from whatever the name refers to later (rule G4).
+  dev_t device = 0;
+  ino_t inode = 0;
+  // Set once this process replaced its mapping with private memory (rule F2).
+  mutable std::atomic<bool> quarantined{false};
 
   ~Segment();
   Segment() = default;
@@ -42,6 +60,53 @@ struct Segment {
   bool try_lock(std::int64_t offset) const;
   void unlock(std::int64_t offset) const;
   bool is_locked_by_other(std::int64_t offset) const;
+
+  // Slow-path checks that never touch the mapping (docs/protocol.md, F1 and G4).
+  // The object's size is no longer the header's: someone truncated or grew it. Accessing the
+  // mapping beyond the new end raises SIGBUS.
+  bool resized(std::uint64_t* size_now = nullptr) const;
+  NameTarget name_target() const;
+  // Rule F2: replaces this process's mapping with private zeroed memory that reads as a closed,
+  // superseded generation, so that no thread of this process faults on it any more and every
+  // publisher and subscriber on it takes its slow path. Idempotent.
+  void quarantine() const;
+};
+
+// The async-signal-safe core of Segment::quarantine, for a process that guards its mappings with
+// a SIGBUS handler (the relay): `base` is the start of a segment mapping (its control block).
+bool quarantine_mapping(void* base, std::size_t bytes) noexcept;
+
+// Rule G1 on a mapped, valid segment: closes the tail, marks the segment superseded and wakes
+// every sleeper, so that attached publishers and subscribers move to the next generation.
+void close_generation(const Segment& segment);
+// Bumps both futex words and wakes everyone asleep on them.
+void wake_sleepers(const Segment& segment);
+
+// What a channel handle (ShmChannel) and every Publisher and Subscriber attached through it
+// share: the segment they use now. When the ring is replaced, whoever notices first opens the
+// next generation and installs it here; the others follow, so that a process maps each
+// generation once and the handle's stats() and wake_all() go where its peers went.
+class ChannelLink {
+ public:
+  ChannelLink(std::shared_ptr<Segment> segment, bool follows);
+  const std::string& name() const { return name_; }
+  // False for a creator's handle (the relay): it is the authority and never follows a name.
+  bool follows() const { return follows_; }
+  std::shared_ptr<Segment> current() const;
+  // The generation after `from`: the one a peer installed already, else the name opened now when
+  // it refers to another valid, ready segment. kNotFound while there is none yet (the relay is
+  // still creating it), other errors when the name refers to something that is not a channel.
+  Result<std::shared_ptr<Segment>> successor(const std::shared_ptr<Segment>& from);
+  // Wakes the sleepers of the current segment and of earlier ones still mapped (a subscriber may
+  // still be draining one).
+  void wake_all() const;
+
+ private:
+  const std::string name_;
+  const bool follows_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<Segment> current_;             // guarded by mutex_
+  std::vector<std::weak_ptr<Segment>> earlier_;  // guarded by mutex_
 };
 
 // The same locks through another open file description (each Publisher and Subscriber has its

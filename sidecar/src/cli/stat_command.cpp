@@ -52,6 +52,7 @@ nlohmann::json shm_json(const ChannelStats& stats) {
           {"droppedOldest", stats.dropped_oldest},
           {"gaps", stats.gaps},
           {"reapedSubscribers", stats.reaped_subscribers},
+          {"reattached", stats.reattached},
           {"fillRatio", stats.fill_ratio},
           {"producers", stats.producers},
           {"subscribers", std::move(subscribers)}};
@@ -73,6 +74,10 @@ void print_shm_text(const ChannelStats& stats) {
               static_cast<unsigned long long>(stats.rejected_full),
               static_cast<unsigned long long>(stats.dropped_oldest),
               static_cast<unsigned long long>(stats.gaps));
+  std::printf(
+      "reattached      %llu (publishers and subscribers that moved here from the ring "
+      "this one replaced)\n",
+      static_cast<unsigned long long>(stats.reattached));
   std::printf("producers       %u\n", stats.producers);
   std::printf("subscribers     %zu\n", stats.subscribers.size());
   for (const SubscriberStats& subscriber : stats.subscribers) {

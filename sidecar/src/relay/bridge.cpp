@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "relay/hosted_channel.hpp"
+
 namespace ipcmesh::relay {
 namespace {
 
@@ -23,14 +25,18 @@ std::string_view to_string(BridgeDirection direction) noexcept {
   return direction == BridgeDirection::kMqToShm ? "mq_to_shm" : "shm_to_mq";
 }
 
-Bridge::Bridge(BridgeDirection direction, ShmChannel& channel, MessageQueue& queue,
-               std::shared_ptr<spdlog::logger> logger)
-    : direction_(direction), channel_(channel), queue_(queue), logger_(std::move(logger)) {}
+Bridge::Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& health,
+               MessageQueue& queue, std::shared_ptr<spdlog::logger> logger)
+    : direction_(direction),
+      channel_(channel),
+      health_(health),
+      queue_(queue),
+      logger_(std::move(logger)) {}
 
 Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChannel& channel,
-                                              MessageQueue& queue,
+                                              RingHealth& health, MessageQueue& queue,
                                               std::shared_ptr<spdlog::logger> logger) {
-  std::unique_ptr<Bridge> bridge(new Bridge(direction, channel, queue, std::move(logger)));
+  std::unique_ptr<Bridge> bridge(new Bridge(direction, channel, health, queue, std::move(logger)));
   bridge->stop_event_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (bridge->stop_event_ < 0) {
     return tl::unexpected(system_error("eventfd", "bridge " + channel.name(), errno));
@@ -109,6 +115,11 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
     const std::span<const std::byte> payload(buffer.data(), received->size);
     for (;;) {
       auto published = publisher.publish(payload, kBlockedRecheck);
+      // One check per message, after it: a ring corrupted before or during the publish took the
+      // message into quarantined memory (or the guard's), so it is an error, not forwarded.
+      if (published && !health_.check(channel_)) {
+        published = make_error(ErrorCode::kCorrupted, "the ring was corrupted while publishing");
+      }
       if (published) {
         counters_.messages.fetch_add(1, std::memory_order_relaxed);
         counters_.bytes.fetch_add(payload.size(), std::memory_order_relaxed);
@@ -128,6 +139,11 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
       break;
     }
     busy_.store(false, std::memory_order_release);
+    if (!health_.check(channel_)) {
+      logger_->warn("bridge mq_to_shm {} -> {} stopped: the ring is corrupted", queue_.name(),
+                    channel_.name());
+      return;
+    }
   }
 }
 
@@ -135,14 +151,26 @@ void Bridge::run_shm_to_mq(Subscriber subscriber) {
   while (!stopping()) {
     auto view = subscriber.receive(kWaitForever);
     if (!view) {
-      if (view.error().code != ErrorCode::kCancelled) {
-        counters_.errors.fetch_add(1, std::memory_order_relaxed);
-        logger_->warn("bridge shm_to_mq {}: {}", channel_.name(), view.error().message);
-      }
       busy_.store(false, std::memory_order_release);
+      if (view.error().code == ErrorCode::kCancelled) continue;
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
+      logger_->warn("bridge shm_to_mq {}: {}", channel_.name(), view.error().message);
+      if (!health_.check(channel_)) {
+        logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
+                      queue_.name());
+        return;
+      }
       continue;
     }
     busy_.store(true, std::memory_order_release);
+    if (!health_.check(channel_)) {
+      // The view may be the quarantined ring's zeros: never forward it.
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
+      busy_.store(false, std::memory_order_release);
+      logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
+                    queue_.name());
+      return;
+    }
     for (;;) {
       auto sent = queue_.send(view->data, 0, kBlockedRecheck);
       if (sent) {
@@ -151,6 +179,14 @@ void Bridge::run_shm_to_mq(Subscriber subscriber) {
         break;
       }
       if (sent.error().code == ErrorCode::kTimeout && !stopping()) {
+        if (!health_.check(channel_)) {
+          // The held message is gone with the ring (its bytes now read as zeros): drop it.
+          counters_.errors.fetch_add(1, std::memory_order_relaxed);
+          busy_.store(false, std::memory_order_release);
+          logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
+                        queue_.name());
+          return;
+        }
         continue;  // the queue is full: keep the ring held back instead of dropping
       }
       if (sent.error().code == ErrorCode::kMessageTooLarge) {

@@ -5,6 +5,8 @@
 //    instead of dropping (no loss).
 //  - ShmToMqBridge: shm messages feed a work queue; the relay's subscriber holds the ring back
 //    under Block while the queue is full (mq_send blocks), so nothing is lost either.
+// A bridge whose ring turns out corrupted (a foreign program truncated it) stops by itself: it
+// checks the ring's health once per message (one fstat) and on every error.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -19,6 +21,8 @@
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::relay {
+
+class RingHealth;
 
 struct BridgeCounters {
   std::atomic<std::uint64_t> messages{0};  // forwarded
@@ -35,7 +39,7 @@ class Bridge {
   // Attaches to the ring (publisher or subscriber) before returning, so a subscriber attached
   // after start() already sees every message the bridge forwards.
   static Result<std::unique_ptr<Bridge>> start(BridgeDirection direction, ShmChannel& channel,
-                                               MessageQueue& queue,
+                                               RingHealth& health, MessageQueue& queue,
                                                std::shared_ptr<spdlog::logger> logger);
   ~Bridge();  // stop()
   Bridge(const Bridge&) = delete;
@@ -49,7 +53,7 @@ class Bridge {
   bool idle() const { return !busy_.load(std::memory_order_acquire); }
 
  private:
-  Bridge(BridgeDirection direction, ShmChannel& channel, MessageQueue& queue,
+  Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& health, MessageQueue& queue,
          std::shared_ptr<spdlog::logger> logger);
   void run_mq_to_shm(Publisher publisher);
   void run_shm_to_mq(Subscriber subscriber);
@@ -57,6 +61,7 @@ class Bridge {
 
   BridgeDirection direction_;
   ShmChannel& channel_;
+  RingHealth& health_;
   MessageQueue& queue_;
   std::shared_ptr<spdlog::logger> logger_;
   int stop_event_ = -1;

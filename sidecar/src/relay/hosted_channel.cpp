@@ -2,6 +2,38 @@
 
 namespace ipcmesh::relay {
 
+RingHealth::RingHealth(std::string channel, RingFaultGuard::Watch watch,
+                       std::shared_ptr<spdlog::logger> logger)
+    : channel_(std::move(channel)), watch_(std::move(watch)), logger_(std::move(logger)) {}
+
+bool RingHealth::check(const ShmChannel& ring) {
+  if (corrupted()) return false;
+  std::string problem;
+  if (auto intact = ring.verify(); !intact) {
+    problem = intact.error().message;
+  } else if (watch_.faulted()) {
+    problem = "shm " + ring.name() +
+              ": an access faulted (SIGBUS): another program truncated it under the relay";
+  } else {
+    return true;
+  }
+  std::lock_guard lock(mutex_);
+  if (!corrupted_.exchange(true, std::memory_order_acq_rel)) {
+    problem_ = std::move(problem);
+    logger_->error(
+        "channel {}: the ring is corrupted and the relay no longer uses it (its bridge stops; the "
+        "other channels carry on): {}. Stop whatever maps the channel's name itself, then "
+        "restart the relay: it replaces the ring, and attached apps move to the new one",
+        channel_, problem_);
+  }
+  return false;
+}
+
+std::string RingHealth::problem() const {
+  std::lock_guard lock(mutex_);
+  return problem_;
+}
+
 ShmChannelOptions shm_options(const ChannelSpec& spec) {
   ShmChannelOptions options;
   options.name = spec.shm_name();
@@ -50,11 +82,33 @@ std::string channel_ref(const ChannelSpec& spec) {
   return spec.id.namespace_name + "/" + spec.id.name;
 }
 
+// Rule G1 for a ring of another spec: close it, so that the publishers and subscribers attached
+// to it move to the new generation by themselves (a subscriber after reading what is left), then
+// unlink it. A damaged ring, or one of another layout version, is not written to: apps on it
+// notice the new one when they next wait (rule G4). The fault guard watches the old ring while
+// the relay writes to it.
+void replace_ring(const ChannelSpec& spec, const Error& mismatch, RingFaultGuard& fault_guard,
+                  spdlog::logger& logger) {
+  const std::string name = spec.shm_name();
+  bool closed = false;
+  if (mismatch.code == ErrorCode::kIncompatible) {
+    if (auto old = ShmChannel::open(name)) {
+      auto watch = fault_guard.watch(old->mapping());
+      closed = watch && old->supersede().has_value() && !watch->faulted();
+    }
+  }
+  logger.warn("replacing shared memory {}: {}; {}", name, mismatch.message,
+              closed ? "closed it first: apps attached to it move to the new ring by themselves"
+                     : "apps still attached to it move to the new ring when they next wait");
+  (void)ShmChannel::unlink(name);
+}
+
 // A relay restarted under running apps (OOM kill, failed liveness probe) finds its predecessor's
 // ring: adopting it keeps the apps' publishers and subscribers on the one ring the Pod has, and
 // needs no second ring's worth of /dev/shm. Only a ring that does not match the spec, or is
 // damaged, is replaced.
-Result<ShmChannel> adopt_or_create_ring(const ChannelSpec& spec, spdlog::logger& logger) {
+Result<ShmChannel> adopt_or_create_ring(const ChannelSpec& spec, RingFaultGuard& fault_guard,
+                                        spdlog::logger& logger) {
   const std::string name = spec.shm_name();
   auto adopted = ShmChannel::adopt(shm_options(spec));
   if (adopted) {
@@ -69,10 +123,7 @@ Result<ShmChannel> adopt_or_create_ring(const ChannelSpec& spec, spdlog::logger&
   }
   const ErrorCode code = adopted.error().code;
   if (code == ErrorCode::kIncompatible || code == ErrorCode::kCorrupted) {
-    logger.warn(
-        "replacing shared memory {}: {}; apps still attached to the old ring must re-open it", name,
-        adopted.error().message);
-    (void)ShmChannel::unlink(name);
+    replace_ring(spec, adopted.error(), fault_guard, logger);
   } else if (code != ErrorCode::kNotFound) {
     return make_error(code, "adopt shared memory for channel " + channel_ref(spec) + ": " +
                                 adopted.error().message);
@@ -120,32 +171,40 @@ Result<MessageQueue> adopt_or_create_queue(const ChannelSpec& spec, spdlog::logg
 
 }  // namespace
 
-Result<void> create_channel_objects(HostedChannel& channel, spdlog::logger& logger,
-                                    const std::shared_ptr<spdlog::logger>& bridge_logger) {
+Result<void> create_channel_objects(HostedChannel& channel, RingFaultGuard& fault_guard,
+                                    const std::shared_ptr<spdlog::logger>& logger) {
   const ChannelSpec& spec = channel.spec;
   if (spec.shared_memory) {
-    auto ring = adopt_or_create_ring(spec, logger);
+    auto ring = adopt_or_create_ring(spec, fault_guard, *logger);
     if (!ring) return tl::unexpected(ring.error());
     channel.shm.emplace(std::move(*ring));
+    auto watch = fault_guard.watch(channel.shm->mapping());
+    if (!watch) {
+      return make_error(watch.error().code, "watch shared memory for channel " + channel_ref(spec) +
+                                                ": " + watch.error().message);
+    }
+    channel.ring_health =
+        std::make_unique<RingHealth>(channel_ref(spec), std::move(*watch), logger);
   }
   if (spec.message_queue) {
-    auto queue = adopt_or_create_queue(spec, logger);
+    auto queue = adopt_or_create_queue(spec, *logger);
     if (!queue) return tl::unexpected(queue.error());
     channel.queue.emplace(std::move(*queue));
   }
   if (spec.bridge.mq_to_shm || spec.bridge.shm_to_mq) {
     const auto direction =
         spec.bridge.mq_to_shm ? BridgeDirection::kMqToShm : BridgeDirection::kShmToMq;
-    auto bridge = Bridge::start(direction, *channel.shm, *channel.queue, bridge_logger);
+    auto bridge =
+        Bridge::start(direction, *channel.shm, *channel.ring_health, *channel.queue, logger);
     if (!bridge) {
       return make_error(bridge.error().code, "start bridge " + std::string(to_string(direction)) +
                                                  " for " + spec.id.name + ": " +
                                                  bridge.error().message);
     }
     channel.bridge = std::move(*bridge);
-    logger.info("bridging {} {} {}",
-                direction == BridgeDirection::kMqToShm ? spec.mq_name() : spec.shm_name(), "->",
-                direction == BridgeDirection::kMqToShm ? spec.shm_name() : spec.mq_name());
+    logger->info("bridging {} {} {}",
+                 direction == BridgeDirection::kMqToShm ? spec.mq_name() : spec.shm_name(), "->",
+                 direction == BridgeDirection::kMqToShm ? spec.shm_name() : spec.mq_name());
   }
   return {};
 }

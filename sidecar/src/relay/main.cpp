@@ -7,6 +7,7 @@
 #include "relay/json_log.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_options.hpp"
+#include "relay/ring_fault_guard.hpp"
 #include "relay/shutdown_signals.hpp"
 
 int main(int argc, char** argv) {
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
     logger->error("invalid channel spec: {}", valid.error().message);
     return 2;
   }
-  Relay relay(std::move(*channels), std::move(*options), logger, signals);
+  // Before any ring is mapped: a ring truncated under the relay must not kill it.
+  auto fault_guard = RingFaultGuard::install();
+  if (!fault_guard) {
+    logger->error("cannot guard the rings against SIGBUS: {}", fault_guard.error().message);
+    return 1;
+  }
+  Relay relay(std::move(*channels), std::move(*options), logger, signals, **fault_guard);
   return relay.run();
 }

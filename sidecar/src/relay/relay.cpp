@@ -34,12 +34,24 @@ std::string_view phase_text(RelayPhase phase) {
 }  // namespace
 
 Relay::Relay(ChannelSet channels, RelayOptions options, std::shared_ptr<spdlog::logger> logger,
-             const ShutdownSignals& signals)
+             const ShutdownSignals& signals, RingFaultGuard& fault_guard)
     : set_(std::move(channels)),
       options_(std::move(options)),
       logger_(std::move(logger)),
       signals_(signals),
+      fault_guard_(fault_guard),
       metrics_(table_) {}
+
+std::string Relay::corrupted_ring() const {
+  std::lock_guard lock(table_.mutex);
+  for (const auto& channel : table_.channels) {
+    if (!channel->ring_intact()) {
+      return "channel " + channel->spec.id.namespace_name + "/" + channel->spec.id.name + ": " +
+             channel->ring_problem();
+    }
+  }
+  return {};
+}
 
 Relay::~Relay() = default;
 
@@ -64,6 +76,10 @@ int Relay::run() {
     if (path == "/readyz") {
       const RelayPhase phase = phase_.load();
       if (phase == RelayPhase::kReady) {
+        // Each probe looks at the rings (one fstat each): a truncated one is reported here.
+        if (const std::string corrupted = corrupted_ring(); !corrupted.empty()) {
+          return {503, "text/plain; charset=utf-8", "corrupted: " + corrupted + "\n"};
+        }
         return {200, "text/plain; charset=utf-8", "ready\n"};
       }
       std::lock_guard lock(table_.mutex);
@@ -73,6 +89,7 @@ int Relay::run() {
     }
     if (path == "/metrics") {
       metrics_.count_scrape();
+      metrics_.set_ready(phase_.load() == RelayPhase::kReady && corrupted_ring().empty());
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
     }
     return {404, "text/plain; charset=utf-8", "not found (try /healthz, /readyz, /metrics)\n"};
@@ -145,6 +162,11 @@ bool Relay::keep_for_attached_apps(HostedChannel& channel) {
   }
   if (!channel.shm) return false;
   channel.bridge.reset();  // its own publisher or subscriber must not count as an app
+  if (!channel.ring_intact()) {
+    // Nobody can use a truncated ring: the next relay creates a new one, and the apps move to it.
+    logger_->warn("removing corrupted {}: {}", channel.spec.shm_name(), channel.ring_problem());
+    return false;
+  }
   channel.shm->reap_dead_peers();
   const ChannelStats stats = channel.shm->stats();
   if (stats.subscribers.empty() && stats.producers == 0) return false;
@@ -182,7 +204,7 @@ void Relay::take_over_followed_channels() {
     channel->members.emplace(std::move(it->members));
     logger_->info("channel {}/{}: its owner is gone; taking it over", it->spec.id.namespace_name,
                   it->spec.id.name);
-    if (auto created = create_channel_objects(*channel, *logger_, logger_); !created) {
+    if (auto created = create_channel_objects(*channel, fault_guard_, logger_); !created) {
       logger_->error("{}", created.error().message);
     }
     std::lock_guard lock(table_.mutex);
@@ -211,7 +233,7 @@ bool Relay::create_channels() {
       if (claimed) {
         auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
         if (members) channel->members.emplace(std::move(*members));
-        if (auto created = create_channel_objects(*channel, *logger_, logger_); !created) {
+        if (auto created = create_channel_objects(*channel, fault_guard_, logger_); !created) {
           logger_->error("{}", created.error().message);
           failed_ = true;
           std::lock_guard lock(table_.mutex);
@@ -268,7 +290,7 @@ void Relay::drain() {
     {
       std::lock_guard lock(table_.mutex);
       for (const auto& channel : table_.channels) {
-        if (channel->shm) {
+        if (channel->shm && channel->ring_intact()) {
           for (const SubscriberStats& subscriber : channel->shm->stats().subscribers) {
             if (subscriber.lag_bytes > 0) {
               pending = channel->spec.shm_name() + " subscriber pid " +
@@ -277,8 +299,9 @@ void Relay::drain() {
             }
           }
         }
+        // A bridge stopped on a corrupted ring drains nothing any more.
         if (channel->bridge && channel->bridge->direction() == BridgeDirection::kMqToShm &&
-            channel->queue->current_messages() > 0) {
+            channel->ring_intact() && channel->queue->current_messages() > 0) {
           pending = channel->queue->name() + " still holds messages for the bridge";
         }
         if (channel->bridge && !channel->bridge->idle()) {

@@ -12,6 +12,7 @@
 #include "relay/hosted_channel.hpp"
 #include "relay/relay_metrics.hpp"
 #include "relay/relay_options.hpp"
+#include "relay/ring_fault_guard.hpp"
 #include "relay/shutdown_signals.hpp"
 
 namespace ipcmesh::relay {
@@ -21,7 +22,7 @@ enum class RelayPhase : std::uint8_t { kStarting, kReady, kDraining };
 class Relay {
  public:
   Relay(ChannelSet channels, RelayOptions options, std::shared_ptr<spdlog::logger> logger,
-        const ShutdownSignals& signals);
+        const ShutdownSignals& signals, RingFaultGuard& fault_guard);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
   ~Relay();
@@ -44,11 +45,15 @@ class Relay {
   // At shutdown: true (and the names released) when apps are still attached to the ring.
   bool keep_for_attached_apps(HostedChannel& channel);
   std::string ready_document() const;
+  // Why a hosted ring is unusable (a foreign program truncated it), checked now; empty when every
+  // ring is intact. Takes table_.mutex.
+  std::string corrupted_ring() const;
 
   ChannelSet set_;
   RelayOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
   const ShutdownSignals& signals_;
+  RingFaultGuard& fault_guard_;
   ChannelTable table_;
   RelayMetrics metrics_;
   std::atomic<RelayPhase> phase_{RelayPhase::kStarting};

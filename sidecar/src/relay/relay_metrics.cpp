@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <optional>
 #include <sstream>
 
 #include "relay/process_stats.hpp"
@@ -46,7 +47,19 @@ constexpr auto kGauge = MetricType::Gauge;
 
 void collect_ring(FamilyBuilder& out, const HostedChannel& channel,
                   const std::vector<ClientMetric::Label>& labels) {
-  const ChannelStats stats = channel.shm->stats();
+  // Rule F1 before reading the ring, and again after (a truncation during the read faulted into
+  // the guard's private memory: those figures are zeros, not the ring's).
+  std::optional<ChannelStats> read;
+  if (channel.ring_intact()) {
+    read = channel.shm->stats();
+    if (!channel.ring_intact()) read.reset();
+  }
+  out.add("ipcmesh_channel_corrupted",
+          "1 when the ring was resized under the relay (another program truncated it): the relay "
+          "no longer uses it; /readyz says why.",
+          kGauge, labels, read ? 0.0 : 1.0);
+  if (!read) return;
+  const ChannelStats& stats = *read;
   auto with = [&](std::initializer_list<ClientMetric::Label> extra) {
     auto all = labels;
     all.insert(all.end(), extra);
@@ -70,6 +83,10 @@ void collect_ring(FamilyBuilder& out, const HostedChannel& channel,
           labels, static_cast<double>(stats.gaps));
   out.add("ipcmesh_channel_reaped_subscribers_total", "Dead subscribers whose slots were freed.",
           kCounter, labels, static_cast<double>(stats.reaped_subscribers));
+  out.add("ipcmesh_channel_reattached_total",
+          "Publishers and subscribers that moved to this ring by themselves from the one it "
+          "replaced (a spec change).",
+          kCounter, labels, static_cast<double>(stats.reattached));
   out.add("ipcmesh_channel_fill_ratio",
           "Share of the ring not yet released by the slowest subscriber (0..1).", kGauge, labels,
           stats.fill_ratio);

@@ -5,12 +5,23 @@
 //   subscribe NAME TOTAL PRODUCERS DELAY_US [IDLE_MS]  receive until TOTAL seen or IDLE_MS idle
 //   hold-loan NAME SIZE                   loan and never commit (to be killed mid-write)
 //   hold-view NAME                        receive one message and never release (to be killed)
+//   stream NAME COUNT INTERVAL_US         publish {seq} COUNT times, one per interval, following
+//                                         the channel's generations; "published N reattached R"
+//   follow NAME COUNT                     receive COUNT messages {seq} in order, following the
+//                                         channel's generations; "received N in_order B
+//                                         reattached R unlinked_mappings M"
+//   wait-error NAME                       receive (and drop) until an error; "error CODE MESSAGE"
+//   blocked-publish NAME SIZE             publish (Block) until an error; "error CODE MESSAGE"
+//   truncate NAME BYTES                   what a raw-mmap app does to a name it thinks is its own
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,11 +47,39 @@ void sleep_forever() {
   for (;;) ::pause();
 }
 
+int report_error(const Error& error) {
+  std::printf("error %s %s\n", std::string(to_string(error.code)).c_str(), error.message.c_str());
+  return 0;
+}
+
+// Mappings of this process whose object was unlinked: an old generation still held.
+int unlinked_mappings(const std::string& name) {
+  std::ifstream maps("/proc/self/maps");
+  int count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("/dev/shm" + name) != std::string::npos &&
+        line.find("(deleted)") != std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) return fail("usage: ipcmesh-test-peer ROLE NAME ...");
   const std::string role = argv[1];
+  if (role == "truncate") {
+    if (argc < 4) return fail("truncate NAME BYTES");
+    const int fd = ::shm_open(argv[2], O_RDWR, 0);
+    if (fd < 0) return fail(std::string("shm_open: ") + std::strerror(errno));
+    if (::ftruncate(fd, static_cast<off_t>(std::strtoll(argv[3], nullptr, 10))) != 0) {
+      return fail(std::string("ftruncate: ") + std::strerror(errno));
+    }
+    ::close(fd);
+    return 0;
+  }
   auto channel = ShmChannel::open_wait(argv[2], 10s);
   if (!channel) return fail(channel.error().message);
 
@@ -117,6 +156,72 @@ int main(int argc, char** argv) {
     std::memset(loan->data().data(), 0xab, loan->size());  // half-written, never committed
     say("ready");
     sleep_forever();
+  }
+
+  if (role == "stream") {
+    if (argc < 5) return fail("stream NAME COUNT INTERVAL_US");
+    const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    const auto interval = std::chrono::microseconds(std::strtoull(argv[4], nullptr, 10));
+    auto publisher = Publisher::attach(*channel);
+    if (!publisher) return fail(publisher.error().message);
+    say("ready");
+    for (std::uint64_t seq = 0; seq < count; ++seq) {
+      auto published = publisher->publish(std::as_bytes(std::span(&seq, 1)), 30s);
+      if (!published)
+        return fail("message " + std::to_string(seq) + ": " + published.error().message);
+      std::this_thread::sleep_for(interval);
+    }
+    std::printf("published %llu reattached %llu unlinked_mappings %d\n",
+                static_cast<unsigned long long>(count),
+                static_cast<unsigned long long>(publisher->reattached()),
+                unlinked_mappings(argv[2]));
+    return 0;
+  }
+
+  if (role == "follow") {
+    if (argc < 4) return fail("follow NAME COUNT");
+    const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    auto subscriber = Subscriber::attach(*channel);
+    if (!subscriber) return fail(subscriber.error().message);
+    say("ready");
+    std::uint64_t received = 0;
+    bool in_order = true;
+    std::vector<std::byte> buffer(64);
+    while (received < count) {
+      auto size = subscriber->receive_copy(buffer, 30s);
+      if (!size) return fail("after " + std::to_string(received) + ": " + size.error().message);
+      std::uint64_t seq = 0;
+      std::memcpy(&seq, buffer.data(), sizeof seq);
+      in_order = in_order && seq == received;
+      ++received;
+    }
+    std::printf("received %llu in_order %d reattached %llu unlinked_mappings %d\n",
+                static_cast<unsigned long long>(received), in_order ? 1 : 0,
+                static_cast<unsigned long long>(subscriber->reattached()),
+                unlinked_mappings(argv[2]));
+    return 0;
+  }
+
+  if (role == "wait-error") {
+    auto subscriber = Subscriber::attach(*channel);
+    if (!subscriber) return fail(subscriber.error().message);
+    say("ready");
+    for (;;) {
+      auto view = subscriber->receive(kWaitForever);
+      if (!view) return report_error(view.error());
+    }
+  }
+
+  if (role == "blocked-publish") {
+    if (argc < 4) return fail("blocked-publish NAME SIZE");
+    auto publisher = Publisher::attach(*channel);
+    if (!publisher) return fail(publisher.error().message);
+    std::vector<std::byte> payload(std::strtoull(argv[3], nullptr, 10));
+    say("ready");
+    for (;;) {
+      auto published = publisher->publish(payload, kWaitForever);
+      if (!published) return report_error(published.error());
+    }
   }
 
   if (role == "hold-view") {
