@@ -647,6 +647,14 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
         {"periodSeconds", 1},
         {"timeoutSeconds", 1},
         {"failureThreshold", 120}}},
+      // After start-up /readyz fails only when a channel breaks under the relay (a ring
+      // truncated by a foreign writer, docs/relay.md): the Pod then leaves its Services' endpoints
+      // and the channel's status names it (RelayNotReady).
+      {"readinessProbe",
+       {{"httpGet", {{"path", "/readyz"}, {"port", probe_port}}},
+        {"periodSeconds", 5},
+        {"timeoutSeconds", 2},
+        {"failureThreshold", 2}}},
       {"livenessProbe",
        {{"httpGet", {{"path", "/healthz"}, {"port", probe_port}}},
         {"periodSeconds", 10},

@@ -160,6 +160,8 @@ TEST(PodMutation, PlainPodGetsANativeSidecarAndASizedDevShm) {
   EXPECT_EQ(relay["image"], "relay:test");
   EXPECT_EQ(relay["restartPolicy"], "Always");
   EXPECT_EQ(relay["startupProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(relay["readinessProbe"]["httpGet"]["path"], "/readyz")
+      << "a channel broken under a running relay makes the Pod NotReady";
   EXPECT_EQ(relay["args"], json::array({"--listen", "0.0.0.0:9090"})) << "probes reach the Pod IP";
   const json& security = relay["securityContext"];
   EXPECT_EQ(security["runAsNonRoot"], true);
