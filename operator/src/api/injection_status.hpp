@@ -20,6 +20,10 @@
 
 namespace ipcmesh::api {
 
+// The relay container the webhook adds (first init container as a native sidecar, else first
+// container); the controller reads its status in the Pods it selects (api/pod_record.hpp).
+inline constexpr std::string_view kRelayContainerName = "ipcmesh-relay";
+
 struct InjectedChannel {
   std::string name;
   std::string uid;

@@ -1,7 +1,12 @@
 #include "api/pod_record.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <limits>
 #include <nlohmann/json.hpp>
+
+#include "api/injection_status.hpp"
 
 namespace ipcmesh::api {
 namespace {
@@ -45,7 +50,98 @@ std::string string_or_empty(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+std::int32_t int32_or_zero(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return 0;
+  const auto value = it->get<std::int64_t>();
+  using Limits = std::numeric_limits<std::int32_t>;
+  return value >= Limits::min() && value <= Limits::max() ? static_cast<std::int32_t>(value) : 0;
+}
+
+const json* object_member(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_object() ? &*it : nullptr;
+}
+
+ContainerTermination termination_of(const json& terminated) {
+  return {string_or_empty(terminated, "reason"), int32_or_zero(terminated, "exitCode")};
+}
+
+// The relay's entry of status.initContainerStatuses (a native sidecar) or, failing that, of
+// status.containerStatuses (a classic container).
+const json* relay_entry(const json& status) {
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    const auto entries = status.find(list);
+    if (entries == status.end() || !entries->is_array()) continue;
+    for (const auto& entry : *entries) {
+      if (entry.is_object() && string_or_empty(entry, "name") == kRelayContainerName) return &entry;
+    }
+  }
+  return nullptr;
+}
+
+RelayContainerStatus relay_status_of(const json& entry) {
+  using State = RelayContainerStatus::State;
+  RelayContainerStatus relay;
+  if (const auto ready = entry.find("ready"); ready != entry.end() && ready->is_boolean()) {
+    relay.ready = ready->get<bool>();
+  }
+  relay.restart_count = int32_or_zero(entry, "restartCount");
+  // The API server sets at most one of waiting, running and terminated.
+  if (const json* state = object_member(entry, "state")) {
+    if (const json* waiting = object_member(*state, "waiting")) {
+      relay.state = State::kWaiting;
+      relay.reason = string_or_empty(*waiting, "reason");
+    } else if (const json* running = object_member(*state, "running")) {
+      relay.state = State::kRunning;
+      relay.started_at = parse_kube_time(string_or_empty(*running, "startedAt")).value_or(0);
+    } else if (const json* terminated = object_member(*state, "terminated")) {
+      relay.state = State::kTerminated;
+      const ContainerTermination ended = termination_of(*terminated);
+      relay.reason = ended.reason;
+      relay.exit_code = ended.exit_code;
+    }
+  }
+  if (const json* last = object_member(entry, "lastState")) {
+    if (const json* terminated = object_member(*last, "terminated")) {
+      relay.last_termination = termination_of(*terminated);
+    }
+  }
+  return relay;
+}
+
 }  // namespace
+
+std::optional<std::int64_t> parse_kube_time(std::string_view text) {
+  // metav1.Time is RFC 3339 in UTC: "2006-01-02T15:04:05Z" (MicroTime adds ".000000").
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text.back() != 'Z') {
+    return std::nullopt;
+  }
+  auto number = [&](std::size_t at, std::size_t length) -> std::optional<int> {
+    int value = 0;
+    const char* first = text.data() + at;
+    const auto [end, error] = std::from_chars(first, first + length, value);
+    if (error != std::errc() || end != first + length) return std::nullopt;
+    return value;
+  };
+  const auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  const auto hours = number(11, 2), minutes = number(14, 2), seconds = number(17, 2);
+  if (!year || !month || !day || !hours || !minutes || !seconds) return std::nullopt;
+  const std::string_view fraction = text.substr(19, text.size() - 20);
+  if (!fraction.empty() &&
+      (fraction[0] != '.' || fraction.size() < 2 ||
+       fraction.find_first_not_of("0123456789", 1) != std::string_view::npos)) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(*year),
+                                         std::chrono::month(static_cast<unsigned>(*month)),
+                                         std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok() || *hours > 23 || *minutes > 59 || *seconds > 60) return std::nullopt;
+  const auto time = std::chrono::sys_days(date) + std::chrono::hours(*hours) +
+                    std::chrono::minutes(*minutes) + std::chrono::seconds(*seconds);
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
 
 PackedStringMap::Entry PackedStringMap::Iterator::operator*() const {
   std::size_t at = at_;
@@ -124,6 +220,8 @@ PodRecord pod_record_from_json(const json& pod) {
   }
   if (const auto status = pod.find("status"); status != pod.end() && status->is_object()) {
     record.phase = string_or_empty(*status, "phase");
+    if (const json* relay = relay_entry(*status))
+      record.relay = RelayStatusPtr(relay_status_of(*relay));
   }
   return record;
 }

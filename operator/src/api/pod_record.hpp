@@ -1,13 +1,16 @@
 // What the operator keeps of a Pod in its cache. The controller reads of a Pod only its identity,
-// its labels, the ipcmesh.io/* annotations (inject, channels, status), whether it is being deleted
-// and its phase; the webhook reads no cached Pod at all (it gets the Pod in the AdmissionReview).
-// A cluster has thousands of Pods, so this is a small typed record instead of the object's JSON:
-// a trimmed Pod as an nlohmann::json DOM is ~2.8 KB of heap (a map node and a string per field),
-// this record ~0.8 KB with its cache entry (docs/benchmarks.md, "Operator").
+// its labels, the ipcmesh.io/* annotations (inject, channels, status), whether it is being deleted,
+// its phase and the status of its relay container; the webhook reads no cached Pod at all (it gets
+// the Pod in the AdmissionReview). A cluster has thousands of Pods, so this is a small typed record
+// instead of the object's JSON: a trimmed Pod as an nlohmann::json DOM is ~2.8 KB of heap (a map
+// node and a string per field), this record ~0.8 KB with its cache entry (docs/benchmarks.md,
+// "Operator").
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -68,6 +71,50 @@ class PackedStringMap {
   std::string bytes_;
 };
 
+// How a container last ended (state.terminated or lastState.terminated).
+struct ContainerTermination {
+  std::string reason;  // the kubelet's: Error, OOMKilled, Completed, ...; may be ""
+  std::int32_t exit_code = 0;
+  friend bool operator==(const ContainerTermination&, const ContainerTermination&) = default;
+};
+
+// The relay container's status as the kubelet reports it: in status.initContainerStatuses for a
+// native sidecar, in status.containerStatuses for a classic one (api::kRelayContainerName).
+struct RelayContainerStatus {
+  enum class State : std::uint8_t { kNone, kWaiting, kRunning, kTerminated };
+  State state = State::kNone;  // none: the kubelet reported no state (yet)
+  bool ready = false;
+  std::int32_t restart_count = 0;
+  // state.waiting.reason (ContainerCreating, CrashLoopBackOff, ImagePullBackOff, ...) or
+  // state.terminated.reason; "" otherwise.
+  std::string reason;
+  std::int32_t exit_code = 0;  // state.terminated.exitCode
+  // state.running.startedAt in seconds since the epoch; 0 when not running or not readable.
+  std::int64_t started_at = 0;
+  std::optional<ContainerTermination> last_termination;  // lastState.terminated
+  friend bool operator==(const RelayContainerStatus&, const RelayContainerStatus&) = default;
+};
+
+// A RelayContainerStatus that costs one pointer in the Pods that have no relay (most Pods of a
+// cluster: the status is ~120 bytes, the record without it ~230). Immutable once decoded, so
+// copies share it; compared by value.
+class RelayStatusPtr {
+ public:
+  RelayStatusPtr() = default;
+  explicit RelayStatusPtr(RelayContainerStatus status)
+      : status_(std::make_shared<const RelayContainerStatus>(std::move(status))) {}
+  const RelayContainerStatus* get() const noexcept { return status_.get(); }
+  const RelayContainerStatus* operator->() const noexcept { return status_.get(); }
+  const RelayContainerStatus& operator*() const noexcept { return *status_; }
+  explicit operator bool() const noexcept { return status_ != nullptr; }
+  friend bool operator==(const RelayStatusPtr& a, const RelayStatusPtr& b) {
+    return a.status_ == b.status_ || (a.status_ && b.status_ && *a.status_ == *b.status_);
+  }
+
+ private:
+  std::shared_ptr<const RelayContainerStatus> status_;
+};
+
 struct PodRecord {
   std::string namespace_name;
   std::string name;
@@ -77,6 +124,7 @@ struct PodRecord {
   PackedStringMap annotations;  // only kOwnAnnotationPrefix ones
   bool terminating = false;     // metadata.deletionTimestamp is set
   std::string phase;            // status.phase; "" before the kubelet reports one
+  RelayStatusPtr relay;         // null while the kubelet reports no status of the relay container
 
   std::optional<std::string_view> label(std::string_view key) const { return labels.find(key); }
   // The annotation's value, "" when the Pod lacks it (or it is not one of ours).
@@ -89,8 +137,13 @@ struct PodRecord {
 // The record of a Pod object (as listed or watched, whole or already thinned by the Pod
 // informer's parse filter). Lenient where the API server is strict, as the controller was when it
 // read the JSON: labels that are not all strings count as no labels, a non-string annotation or
-// phase as absent. Throws only when metadata.name is missing or not a string.
+// phase as absent, a relay status field of the wrong type as unset. Throws only when
+// metadata.name is missing or not a string.
 PodRecord pod_record_from_json(const nlohmann::json& pod);
+
+// Seconds since the epoch of a metav1.Time ("2026-11-28T12:00:05Z"; a fraction of a second is
+// ignored), or nullopt when `text` is not one.
+std::optional<std::int64_t> parse_kube_time(std::string_view text);
 
 // What kube::BasicInformer reads of a cached object (found by argument-dependent lookup).
 inline std::string_view resource_version_of(const PodRecord& pod) noexcept {

@@ -46,7 +46,7 @@ namespace {
 // Whether a Pod changed in a field compute_status reads.
 bool counted_fields_differ(const api::PodRecord& a, const api::PodRecord& b) {
   return a.labels != b.labels || a.annotations != b.annotations || a.terminating != b.terminating ||
-         a.phase != b.phase;
+         a.phase != b.phase || a.relay != b.relay;
 }
 }  // namespace
 

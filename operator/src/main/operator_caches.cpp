@@ -48,7 +48,12 @@ bool keep_pod_field(std::span<const std::string> path) {
     }
     return true;  // inside labels
   }
-  if (path[0] == "status") return path.size() > 2 || path[1] == "phase";
+  // The relay's status is one entry of these arrays; an array is kept whole (FieldFilter), and
+  // the record keeps only the relay's entry.
+  if (path[0] == "status") {
+    return path.size() > 2 ||
+           is_one_of(path[1], {"phase", "initContainerStatuses", "containerStatuses"});
+  }
   return true;
 }
 

@@ -16,8 +16,9 @@ namespace ipcmesh::operator_main {
 
 // Pods are the bulk of the cache (10,000 of them in the benchmark): the Pod informer caches an
 // api::PodRecord per Pod (identity, labels, the ipcmesh.io/* annotations, deletionTimestamp,
-// status.phase), decoded by api::pod_record_from_json. keep_pod_field is its parse filter: the
-// fields the record does not read are never built while a page or an event is parsed.
+// status.phase, the relay container's status), decoded by api::pod_record_from_json.
+// keep_pod_field is its parse filter: the fields the record does not read are never built while a
+// page or an event is parsed (but for the other entries of the container status arrays).
 bool keep_pod_field(std::span<const std::string> path);
 
 // What no reader of an IpcChannel needs: managedFields (often half of an object's bytes) and

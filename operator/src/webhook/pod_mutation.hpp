@@ -9,11 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "api/injection_status.hpp"
 #include "api/ipc_channel.hpp"
 
 namespace ipcmesh::webhook {
 
-inline constexpr std::string_view kRelayContainerName = "ipcmesh-relay";
+using api::kRelayContainerName;  // the controller reads that container's status too
 inline constexpr std::string_view kShmVolumeName = "ipcmesh-shm";
 inline constexpr std::string_view kControlVolumeName = "ipcmesh-control";
 inline constexpr std::string_view kMetricsPortName = "ipcmesh-metrics";

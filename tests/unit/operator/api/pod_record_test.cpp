@@ -118,6 +118,115 @@ TEST(PodRecord, MalformedFieldsCountAsAbsent) {
   EXPECT_THROW(pod_record_from_json(json{{"metadata", json::object()}}), json::exception);
 }
 
+json relay_entry(json state, json last_state = json::object(), int restarts = 0,
+                 bool ready = false) {
+  return {{"name", "ipcmesh-relay"},
+          {"image", "ipcmesh/relay:0.1.0"},
+          {"ready", ready},
+          {"started", ready},
+          {"restartCount", restarts},
+          {"state", std::move(state)},
+          {"lastState", std::move(last_state)}};
+}
+
+// The relay's status is read from initContainerStatuses (a native sidecar) or containerStatuses
+// (a classic container), by the webhook's container name; other containers are ignored.
+TEST(PodRecord, KeepsTheRelayContainersStatusWhereverTheRelayRuns) {
+  using State = RelayContainerStatus::State;
+  const json crash_looping = relay_entry(
+      {{"waiting",
+        {{"reason", "CrashLoopBackOff"}, {"message", "back-off 40s restarting failed container"}}}},
+      {{"terminated",
+        {{"reason", "Error"},
+         {"exitCode", 1},
+         {"message", "queue does not fit"},
+         {"finishedAt", "2026-02-01T10:00:00Z"}}}},
+      3);
+  json pod = full_pod();
+  pod["status"]["initContainerStatuses"] = json::array({crash_looping});
+  json app = relay_entry({{"running", json::object()}}, {}, 0, true);
+  app["name"] = "app";  // same shape, another container
+  pod["status"]["containerStatuses"] = json::array({app});
+  const RelayStatusPtr native = pod_record_from_json(pod).relay;
+  ASSERT_TRUE(native);
+  EXPECT_EQ(native->state, State::kWaiting);
+  EXPECT_EQ(native->reason, "CrashLoopBackOff");
+  EXPECT_FALSE(native->ready);
+  EXPECT_EQ(native->restart_count, 3);
+  EXPECT_EQ(native->last_termination, (ContainerTermination{"Error", 1}));
+
+  // A classic sidecar: the relay is a container; running since a time, ready.
+  pod["status"].erase("initContainerStatuses");
+  pod["status"]["containerStatuses"].push_back(
+      relay_entry({{"running", {{"startedAt", "2026-02-01T10:00:05Z"}}}}, {}, 0, true));
+  const RelayStatusPtr classic = pod_record_from_json(pod).relay;
+  ASSERT_TRUE(classic);
+  EXPECT_EQ(classic->state, State::kRunning);
+  EXPECT_TRUE(classic->ready);
+  EXPECT_EQ(classic->started_at, *parse_kube_time("2026-02-01T10:00:05Z"));
+  EXPECT_EQ(classic->last_termination, std::nullopt);
+
+  // Terminated now: its own reason and exit code.
+  pod["status"]["containerStatuses"][1] =
+      relay_entry({{"terminated", {{"reason", "OOMKilled"}, {"exitCode", 137}}}});
+  const RelayStatusPtr ended = pod_record_from_json(pod).relay;
+  EXPECT_EQ(ended->state, State::kTerminated);
+  EXPECT_EQ(ended->reason, "OOMKilled");
+  EXPECT_EQ(ended->exit_code, 137);
+
+  // No relay among the statuses (an uninjected Pod, or the kubelet has not reported yet).
+  pod["status"]["containerStatuses"].erase(1);
+  EXPECT_FALSE(pod_record_from_json(pod).relay);
+  EXPECT_FALSE(pod_record_from_json(full_pod()).relay);
+}
+
+// Records compare their relay's status by value, also when one side has none.
+TEST(PodRecord, ComparesTheRelayStatusByValue) {
+  json pod = full_pod();
+  pod["status"]["initContainerStatuses"] =
+      json::array({relay_entry({{"running", json::object()}}, {}, 1)});
+  const PodRecord first = pod_record_from_json(pod);
+  EXPECT_EQ(first, pod_record_from_json(pod));
+  const PodRecord copy = first;
+  EXPECT_EQ(copy, first);
+  pod["status"]["initContainerStatuses"][0]["restartCount"] = 2;
+  EXPECT_NE(pod_record_from_json(pod), first);
+  EXPECT_NE(pod_record_from_json(full_pod()), first);
+  EXPECT_EQ(pod_record_from_json(full_pod()), pod_record_from_json(full_pod()));
+}
+
+// Fields of the wrong type count as unset, as elsewhere in the record.
+TEST(PodRecord, MalformedRelayFieldsCountAsUnset) {
+  json pod = full_pod();
+  pod["status"]["initContainerStatuses"] =
+      json::array({"not an object",
+                   {{"name", "ipcmesh-relay"},
+                    {"ready", "yes"},
+                    {"restartCount", "3"},
+                    {"state", {{"running", {{"startedAt", 12}}}}},
+                    {"lastState", {{"terminated", {{"reason", 5}, {"exitCode", 4294967296}}}}}}});
+  const RelayStatusPtr relay = pod_record_from_json(pod).relay;
+  ASSERT_TRUE(relay);
+  EXPECT_FALSE(relay->ready);
+  EXPECT_EQ(relay->restart_count, 0);
+  EXPECT_EQ(relay->state, RelayContainerStatus::State::kRunning);
+  EXPECT_EQ(relay->started_at, 0);
+  EXPECT_EQ(relay->last_termination, (ContainerTermination{"", 0}));
+}
+
+// metav1.Time as the API server writes it, with or without a fraction; anything else is no time.
+TEST(PodRecord, ParsesKubernetesTimes) {
+  EXPECT_EQ(parse_kube_time("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_kube_time("2026-11-28T12:00:05Z"), 1795867205);
+  EXPECT_EQ(parse_kube_time("2026-11-28T12:00:05.123456Z"), 1795867205);
+  EXPECT_EQ(parse_kube_time("2024-02-29T23:59:59Z"), 1709251199);
+  for (const char* bad : {"", "2026-11-28", "2026-11-28T12:00:05", "2026-11-28T12:00:05+01:00",
+                          "2026-02-30T00:00:00Z", "2026-11-28T25:00:00Z", "2026-11-28T12:00:05.Z",
+                          "2026-1x-28T12:00:05Z", "2026-11-28 12:00:05Z"}) {
+    EXPECT_EQ(parse_kube_time(bad), std::nullopt) << bad;
+  }
+}
+
 // The packed map sorts by key, keeps the first of duplicate keys, and holds strings of any length
 // (lengths of 128 bytes and more take two length bytes) and with any bytes.
 TEST(PackedStringMap, FindsEachEntryInKeyOrder) {
