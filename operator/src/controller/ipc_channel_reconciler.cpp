@@ -72,6 +72,91 @@ std::string list_some(const std::vector<std::string>& names) {
   return out;
 }
 
+// Whether a Pod's relay serves the channel, is still starting, or is failing.
+enum class RelayHealth { kReady, kStarting, kFailing };
+
+struct RelayAssessment {
+  RelayHealth health = RelayHealth::kStarting;
+  // kStarting within kRelayStartGrace: how much of it is left.
+  std::optional<std::chrono::nanoseconds> grace_left;
+};
+
+// Waiting reasons of a container the kubelet is still creating (kubelet's
+// kuberuntime_container.go and status_manager): a start, not a failure. Every other reason
+// (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, ...) is.
+bool is_creating(std::string_view waiting_reason) {
+  return waiting_reason.empty() || waiting_reason == "ContainerCreating" ||
+         waiting_reason == "PodInitializing";
+}
+
+RelayAssessment assess_relay(const api::RelayContainerStatus* relay,
+                             std::chrono::system_clock::time_point now) {
+  using State = api::RelayContainerStatus::State;
+  // No status yet: the Pod is not scheduled, or its kubelet has not reported the container.
+  if (!relay) return {RelayHealth::kStarting, std::nullopt};
+  if (relay->ready) return {RelayHealth::kReady, std::nullopt};
+  // Down after a crash, or crash-looping: reported at once.
+  if (relay->restart_count > 0) return {RelayHealth::kFailing, std::nullopt};
+  switch (relay->state) {
+    case State::kNone:
+      return {RelayHealth::kStarting, std::nullopt};
+    case State::kWaiting:
+      return {is_creating(relay->reason) ? RelayHealth::kStarting : RelayHealth::kFailing,
+              std::nullopt};
+    case State::kTerminated:
+      return {RelayHealth::kFailing, std::nullopt};
+    case State::kRunning:
+      break;
+  }
+  if (relay->started_at == 0) return {RelayHealth::kFailing, std::nullopt};  // start unknown
+  // startedAt is the node's clock, `now` the operator's: NTP keeps them well within the grace.
+  const std::chrono::system_clock::time_point started{std::chrono::seconds(relay->started_at)};
+  const auto left = started + kRelayStartGrace - now;
+  if (left <= std::chrono::system_clock::duration::zero()) {
+    return {RelayHealth::kFailing, std::nullopt};
+  }
+  return {RelayHealth::kStarting, std::chrono::duration_cast<std::chrono::nanoseconds>(left)};
+}
+
+std::string describe_termination(const api::ContainerTermination& ended) {
+  return (ended.reason.empty() ? "" : ended.reason + ", ") + "exit code " +
+         std::to_string(ended.exit_code);
+}
+
+// What a failing relay does, after its Pod's name:
+// "app-a (relay restarted 3 times, last exit: Error, exit code 1; waiting: CrashLoopBackOff)".
+std::string describe_failing_relay(const api::PodRecord& pod) {
+  using State = api::RelayContainerStatus::State;
+  const api::RelayContainerStatus& relay = *pod.relay;
+  std::string history = "relay";
+  if (relay.restart_count > 0) {
+    history += " restarted " + std::to_string(relay.restart_count) +
+               (relay.restart_count == 1 ? " time" : " times");
+    if (relay.last_termination) {
+      history += ", last exit: " + describe_termination(*relay.last_termination);
+    }
+    history += ";";
+  }
+  std::string now;
+  switch (relay.state) {
+    case State::kWaiting:
+      now = relay.reason.empty() ? "waiting" : "waiting: " + relay.reason;
+      break;
+    case State::kTerminated:
+      now = "terminated: " + describe_termination({relay.reason, relay.exit_code});
+      break;
+    case State::kRunning:
+      now = relay.restart_count > 0
+                ? "running, not ready"
+                : "not ready " + std::to_string(kRelayStartGrace.count()) + " s after its start";
+      break;
+    case State::kNone:
+      now = "not ready";
+      break;
+  }
+  return pod.name + " (" + history + " " + now + ")";
+}
+
 // `value`: "True", "False" or "Unknown".
 api::Condition condition_with_status(std::string_view type, std::string_view value,
                                      std::string_view reason, std::string message,
@@ -123,16 +208,20 @@ std::optional<api::Condition> injection_condition(const std::string& ns,
 
 }  // namespace
 
-api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
-                                     const api::IpcChannelStatus& previous, const std::string& now,
-                                     const NamespaceInjection& injection) {
+ChannelReport compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
+                             const api::IpcChannelStatus& previous,
+                             std::chrono::system_clock::time_point wall_now,
+                             const NamespaceInjection& injection) {
   const ChannelView view = view_of(channel);
   const std::string ns = channel.at("metadata").value("namespace", "");
-  api::IpcChannelStatus status;
+  const std::string now = kube::format_time(wall_now);
+  ChannelReport report;
+  api::IpcChannelStatus& status = report.status;
   status.observed_generation = view.generation;
 
-  std::vector<std::string> missing;   // selected, no record of this channel
-  std::vector<std::string> outdated;  // selected, a record of an older channel
+  std::vector<std::string> missing;         // selected, no record of this channel
+  std::vector<std::string> outdated;        // selected, a record of an older channel
+  std::vector<std::string> failing_relays;  // selected, injected: "name (what the relay does)"
   for (const auto& pod : pods) {
     if (!pod || !is_live(*pod)) continue;
     const bool selected = selects(view, *pod);
@@ -147,12 +236,33 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
     ++status.selected_pods;
     if (!injected) {
       missing.push_back(pod->name);
-    } else if (injected->generation < view.generation ||
-               (!injected->uid.empty() && !view.uid.empty() && injected->uid != view.uid)) {
+      continue;
+    }
+    if (injected->generation < view.generation ||
+        (!injected->uid.empty() && !view.uid.empty() && injected->uid != view.uid)) {
       outdated.push_back(pod->name);
+    }
+    // An outdated relay still serves the channel (an older spec of it): its health counts too.
+    report.relay_pods.push_back(pod);
+    const RelayAssessment relay = assess_relay(pod->relay.get(), wall_now);
+    if (relay.health == RelayHealth::kFailing) {
+      failing_relays.push_back(describe_failing_relay(*pod));
+    }
+    if (relay.grace_left &&
+        (!report.recompute_after || *relay.grace_left < *report.recompute_after)) {
+      report.recompute_after = relay.grace_left;
     }
   }
   status.pending_restart_pods = static_cast<std::int32_t>(missing.size() + outdated.size());
+  const std::string selected_text = std::to_string(status.selected_pods);
+  const std::string relays_failing =
+      failing_relays.empty()
+          ? ""
+          : "the relay is not ready in " + std::to_string(failing_relays.size()) + " of " +
+                selected_text + " selected Pods: " + list_some(failing_relays);
+  const std::string outdated_text =
+      std::to_string(outdated.size()) +
+      " Pods run an older generation of this channel: " + list_some(outdated);
 
   const auto gen = view.generation;
   if (view.spec_error) {
@@ -163,7 +273,7 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
     if (auto enabled = injection_condition(ns, injection, gen, previous, now)) {
       status.conditions.push_back(std::move(*enabled));
     }
-    return status;
+    return report;
   }
   if (injection.required && injection.labelled == false) {
     // Ready is False too: Pods created now do not get the channel, whatever their count, and
@@ -171,6 +281,15 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
     status.conditions.push_back(condition(api::kConditionReady, false, kReasonNamespaceNotEnabled,
                                           not_enabled_message(ns, injection.required->text()), gen,
                                           previous, now));
+  } else if (!failing_relays.empty()) {
+    // Before PodsPendingRestart: the channel is down in those Pods now, a restart can wait.
+    std::string message = relays_failing;
+    if (status.pending_restart_pods > 0) {
+      message += "; also " + std::to_string(status.pending_restart_pods) + " of " + selected_text +
+                 " selected Pods need a restart to get the current channel";
+    }
+    status.conditions.push_back(condition(api::kConditionReady, false, kReasonRelayNotReady,
+                                          std::move(message), gen, previous, now));
   } else if (status.selected_pods == 0) {
     status.conditions.push_back(condition(api::kConditionReady, true, kReasonNoPodsSelected,
                                           "no Pod selects this channel yet", gen, previous, now));
@@ -191,27 +310,35 @@ api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::v
             list_some(pending),
         gen, previous, now));
   }
-  if (!outdated.empty()) {
-    status.conditions.push_back(
-        condition(api::kConditionDegraded, true, kReasonOutdatedInjection,
-                  std::to_string(outdated.size()) +
-                      " Pods run an older generation of this channel: " + list_some(outdated),
-                  gen, previous, now));
+  // One Degraded condition: a failing relay is the more urgent reason (the channel is down in
+  // that Pod now); an outdated injection still works on the spec it was made for.
+  if (!failing_relays.empty()) {
+    status.conditions.push_back(condition(
+        api::kConditionDegraded, true, kReasonRelayNotReady,
+        relays_failing + (outdated.empty() ? "" : "; also " + outdated_text), gen, previous, now));
+  } else if (!outdated.empty()) {
+    status.conditions.push_back(condition(api::kConditionDegraded, true, kReasonOutdatedInjection,
+                                          outdated_text, gen, previous, now));
   } else {
-    status.conditions.push_back(condition(api::kConditionDegraded, false, kReasonAsExpected,
-                                          "the channel is valid and no Pod runs an outdated copy",
-                                          gen, previous, now));
+    status.conditions.push_back(condition(
+        api::kConditionDegraded, false, kReasonAsExpected,
+        "the channel is valid, no selected Pod's relay is failing and no Pod runs an outdated copy",
+        gen, previous, now));
   }
   if (auto enabled = injection_condition(ns, injection, gen, previous, now)) {
     status.conditions.push_back(std::move(*enabled));
   }
-  return status;
+  return report;
 }
 
 ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
   ReconcileResult result;
   const kube::ObjectPtr channel = api_.channel(key);
-  if (!channel) return result;  // deleted: nothing to report on, Events go with it
+  if (!channel) {  // deleted: nothing to report on, Events go with it
+    std::lock_guard lock(restart_counts_mutex_);
+    restart_counts_.erase(key);
+    return result;
+  }
   const std::string ns = channel->at("metadata").value("namespace", "");
 
   api::IpcChannelStatus previous;
@@ -225,8 +352,12 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
       injection.labelled = record->has(*injection_label_);
     }
   }
-  const api::IpcChannelStatus status = compute_status(
-      *channel, api_.pods_in(ns), previous, kube::format_time(clock_.wall_now()), injection);
+  const ChannelReport report =
+      compute_status(*channel, api_.pods_in(ns), previous, clock_.wall_now(), injection);
+  result.requeue_after = report.recompute_after;
+  // Before the status write: a failed write is retried, and the restarts are reported once.
+  report_relay_restarts(key, *channel, report.relay_pods);
+  const api::IpcChannelStatus& status = report.status;
   if (status == previous) return result;
 
   api_.write_status(*channel, api::status_to_json(status));
@@ -256,6 +387,35 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
                       now.reason, now.type + "=" + now.status + ": " + now.message);
   }
   return result;
+}
+
+void IpcChannelReconciler::report_relay_restarts(const std::string& key,
+                                                 const nlohmann::json& channel,
+                                                 const std::vector<PodPtr>& pods) {
+  std::unordered_map<std::string, std::int32_t> counts;
+  std::vector<std::string> notes;
+  {
+    std::lock_guard lock(restart_counts_mutex_);
+    auto& seen = restart_counts_[key];
+    for (const auto& pod : pods) {
+      const std::int32_t count = pod->relay ? pod->relay->restart_count : 0;
+      const std::string& id = pod->uid.empty() ? pod->name : pod->uid;
+      counts[id] = count;
+      const auto before = seen.find(id);
+      if (before == seen.end() || count <= before->second) continue;  // baseline, or no restart
+      std::string note = "the relay of Pod " + pod->name + " restarted (restart count " +
+                         std::to_string(before->second) + " -> " + std::to_string(count);
+      if (pod->relay->last_termination) {
+        note += ", last exit: " + describe_termination(*pod->relay->last_termination);
+      }
+      notes.push_back(note + ")");
+    }
+    seen = std::move(counts);  // Pods gone or no longer selected are forgotten
+  }
+  for (const auto& note : notes) {
+    spdlog::warn("{}: {}", key, note);
+    api_.record_event(channel, kube::EventType::kWarning, std::string(kEventRelayRestarted), note);
+  }
 }
 
 }  // namespace ipcmesh::controller

@@ -5,18 +5,23 @@
 //   injectedPods       Pods whose ipcmesh.io/status record names this channel
 //   pendingRestartPods selected Pods without the channel in their record (they predate it) or
 //                      with an outdated one (older generation or another uid)
-//   Ready              True when every selected Pod carries the current channel (and the
-//                      webhook is called for the namespace's Pods)
-//   Degraded           True when the spec is invalid or Pods run an outdated injection
+//   Ready              True when every selected Pod carries the current channel and its relay
+//                      is not failing (and the webhook is called for the namespace's Pods)
+//   Degraded           True when the spec is invalid, a selected Pod's relay is failing
+//                      (RelayNotReady) or Pods run an outdated injection
 //   InjectionEnabled   whether the namespace carries the label the webhook registration's
 //                      namespaceSelector requires (only when the operator checks one)
-// Events on the channel report count changes and condition transitions.
+// Events on the channel report count changes, condition transitions and relay restarts.
+// docs/operator.md has the tables of conditions, reasons and Events.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "api/ipc_channel.hpp"
@@ -36,6 +41,17 @@ inline constexpr std::string_view kReasonAsExpected = "AsExpected";
 inline constexpr std::string_view kReasonNamespaceEnabled = "NamespaceEnabled";
 inline constexpr std::string_view kReasonNamespaceNotEnabled = "NamespaceNotEnabled";
 inline constexpr std::string_view kReasonNamespaceNotObserved = "NamespaceNotObserved";
+inline constexpr std::string_view kReasonRelayNotReady = "RelayNotReady";
+// The Warning Event recorded on the channel when a selected Pod's relay restarted.
+inline constexpr std::string_view kEventRelayRestarted = "RelayRestarted";
+
+// How long a relay starting for the first time (restartCount 0, running) may stay unready before
+// the channel reports it: a relay is ready milliseconds after its start unless something holds it
+// (a lock owned by another live relay, a channel it cannot create), so a Pod rolling out never
+// makes its channel flap to Degraded, and a relay stuck at start is reported within half a minute
+// (its startupProbe would restart it only after 120 s). A relay that restarted is reported at
+// once: that is a crash, not a start.
+inline constexpr std::chrono::seconds kRelayStartGrace{30};
 
 // What the controller knows of whether the webhook is called for the channel's namespace.
 struct NamespaceInjection {
@@ -46,11 +62,23 @@ struct NamespaceInjection {
   std::optional<bool> labelled;
 };
 
+struct ChannelReport {
+  api::IpcChannelStatus status;
+  // The selected, injected, live Pods: the ones whose relay serves the channel (for the
+  // RelayRestarted Events).
+  std::vector<PodPtr> relay_pods;
+  // Set while a relay is within kRelayStartGrace: when its grace ends, the status must be computed
+  // again (a relay that merely stays unready brings no Pod event).
+  std::optional<std::chrono::nanoseconds> recompute_after;
+};
+
 // The status the channel should have. `previous` supplies lastTransitionTime for conditions
-// whose status did not change (metav1 SetStatusCondition semantics); `now` is RFC 3339.
-api::IpcChannelStatus compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
-                                     const api::IpcChannelStatus& previous, const std::string& now,
-                                     const NamespaceInjection& injection = {});
+// whose status did not change (metav1 SetStatusCondition semantics); `now` is written as their
+// lastTransitionTime and judges how long a relay has been starting.
+ChannelReport compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
+                             const api::IpcChannelStatus& previous,
+                             std::chrono::system_clock::time_point now,
+                             const NamespaceInjection& injection = {});
 
 struct ReconcileResult {
   bool status_written = false;
@@ -68,9 +96,19 @@ class IpcChannelReconciler {
   ReconcileResult reconcile(const std::string& key);
 
  private:
+  // Records a RelayRestarted Event for each relay of `pods` whose restartCount rose since the last
+  // reconcile of `key`, and remembers the counts (forgetting Pods no longer in `pods`).
+  void report_relay_restarts(const std::string& key, const nlohmann::json& channel,
+                             const std::vector<PodPtr>& pods);
+
   ChannelApi& api_;
   kube::Clock& clock_;
   std::optional<api::NamespaceLabel> injection_label_;
+  // Channel key -> Pod uid -> the relay's restartCount at the last reconcile. In memory only: the
+  // first sighting after an operator start (or a leader change) is a baseline without an Event,
+  // so a restart during that gap shows in the status but gets no Event.
+  std::mutex restart_counts_mutex_;  // workers reconcile different channels at once
+  std::unordered_map<std::string, std::unordered_map<std::string, std::int32_t>> restart_counts_;
 };
 
 }  // namespace ipcmesh::controller

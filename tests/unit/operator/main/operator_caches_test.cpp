@@ -17,7 +17,30 @@ using nlohmann::json;
 const std::string kStatusRecord =
     R"({"version":"0.1.0","contract":1,"channels":[{"name":"frames","uid":"uid-1","generation":1}]})";
 
-// A Pod as the API server lists it, with the bulk the operator does not read.
+// A container's entry of status.containerStatuses / initContainerStatuses as the kubelet writes it.
+json container_status(const std::string& name, int restarts, bool ready) {
+  json entry = {{"name", name},
+                {"image", "registry.example.com/" + name + ":1.0"},
+                {"imageID", "registry.example.com/" + name + "@sha256:0123456789abcdef"},
+                {"containerID", "containerd://" + std::string(64, 'c')},
+                {"ready", ready},
+                {"started", true},
+                {"restartCount", restarts},
+                {"state", {{"running", {{"startedAt", "2026-01-01T00:00:05Z"}}}}},
+                {"lastState", json::object()}};
+  if (restarts > 0) {
+    entry["lastState"] = {{"terminated",
+                           {{"reason", "Error"},
+                            {"exitCode", 1},
+                            {"startedAt", "2026-01-01T00:00:03Z"},
+                            {"finishedAt", "2026-01-01T00:00:04Z"},
+                            {"containerID", "containerd://" + std::string(64, 'd')}}}};
+  }
+  return entry;
+}
+
+// A Pod as the API server lists it, with the bulk the operator does not read. An injected one has
+// the relay as a native sidecar (restarted once and not ready again yet).
 json full_pod(const std::string& name, const std::string& phase, bool injected) {
   json annotations = {{"kubectl.kubernetes.io/last-applied-configuration", std::string(2000, 'x')},
                       {"prometheus.io/scrape", "true"},
@@ -38,7 +61,10 @@ json full_pod(const std::string& name, const std::string& phase, bool injected) 
           {"status",
            {{"phase", phase},
             {"podIP", "10.0.0.9"},
-            {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+            {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})},
+            {"initContainerStatuses",
+             injected ? json::array({container_status("ipcmesh-relay", 1, false)}) : json::array()},
+            {"containerStatuses", json::array({container_status("app", 0, true)})}}}};
 }
 
 json channel(bool with_bulk) {
@@ -95,14 +121,19 @@ TEST(OperatorCaches, PodInformerCachesTheRecordsOfTheFullPodsTheReconcilerCounts
     full.push_back(std::make_shared<const api::PodRecord>(record));
   }
   EXPECT_TRUE(informer.get("team/d")->terminating);
+  ASSERT_TRUE(informer.get("team/a")->relay);
+  EXPECT_EQ(informer.get("team/a")->relay->restart_count, 1);
+  EXPECT_FALSE(informer.get("team/b")->relay);
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::seconds(*api::parse_kube_time("2026-03-01T00:00:00Z")));
   const auto from_cache =
-      controller::compute_status(channel(false), informer.list(), {}, "2026-03-01T00:00:00Z");
-  const auto from_full =
-      controller::compute_status(channel(false), full, {}, "2026-03-01T00:00:00Z");
+      controller::compute_status(channel(false), informer.list(), {}, now).status;
+  const auto from_full = controller::compute_status(channel(false), full, {}, now).status;
   EXPECT_EQ(from_cache, from_full);
   EXPECT_EQ(from_cache.selected_pods, 2);
   EXPECT_EQ(from_cache.injected_pods, 1);
   EXPECT_EQ(from_cache.pending_restart_pods, 1);
+  EXPECT_EQ(from_cache.find_condition("Degraded")->reason, "RelayNotReady");
 }
 
 // An IpcChannel loses only managedFields and kubectl's last-applied-configuration, whether
@@ -134,7 +165,8 @@ TEST(OperatorCaches, ChannelCacheDropsOnlyManagedFieldsAndLastAppliedConfigurati
 
 // The caches wired as the operator wires them: the channel cache feeds the webhook's catalog, so
 // the webhook injects a Pod the cached channel selects (and only that one) without an API call;
-// a Pod change the reconciler counts queues its namespace's channels, status churn does not.
+// a Pod change the reconciler counts (labels, the relay's status) queues its namespace's
+// channels, status churn (IPs, the app containers) does not.
 TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
   kube::testing::FakeClock clock;
   kube::testing::ScriptedTransport channel_server;
@@ -194,6 +226,22 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
          queued_after_churn = queue.depth();
        }});
   pod["metadata"]["resourceVersion"] = "11";
+  pod["status"]["containerStatuses"][0]["restartCount"] = 1;  // the app's, not the relay's
+  std::size_t queued_after_app_restart = 0;
+  pod_server.push(
+      {200, "", {json{{"type", "MODIFIED"}, {"object", pod}}.dump()}, std::nullopt, [&] {
+         queued_after_app_restart = queue.depth();
+       }});
+  pod["metadata"]["resourceVersion"] = "12";
+  pod["status"]["initContainerStatuses"][0]["ready"] = true;
+  std::size_t queued_after_relay_ready = 0;
+  pod_server.push(
+      {200, "", {json{{"type", "MODIFIED"}, {"object", pod}}.dump()}, std::nullopt, [&] {
+         queued_after_relay_ready = queue.depth();
+         const auto key = queue.get();
+         queue.done(*key);
+       }});
+  pod["metadata"]["resourceVersion"] = "13";
   pod["metadata"]["labels"]["app"] = "other";
   std::size_t queued_after_relabel = 0;
   pod_server.push(
@@ -209,6 +257,8 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
 
   EXPECT_EQ(queued_after_list, 1u);
   EXPECT_EQ(queued_after_churn, 0u);
+  EXPECT_EQ(queued_after_app_restart, 0u);
+  EXPECT_EQ(queued_after_relay_ready, 1u);
   EXPECT_EQ(queued_after_relabel, 1u);
   EXPECT_EQ(queue.get(), "team/frames");
   EXPECT_EQ(pods.get("team/a")->label("app"), "other");
