@@ -81,10 +81,8 @@ class FilteringParser {
       if (frames_[i + 1].key != object_path_[i]) return true;
     }
     path_.clear();
-    for (std::size_t i = depth + 1; i < frames_.size(); ++i) {
-      if (frames_[i].array) return true;  // inside an array: kept whole
-      path_.push_back(frames_[i].key);
-    }
+    // An array's frame adds its member name, each element's frame "" (FieldFilter).
+    for (std::size_t i = depth + 1; i < frames_.size(); ++i) path_.push_back(frames_[i].key);
     path_.push_back(key);
     if (path_.size() == 2 && path_[0] == "metadata" &&
         (key == "name" || key == "namespace" || key == "resourceVersion")) {

@@ -28,11 +28,11 @@ namespace ipcmesh::kube {
 using ObjectPtr = std::shared_ptr<const nlohmann::json>;  // what Informer caches
 
 // Decides, while a LIST page or a watch event is being parsed, whether one field of an object is
-// kept. `path` names the field from the object's root through object members only, e.g.
-// {"metadata", "managedFields"}; a dropped field is never built, nor anything under it. Members
-// inside arrays are not asked about (an array is kept or dropped whole). The informer always keeps
-// metadata.name, metadata.namespace and metadata.resourceVersion (it needs them), and parses ERROR
-// events without the filter.
+// kept. `path` names the field from the object's root, e.g. {"metadata", "managedFields"}, with ""
+// standing for an element of an array: {"status", "containerStatuses", "", "image"} is the image
+// of each container status. A dropped field is never built, nor anything under it. The informer
+// always keeps metadata.name, metadata.namespace and metadata.resourceVersion (it needs them), and
+// parses ERROR events without the filter.
 using FieldFilter = std::function<bool(std::span<const std::string> path)>;
 
 // "namespace/name", or "name" for cluster-scoped objects (client-go's MetaNamespaceKeyFunc).

@@ -24,6 +24,22 @@ bool is_one_of(const std::string& value, std::initializer_list<std::string_view>
   return false;
 }
 
+// Of each container status (the relay is one of them; its name is only known once the element
+// is parsed), what api::RelayContainerStatus reads: not the image, ids, resources, mounts, nor the
+// termination message (up to 4 KiB of log with FallbackToLogsOnError).
+bool keep_container_status_field(std::span<const std::string> path) {
+  switch (path.size()) {
+    case 1:
+      return is_one_of(path[0], {"name", "ready", "restartCount", "state", "lastState"});
+    case 2:
+      return is_one_of(path[1], {"waiting", "running", "terminated"});
+    case 3:
+      return is_one_of(path[2], {"reason", "startedAt", "exitCode"});
+    default:
+      return false;
+  }
+}
+
 bool keep_pod_metadata(const std::string& key) {
   return is_one_of(key, {"name", "namespace", "uid", "resourceVersion", "labels", "annotations",
                          "deletionTimestamp"});
@@ -48,11 +64,11 @@ bool keep_pod_field(std::span<const std::string> path) {
     }
     return true;  // inside labels
   }
-  // The relay's status is one entry of these arrays; an array is kept whole (FieldFilter), and
-  // the record keeps only the relay's entry.
   if (path[0] == "status") {
-    return path.size() > 2 ||
-           is_one_of(path[1], {"phase", "initContainerStatuses", "containerStatuses"});
+    if (path.size() == 2) {
+      return is_one_of(path[1], {"phase", "initContainerStatuses", "containerStatuses"});
+    }
+    return keep_container_status_field(path.subspan(3));  // path[2] is "": each element
   }
   return true;
 }

@@ -18,7 +18,7 @@ namespace ipcmesh::operator_main {
 // api::PodRecord per Pod (identity, labels, the ipcmesh.io/* annotations, deletionTimestamp,
 // status.phase, the relay container's status), decoded by api::pod_record_from_json.
 // keep_pod_field is its parse filter: the fields the record does not read are never built while a
-// page or an event is parsed (but for the other entries of the container status arrays).
+// page or an event is parsed.
 bool keep_pod_field(std::span<const std::string> path);
 
 // What no reader of an IpcChannel needs: managedFields (often half of an object's bytes) and

@@ -121,6 +121,16 @@ TEST(OperatorCaches, PodInformerCachesTheRecordsOfTheFullPodsTheReconcilerCounts
     full.push_back(std::make_shared<const api::PodRecord>(record));
   }
   EXPECT_TRUE(informer.get("team/d")->terminating);
+  // Of the container statuses, only what the relay's record reads is parsed.
+  for (const char* dropped : {"image", "imageID", "containerID", "started"}) {
+    EXPECT_FALSE(
+        keep_pod_field(std::vector<std::string>{"status", "containerStatuses", "", dropped}))
+        << dropped;
+  }
+  EXPECT_FALSE(keep_pod_field(std::vector<std::string>{"status", "initContainerStatuses", "",
+                                                       "lastState", "terminated", "message"}));
+  EXPECT_TRUE(keep_pod_field(std::vector<std::string>{"status", "initContainerStatuses", "",
+                                                      "lastState", "terminated", "exitCode"}));
   ASSERT_TRUE(informer.get("team/a")->relay);
   EXPECT_EQ(informer.get("team/a")->relay->restart_count, 1);
   EXPECT_FALSE(informer.get("team/b")->relay);
