@@ -94,7 +94,9 @@ RelayContainerStatus relay_status_of(const json& entry) {
       relay.reason = string_or_empty(*waiting, "reason");
     } else if (const json* running = object_member(*state, "running")) {
       relay.state = State::kRunning;
-      relay.started_at = parse_kube_time(string_or_empty(*running, "startedAt")).value_or(0);
+      if (!relay.ready) {
+        relay.started_at = parse_kube_time(string_or_empty(*running, "startedAt")).value_or(0);
+      }
     } else if (const json* terminated = object_member(*state, "terminated")) {
       relay.state = State::kTerminated;
       const ContainerTermination ended = termination_of(*terminated);
@@ -111,6 +113,18 @@ RelayContainerStatus relay_status_of(const json& entry) {
 }
 
 }  // namespace
+
+RelayStatusPtr::RelayStatusPtr(RelayContainerStatus status) {
+  // Immutable and shared by every Pod whose relay is ready and never restarted: no heap per Pod.
+  static const auto steady = [] {
+    RelayContainerStatus ready;
+    ready.state = RelayContainerStatus::State::kRunning;
+    ready.ready = true;
+    return std::make_shared<const RelayContainerStatus>(std::move(ready));
+  }();
+  status_ =
+      status == *steady ? steady : std::make_shared<const RelayContainerStatus>(std::move(status));
+}
 
 std::optional<std::int64_t> parse_kube_time(std::string_view text) {
   // metav1.Time is RFC 3339 in UTC: "2006-01-02T15:04:05Z" (MicroTime adds ".000000").

@@ -155,14 +155,14 @@ TEST(PodRecord, KeepsTheRelayContainersStatusWhereverTheRelayRuns) {
   EXPECT_EQ(native->restart_count, 3);
   EXPECT_EQ(native->last_termination, (ContainerTermination{"Error", 1}));
 
-  // A classic sidecar: the relay is a container; running since a time, ready.
+  // A classic sidecar: the relay is a container; running since a time, not ready yet.
   pod["status"].erase("initContainerStatuses");
   pod["status"]["containerStatuses"].push_back(
-      relay_entry({{"running", {{"startedAt", "2026-02-01T10:00:05Z"}}}}, {}, 0, true));
+      relay_entry({{"running", {{"startedAt", "2026-02-01T10:00:05Z"}}}}));
   const RelayStatusPtr classic = pod_record_from_json(pod).relay;
   ASSERT_TRUE(classic);
   EXPECT_EQ(classic->state, State::kRunning);
-  EXPECT_TRUE(classic->ready);
+  EXPECT_FALSE(classic->ready);
   EXPECT_EQ(classic->started_at, *parse_kube_time("2026-02-01T10:00:05Z"));
   EXPECT_EQ(classic->last_termination, std::nullopt);
 
@@ -178,6 +178,27 @@ TEST(PodRecord, KeepsTheRelayContainersStatusWhereverTheRelayRuns) {
   pod["status"]["containerStatuses"].erase(1);
   EXPECT_FALSE(pod_record_from_json(pod).relay);
   EXPECT_FALSE(pod_record_from_json(full_pod()).relay);
+}
+
+// A relay that is ready and never restarted needs no start time: all such Pods share one status.
+TEST(PodRecord, ReadyRelaysThatNeverRestartedShareOneStatus) {
+  json first = full_pod();
+  first["status"]["initContainerStatuses"] = json::array(
+      {relay_entry({{"running", {{"startedAt", "2026-02-01T10:00:05Z"}}}}, {}, 0, true)});
+  json second = first;
+  second["status"]["initContainerStatuses"][0]["state"]["running"]["startedAt"] =
+      "2026-03-01T08:00:00Z";
+  const PodRecord a = pod_record_from_json(first);
+  const PodRecord b = pod_record_from_json(second);
+  ASSERT_TRUE(a.relay);
+  EXPECT_EQ(a.relay.get(), b.relay.get());
+  EXPECT_TRUE(a.relay->ready);
+  EXPECT_EQ(a.relay->started_at, 0);
+  json restarted = first;
+  restarted["status"]["initContainerStatuses"][0]["restartCount"] = 1;
+  const PodRecord c = pod_record_from_json(restarted);
+  EXPECT_NE(c.relay.get(), a.relay.get());
+  EXPECT_EQ(c.relay->restart_count, 1);
 }
 
 // Records compare their relay's status by value, also when one side has none.
