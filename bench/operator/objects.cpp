@@ -282,6 +282,9 @@ json make_pod(const ClusterShape& shape, std::size_t index, bool with_status) {
       {"podIPs", json::array({{{"ip", "10.244." + std::to_string(index % 250) + "." +
                                           std::to_string(index / 250 % 250)}}})},
       {"startTime", "2024-05-02T10:11:12Z"},
+      // The relay the webhook injected, as a native sidecar: the one status the Pod record keeps.
+      {"initContainerStatuses",
+       json::array({container_status("ipcmesh-relay", "ipcmesh/relay:0.1.0", index)})},
       {"containerStatuses", json::array({container_status("app", app_image, index),
                                          container_status("exporter", sidecar_image, index)})},
       {"qosClass", "Burstable"},
