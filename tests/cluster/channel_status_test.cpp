@@ -1,7 +1,7 @@
 // IpcChannel status as the controller writes it through the real status subresource: the counts
 // (selectedPods, injectedPods, pendingRestartPods), the Ready and Degraded conditions with the
 // reconciler's reasons (operator/src/controller/ipc_channel_reconciler.hpp), observedGeneration
-// following spec changes, and the Events recorded on the channel.
+// following spec changes, the relays of the selected Pods, and the Events recorded on the channel.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -61,6 +61,28 @@ class ChannelStatus : public ::testing::Test {
                       << "; Events seen:\n"
                       << describe_events(events);
     return found;
+  }
+
+  // Waits until the channel's condition `type` has this status and reason; returns the condition.
+  json wait_for_condition(const std::string& channel, const std::string& type,
+                          const std::string& status, const std::string& reason) {
+    json found;
+    const bool reached = eventually([&] {
+      found = condition_of(get_channel(ns_, channel), type);
+      return found.value("status", "") == status && found.value("reason", "") == reason;
+    });
+    EXPECT_TRUE(reached) << channel << " never had " << type << "=" << status << " (" << reason
+                         << "); last: " << found.dump() << "\noperator log tail:\n"
+                         << operator_->log_tail();
+    return found;
+  }
+  // Writes the relay's entry of status.initContainerStatuses as the kubelet would (the tier runs
+  // no kubelet): through the Pod's status subresource, with the phase.
+  void report_relay(const std::string& pod, const std::string& phase, const json& relay) {
+    const json patch = {
+        {"status", {{"phase", phase}, {"initContainerStatuses", json::array({relay})}}}};
+    kubectl_ok({"patch", "pod", pod, "-n", ns_, "--subresource=status", "--type=merge", "-p",
+                patch.dump()});
   }
 
   static inline std::unique_ptr<OperatorProcess> operator_;
@@ -193,6 +215,86 @@ TEST_F(ChannelStatus, ASpecChangeIsObservedAndMarksPodsInjectedUnderTheOldGenera
   channel = get_channel(ns_, "frames");
   EXPECT_EQ(channel["metadata"].value("generation", 0), 2);
   EXPECT_EQ(counts_of(channel).observed_generation, 2);
+}
+
+// The relay's entry of a Pod's status.initContainerStatuses, shaped as the kubelet writes it.
+json relay_status(bool ready, int restarts, const json& state, const json& last_state) {
+  return {{"name", "ipcmesh-relay"}, {"image", "ipcmesh/relay:0.1.0"},
+          {"imageID", ""},           {"ready", ready},
+          {"started", ready},        {"restartCount", restarts},
+          {"state", state},          {"lastState", last_state}};
+}
+
+json running_now() {
+  return {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}};
+}
+
+json crash_looping_state() {
+  return {{"waiting",
+           {{"reason", "CrashLoopBackOff"},
+            {"message", "back-off 10s restarting failed container=ipcmesh-relay"}}}};
+}
+
+json exited_with_error() {
+  return {{"terminated",
+           {{"reason", "Error"},
+            {"exitCode", 1},
+            {"startedAt", "2026-01-01T00:00:00Z"},
+            {"finishedAt", "2026-01-01T00:00:01Z"}}}};
+}
+
+TEST_F(ChannelStatus, ACrashLoopingRelayMakesTheChannelDegradedAndEachRestartIsAnEvent) {
+  apply(channel_manifest("frames", "demo"));
+  apply(pod_manifest("app-a", "demo"));
+  wait_for("frames", {1, 1, 1, 0});
+  const json spec = pod("app-a")["spec"];
+  ASSERT_EQ(spec.value("initContainers", json::array()).at(0).value("name", ""), "ipcmesh-relay")
+      << "the relay is a native sidecar on this server";
+
+  // Running with its relay ready: healthy. This is also the restart count's baseline.
+  report_relay("app-a", "Running", relay_status(true, 0, running_now(), json::object()));
+  wait_for_condition("frames", "Ready", "True", "AllPodsInjected");
+
+  // The relay crashes (exit 1) and the kubelet backs off restarting it.
+  report_relay("app-a", "Running",
+               relay_status(false, 1, crash_looping_state(), exited_with_error()));
+  const json degraded = wait_for_condition("frames", "Degraded", "True", "RelayNotReady");
+  EXPECT_TRUE(message_has(degraded,
+                          "app-a (relay restarted 1 time, last exit: Error, exit code 1; waiting: "
+                          "CrashLoopBackOff)"))
+      << degraded.dump();
+  const json ready = condition_of(get_channel(ns_, "frames"), "Ready");
+  EXPECT_EQ(ready.value("status", ""), "False") << ready.dump();
+  EXPECT_EQ(ready.value("reason", ""), "RelayNotReady") << ready.dump();
+  EXPECT_TRUE(message_has(ready, "app-a")) << ready.dump();
+  const json first = wait_for_event("frames", "Warning", "RelayRestarted", [](const json& event) {
+    return message_has(event, "restart count 0 -> 1");
+  });
+  EXPECT_TRUE(message_has(first, "the relay of Pod app-a restarted")) << first.dump(2);
+  EXPECT_TRUE(message_has(first, "last exit: Error, exit code 1")) << first.dump(2);
+  wait_for_event("frames", "Warning", "RelayNotReady");
+
+  // It crashes again: another Event, and the status follows the count.
+  report_relay("app-a", "Running",
+               relay_status(false, 2, crash_looping_state(), exited_with_error()));
+  wait_for_event("frames", "Warning", "RelayRestarted",
+                 [](const json& event) { return message_has(event, "restart count 1 -> 2"); });
+  EXPECT_TRUE(eventually([&] {
+    return message_has(condition_of(get_channel(ns_, "frames"), "Degraded"),
+                       "relay restarted 2 times");
+  })) << get_channel(ns_, "frames")["status"].dump();
+
+  // Ready again: the channel recovers, and no further restart Event.
+  report_relay("app-a", "Running", relay_status(true, 2, running_now(), exited_with_error()));
+  wait_for_condition("frames", "Degraded", "False", "AsExpected");
+  EXPECT_EQ(condition_of(get_channel(ns_, "frames"), "Ready").value("reason", ""),
+            "AllPodsInjected");
+  wait_for_event("frames", "Normal", "AsExpected");
+  std::size_t restarts = 0;
+  for (const json& event : events_about(ns_, "frames")) {
+    restarts += event.value("reason", "") == "RelayRestarted" ? 1 : 0;
+  }
+  EXPECT_EQ(restarts, 2u) << describe_events(events_about(ns_, "frames"));
 }
 
 }  // namespace
