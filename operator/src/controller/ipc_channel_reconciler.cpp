@@ -146,9 +146,9 @@ std::string describe_failing_relay(const api::PodRecord& pod) {
       now = "terminated: " + describe_termination({relay.reason, relay.exit_code});
       break;
     case State::kRunning:
-      now = relay.restart_count > 0
-                ? "running, not ready"
-                : "not ready " + std::to_string(kRelayStartGrace.count()) + " s after its start";
+      // Never ready kRelayStartGrace after its start, or its readinessProbe failed later (a
+      // channel broke under it, e.g. a ring truncated by a foreign writer).
+      now = "running, not ready";
       break;
     case State::kNone:
       now = "not ready";

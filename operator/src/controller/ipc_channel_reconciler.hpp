@@ -50,7 +50,8 @@ inline constexpr std::string_view kEventRelayRestarted = "RelayRestarted";
 // (a lock owned by another live relay, a channel it cannot create), so a Pod rolling out never
 // makes its channel flap to Degraded, and a relay stuck at start is reported within half a minute
 // (its startupProbe would restart it only after 120 s). A relay that restarted is reported at
-// once: that is a crash, not a start.
+// once: that is a crash, not a start; so is one that turns unready later (its readinessProbe
+// failed twice: a channel broke under it).
 inline constexpr std::chrono::seconds kRelayStartGrace{30};
 
 // What the controller knows of whether the webhook is called for the channel's namespace.

@@ -355,7 +355,7 @@ struct RelayCase {
 };
 
 // The relay of each selected, injected, live Pod counts: crash-looping, restarted and not ready
-// again, terminated, or never ready 30 s after its first start makes the channel Degraded and not
+// again, terminated, or not ready 30 s after its first start makes the channel Degraded and not
 // Ready (RelayNotReady, naming the Pod and what its relay does); a relay still being created or
 // within its start grace does not (and the grace's end is when to look again).
 TEST(ComputeStatus, AFailingRelayInASelectedPodMakesTheChannelDegraded) {
@@ -417,7 +417,17 @@ TEST(ComputeStatus, AFailingRelayInASelectedPodMakesTheChannelDegraded) {
        "RelayNotReady",
        "True",
        "RelayNotReady",
-       "a (relay not ready 30 s after its start)",
+       "a (relay running, not ready)",
+       std::nullopt},
+      {"unready hours after its start: its readiness probe fails (a channel broke under it)",
+       channel_json(1),
+       {{"a", kSelected, injected(), "Running", false,
+         relay_status(false, 0, running_since("2026-11-28T09:00:00Z"))}},
+       "False",
+       "RelayNotReady",
+       "True",
+       "RelayNotReady",
+       "a (relay running, not ready)",
        std::nullopt},
       {"relay being created",
        channel_json(1),
@@ -731,8 +741,7 @@ TEST(IpcChannelReconciler, LooksAgainWhenAStartingRelaysGraceEnds) {
   const auto status = api::status_from_json(api.writes.back());
   EXPECT_EQ(status->find_condition("Degraded")->reason, "RelayNotReady");
   EXPECT_EQ(status->find_condition("Degraded")->message,
-            "the relay is not ready in 1 of 1 selected Pods: a (relay not ready 30 s after its "
-            "start)");
+            "the relay is not ready in 1 of 1 selected Pods: a (relay running, not ready)");
 }
 
 }  // namespace
