@@ -229,6 +229,34 @@ TEST_F(Injection, InjectionIsIdempotentWhenALaterWebhookReinvokesIt) {
   EXPECT_GE(after - before, 1) << "the API server did not re-invoke the ipcmesh webhook";
 }
 
+// The ServiceAccount admission plugin runs again after our webhook and, before, added the token
+// mount to the relay: that change made the API server call our webhook a second time for every
+// Pod, and handed the relay a credential it never uses. Now one call, and no token in the relay.
+TEST_F(Injection, OneAdmissionCallPerPodAndNoServiceAccountTokenInTheRelay) {
+  const std::string metrics_before = operator_->health_get("/metrics");
+  const json pod = create_pod("one-call", "demo");
+  const std::string metrics_after = operator_->health_get("/metrics");
+  expect_injected(pod, "frames");
+  EXPECT_EQ(metric_sum(metrics_after, "ipcmesh_admission_requests_total", "") -
+                metric_sum(metrics_before, "ipcmesh_admission_requests_total", ""),
+            1)
+      << "admission calls for one Pod; reinvocations answered already-injected: "
+      << metric_sum(metrics_after, "ipcmesh_admission_requests_total", "already-injected") -
+             metric_sum(metrics_before, "ipcmesh_admission_requests_total", "already-injected");
+  const std::string token_path = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const auto mount_name = [&](const json& container) {
+    for (const json& mount : container.value("volumeMounts", json::array())) {
+      if (mount.value("mountPath", "") == token_path) return mount.value("name", "");
+    }
+    return std::string();
+  };
+  const json& relay = pod["spec"]["initContainers"][0];
+  EXPECT_EQ(mount_name(relay), "ipcmesh-no-token") << relay.dump(2);
+  // The app still gets its token from the plugin (kube-api-access-xxxxx).
+  EXPECT_EQ(mount_name(pod["spec"]["containers"][0]).rfind("kube-api-access-", 0), 0u)
+      << pod["spec"]["containers"][0].dump(2);
+}
+
 TEST_F(Injection, ReapplyingAnInjectedPodManifestInjectsNothingTwice) {
   const json first = create_pod("copied", "demo");
   // A manifest copied from an injected Pod (kubectl get -o yaml | edit name | create).

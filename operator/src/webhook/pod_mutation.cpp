@@ -448,7 +448,7 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
   if (const json* volumes = array_member(spec, "volumes")) {
     for (const auto& volume : *volumes) {
       const auto name = string_member(volume, "name");
-      if (name == kShmVolumeName || name == kControlVolumeName) {
+      if (name == kShmVolumeName || name == kControlVolumeName || name == kNoTokenVolumeName) {
         return denied(
             pod, "conflict",
             "the Pod already has a volume named " + name + ", a name ipcmesh reserves; rename it");
@@ -557,6 +557,10 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
   array_at(out_spec, "volumes")
       .push_back(json{{"name", kControlVolumeName},
                       {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "1Mi"}}}});
+  record.volumes.push_back(std::string(kNoTokenVolumeName));
+  array_at(out_spec, "volumes")
+      .push_back(json{{"name", kNoTokenVolumeName},
+                      {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "1Ki"}}}});
 
   ChannelSet set;
   for (const auto* channel : channels) set.channels.push_back(channel->spec);
@@ -676,6 +680,8 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
     relay["volumeMounts"].push_back(json{{"name", shm_volume}, {"mountPath", kDevShmPath}});
   }
   relay["volumeMounts"].push_back(json{{"name", kControlVolumeName}, {"mountPath", control_dir}});
+  relay["volumeMounts"].push_back(json{
+      {"name", kNoTokenVolumeName}, {"mountPath", kServiceAccountTokenPath}, {"readOnly", true}});
 
   if (native) {
     // First init container: started (and probed) before the other init containers, so they may

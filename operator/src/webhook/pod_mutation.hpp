@@ -17,6 +17,13 @@ namespace ipcmesh::webhook {
 using api::kRelayContainerName;  // the controller reads that container's status too
 inline constexpr std::string_view kShmVolumeName = "ipcmesh-shm";
 inline constexpr std::string_view kControlVolumeName = "ipcmesh-control";
+// An empty read-only volume over the service-account token path of the relay: the relay never
+// talks to the API server, so it gets no credential, and the ServiceAccount admission plugin
+// (which skips a container that already mounts that path) leaves it alone, so our webhook is
+// not re-invoked for its change.
+inline constexpr std::string_view kNoTokenVolumeName = "ipcmesh-no-token";
+inline constexpr std::string_view kServiceAccountTokenPath =
+    "/var/run/secrets/kubernetes.io/serviceaccount";
 inline constexpr std::string_view kMetricsPortName = "ipcmesh-metrics";
 inline constexpr std::string_view kDevShmPath = "/dev/shm";
 // Kernel defaults of an IPC namespace (ipc/mq_sysctl.c): above them a queue needs Pod sysctls.

@@ -178,6 +178,14 @@ TEST(PodMutation, PlainPodGetsANativeSidecarAndASizedDevShm) {
       relay["resources"],
       json::parse(R"({"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":"129Mi"}})"));
   EXPECT_EQ(spec["containers"].size(), 1u) << "the relay is not an app container";
+  // No service-account token for the relay: an empty read-only volume holds its path, which also
+  // keeps the ServiceAccount admission plugin from changing the relay (and re-invoking us).
+  EXPECT_EQ(mount_at(relay, std::string(kServiceAccountTokenPath)), kNoTokenVolumeName);
+  EXPECT_EQ(mount_at(spec["containers"][0], std::string(kServiceAccountTokenPath)), "")
+      << "the app keeps its token";
+  const json* no_token = find_named(spec["volumes"], kNoTokenVolumeName);
+  ASSERT_NE(no_token, nullptr);
+  EXPECT_EQ((*no_token)["emptyDir"]["medium"], "Memory");
   const json* shm = find_named(spec["volumes"], kShmVolumeName);
   ASSERT_NE(shm, nullptr);
   EXPECT_EQ((*shm)["emptyDir"]["medium"], "Memory");
