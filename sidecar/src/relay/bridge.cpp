@@ -140,11 +140,18 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
     }
     busy_.store(false, std::memory_order_release);
     if (!health_.check(channel_)) {
-      logger_->warn("bridge mq_to_shm {} -> {} stopped: the ring is corrupted", queue_.name(),
-                    channel_.name());
+      report_corrupted_ring(/*message_lost=*/false);
       return;
     }
   }
+}
+
+void Bridge::report_corrupted_ring(bool message_lost) {
+  if (message_lost) counters_.errors.fetch_add(1, std::memory_order_relaxed);
+  busy_.store(false, std::memory_order_release);
+  const bool to_shm = direction_ == BridgeDirection::kMqToShm;
+  logger_->warn("bridge {} {} -> {} stopped: the ring is corrupted", to_string(direction_),
+                to_shm ? queue_.name() : channel_.name(), to_shm ? channel_.name() : queue_.name());
 }
 
 void Bridge::run_shm_to_mq(Subscriber subscriber) {
@@ -156,8 +163,7 @@ void Bridge::run_shm_to_mq(Subscriber subscriber) {
       counters_.errors.fetch_add(1, std::memory_order_relaxed);
       logger_->warn("bridge shm_to_mq {}: {}", channel_.name(), view.error().message);
       if (!health_.check(channel_)) {
-        logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
-                      queue_.name());
+        report_corrupted_ring(/*message_lost=*/false);
         return;
       }
       continue;
@@ -165,10 +171,7 @@ void Bridge::run_shm_to_mq(Subscriber subscriber) {
     busy_.store(true, std::memory_order_release);
     if (!health_.check(channel_)) {
       // The view may be the quarantined ring's zeros: never forward it.
-      counters_.errors.fetch_add(1, std::memory_order_relaxed);
-      busy_.store(false, std::memory_order_release);
-      logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
-                    queue_.name());
+      report_corrupted_ring(/*message_lost=*/true);
       return;
     }
     for (;;) {
@@ -181,10 +184,7 @@ void Bridge::run_shm_to_mq(Subscriber subscriber) {
       if (sent.error().code == ErrorCode::kTimeout && !stopping()) {
         if (!health_.check(channel_)) {
           // The held message is gone with the ring (its bytes now read as zeros): drop it.
-          counters_.errors.fetch_add(1, std::memory_order_relaxed);
-          busy_.store(false, std::memory_order_release);
-          logger_->warn("bridge shm_to_mq {} -> {} stopped: the ring is corrupted", channel_.name(),
-                        queue_.name());
+          report_corrupted_ring(/*message_lost=*/true);
           return;
         }
         continue;  // the queue is full: keep the ring held back instead of dropping

@@ -57,6 +57,8 @@ class Bridge {
          std::shared_ptr<spdlog::logger> logger);
   void run_mq_to_shm(Publisher publisher);
   void run_shm_to_mq(Subscriber subscriber);
+  // The ring broke under the bridge: count a message lost with it, log once; the loop then ends.
+  void report_corrupted_ring(bool message_lost);
   bool stopping() const { return stop_.load(std::memory_order_acquire); }
 
   BridgeDirection direction_;
