@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,6 +54,49 @@ double metric_sum(const std::string& metrics, const std::string& name,
   }
   return sum;
 }
+
+// A second mutating webhook, served from the test and registered after ours (configurations run
+// in name order: "ipcmesh-injection" first, then "zz-NAME"); it answers each Pod with the JSON
+// patch `patch_for` makes of it.
+class SecondWebhook {
+ public:
+  SecondWebhook(const std::string& name, std::function<json(const json& pod)> patch_for)
+      : patch_for_(std::move(patch_for)) {
+    const std::string dir = ClusterEnvironment::control_plane().dir;
+    issue_serving_certificate(dir, name);
+    const int port = free_port();
+    webhook::AdmissionServerConfig config;
+    config.address = "https://127.0.0.1:" + std::to_string(port);
+    config.certificate_file = dir + "/" + name + ".crt";
+    config.key_file = dir + "/" + name + ".key";
+    server_ = std::make_unique<webhook::AdmissionServer>(
+        config, [this](const webhook::HttpRequest& request) { return answer(request); });
+    server_->start();
+    registration_ = std::make_unique<WebhookRegistration>("zz-" + name, port, FailurePolicy::kFail);
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  webhook::HttpResponse answer(const webhook::HttpRequest& request) {
+    ++calls_;
+    const json review = json::parse(request.body);
+    const CommandResult encoded =
+        run_command({"base64", "-w0"}, patch_for_(review["request"]["object"]).dump());
+    const json response = {{"apiVersion", "admission.k8s.io/v1"},
+                           {"kind", "AdmissionReview"},
+                           {"response",
+                            {{"uid", review["request"]["uid"]},
+                             {"allowed", true},
+                             {"patchType", "JSONPatch"},
+                             {"patch", encoded.out}}}};
+    return webhook::HttpResponse{200, "application/json", response.dump()};
+  }
+
+  std::atomic<int> calls_{0};
+  std::function<json(const json&)> patch_for_;
+  std::unique_ptr<webhook::AdmissionServer> server_;
+  std::unique_ptr<WebhookRegistration> registration_;
+};
 
 class Injection : public ::testing::Test {
  protected:
@@ -176,44 +220,20 @@ TEST_F(Injection, ADeploymentsPodsCreatedByTheControllerManagerAreInjected) {
 }
 
 TEST_F(Injection, InjectionIsIdempotentWhenALaterWebhookReinvokesIt) {
-  // A second mutating webhook, served from this test, that adds a label to every Pod. Because it
-  // changes the Pod after ours ran, the API server re-invokes ours (reinvocationPolicy IfNeeded).
-  const std::string dir = ClusterEnvironment::control_plane().dir;
-  issue_serving_certificate(dir, "labeller");
-  std::atomic<int> labeller_calls{0};
-  const int port = free_port();
-  webhook::AdmissionServerConfig labeller_config;
-  labeller_config.address = "https://127.0.0.1:" + std::to_string(port);
-  labeller_config.certificate_file = dir + "/labeller.crt";
-  labeller_config.key_file = dir + "/labeller.key";
-  webhook::AdmissionServer labeller(labeller_config, [&](const webhook::HttpRequest& request) {
-    ++labeller_calls;
-    const json review = json::parse(request.body);
-    const json& pod = review["request"]["object"];
+  // A second webhook that adds a label to every Pod. Because it changes the Pod after ours ran,
+  // the API server re-invokes ours (reinvocationPolicy IfNeeded).
+  SecondWebhook labeller("labeller", [](const json& pod) {
     json patch = json::array();
     if (!pod["metadata"].contains("labels")) {
       patch.push_back({{"op", "add"}, {"path", "/metadata/labels"}, {"value", json::object()}});
     }
     patch.push_back({{"op", "add"}, {"path", "/metadata/labels/labelled-by"}, {"value", "second"}});
-    const std::string patch_text = patch.dump();
-    const CommandResult encoded = run_command({"base64", "-w0"}, patch_text);
-    json response = {{"apiVersion", "admission.k8s.io/v1"},
-                     {"kind", "AdmissionReview"},
-                     {"response",
-                      {{"uid", review["request"]["uid"]},
-                       {"allowed", true},
-                       {"patchType", "JSONPatch"},
-                       {"patch", encoded.out}}}};
-    return webhook::HttpResponse{200, "application/json", response.dump()};
+    return patch;
   });
-  labeller.start();
-  // Configurations run in name order: "ipcmesh-injection" first, then "zz-labeller".
-  WebhookRegistration second("zz-labeller", port, FailurePolicy::kFail);
-
   const double before = metric_sum(operator_->health_get("/metrics"),
                                    "ipcmesh_admission_requests_total", "already-injected");
   const json pod = create_pod("reinvoked", "demo");
-  EXPECT_GE(labeller_calls.load(), 1);
+  EXPECT_GE(labeller.calls(), 1);
   EXPECT_EQ(pod["metadata"]["labels"].value("labelled-by", ""), "second");
   expect_injected(pod, "frames");
   const json& spec = pod["spec"];
@@ -227,6 +247,25 @@ TEST_F(Injection, InjectionIsIdempotentWhenALaterWebhookReinvokesIt) {
   const double after = metric_sum(operator_->health_get("/metrics"),
                                   "ipcmesh_admission_requests_total", "already-injected");
   EXPECT_GE(after - before, 1) << "the API server did not re-invoke the ipcmesh webhook";
+}
+
+// A later webhook adds a container (as an observability or secrets injector does): the API
+// server re-invokes ours, which wires that container to the channel too.
+TEST_F(Injection, AContainerAddedByALaterWebhookGetsTheChannel) {
+  SecondWebhook adder("adder", [](const json& pod) {
+    for (const json& container : pod["spec"]["containers"]) {
+      if (container.value("name", "") == "added-later") return json::array();
+    }
+    return json::array({{{"op", "add"},
+                         {"path", "/spec/containers/-"},
+                         {"value", {{"name", "added-later"}, {"image", "busybox"}}}}});
+  });
+  const json pod = create_pod("late-container", "demo");
+  EXPECT_GE(adder.calls(), 1);
+  expect_injected(pod, "frames");  // checks every container's env and /dev/shm mount
+  const json& containers = pod["spec"]["containers"];
+  ASSERT_EQ(count_named(containers, "added-later"), 1) << containers.dump(2);
+  EXPECT_EQ(count_named(pod["spec"]["initContainers"], "ipcmesh-relay"), 1);
 }
 
 // The ServiceAccount admission plugin runs again after our webhook and, before, added the token

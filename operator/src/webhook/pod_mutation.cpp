@@ -298,6 +298,61 @@ bool host_ipc_allowed(const InjectionPolicy& policy, std::string_view namespace_
          contains(policy.host_ipc_namespaces, namespace_name);
 }
 
+// The env value of `name` in a container, "" when absent or not a literal value.
+std::string env_value(const json& container, std::string_view name) {
+  const json* env = array_member(container, "env");
+  if (!env) return {};
+  for (const auto& entry : *env) {
+    if (entry.is_object() && string_member(entry, "name") == name) {
+      return string_member(entry, "value");
+    }
+  }
+  return {};
+}
+
+// A reinvocation (reinvocationPolicy IfNeeded) after another webhook changed an injected Pod: the
+// relay is there, but a container that webhook added lacks the channel's env and mounts. Wires
+// each such container the way the relay is wired; nullopt when nothing needs it (the common case:
+// the Pod is then left as it is).
+std::optional<MutationResult> rewire_late_containers(const json& pod) {
+  const json* spec = object_member(pod, "spec");
+  if (!spec) return std::nullopt;
+  const json* relay = nullptr;
+  for_each_container(*spec, [&](const json& container) {
+    if (string_member(container, "name") == kRelayContainerName) relay = &container;
+  });
+  if (!relay) return std::nullopt;
+  const std::string document = env_value(*relay, kEnvChannels);
+  const std::string control_dir = env_value(*relay, kEnvControlDir);
+  if (document.empty() || control_dir.empty()) return std::nullopt;
+  const std::string shm_volume = mounted_volume(*relay, kDevShmPath);
+  const std::string control_volume = mounted_volume(*relay, control_dir);
+
+  MutationResult result;
+  result.pod = pod;
+  std::vector<std::string> wired;
+  for_each_container(result.pod["spec"], [&](json& container) {
+    const std::string name = string_member(container, "name");
+    if (name == kRelayContainerName || !env_value(container, kEnvChannels).empty()) return;
+    set_env(container, kEnvChannels, document);
+    set_env(container, kEnvControlDir, control_dir);
+    auto& mounts = array_at(container, "volumeMounts");
+    if (!shm_volume.empty() && mounted_volume(container, kDevShmPath).empty()) {
+      mounts.push_back(json{{"name", shm_volume}, {"mountPath", kDevShmPath}});
+    }
+    if (!control_volume.empty() && mounted_volume(container, control_dir).empty()) {
+      mounts.push_back(json{{"name", control_volume}, {"mountPath", control_dir}});
+    }
+    wired.push_back(name);
+  });
+  if (wired.empty()) return std::nullopt;
+  result.outcome = MutationOutcome::kMutated;
+  result.reason = "rewired";
+  result.message = "wired the containers added after injection:";
+  for (const auto& name : wired) result.message += " " + name;
+  return result;
+}
+
 MutationResult mutate(const json& pod, std::string_view request_namespace,
                       const std::vector<api::IpcChannel>& catalog, const MutationOptions& options) {
   if (!pod.is_object()) {
@@ -325,6 +380,7 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
   // Idempotency: our record, or our container (if someone copied a Pod and dropped annotations),
   // means the Pod was injected already (reinvocationPolicy IfNeeded, re-applied manifests).
   if (!annotation(pod, kAnnotationStatus).empty()) {
+    if (auto rewired = rewire_late_containers(pod)) return std::move(*rewired);
     return unchanged(pod, "already-injected", "the Pod carries " + std::string(kAnnotationStatus));
   }
   if (const auto why = malformed_pod_reason(pod); !why.empty()) {

@@ -80,8 +80,9 @@ struct MutationResult {
   MutationOutcome outcome = MutationOutcome::kUnchanged;
   nlohmann::json pod;  // the mutated Pod (kMutated); the input otherwise
   // A short machine-readable reason, a metrics label: injected, excluded-namespace, opted-out,
-  // already-injected, no-channel, not-a-pod, unknown-channel, scope-node-not-allowed,
-  // mqueue-sysctls-not-allowed, conflict, host-ipc-pod-scope.
+  // already-injected, rewired (a reinvocation wired containers another webhook added), no-channel,
+  // not-a-pod, unknown-channel, scope-node-not-allowed, mqueue-sysctls-not-allowed, conflict,
+  // host-ipc-pod-scope.
   std::string reason;
   std::string message;                // for kDenied: what is wrong and what to do
   std::vector<std::string> warnings;  // AdmissionResponse warnings (kubectl prints them)

@@ -266,6 +266,30 @@ TEST(PodMutation, InjectionIsIdempotent) {
   EXPECT_EQ(mutate_pod(copied, "team", channels, options()).reason, "already-injected");
 }
 
+// A reinvocation after another webhook added a container to an injected Pod re-applies the
+// wiring to that container only (reinvocationPolicy IfNeeded), then is a no-op again.
+TEST(PodMutation, AReinvocationWiresAContainerAnotherWebhookAdded) {
+  const auto channels = catalog();
+  auto first = mutate_pod(fixture("plain_pod.json"), "team", channels, options());
+  ASSERT_EQ(first.outcome, MutationOutcome::kMutated);
+  json later = first.pod;
+  later["spec"]["containers"].push_back(json{{"name", "added-later"}, {"image", "x"}});
+  auto second = mutate_pod(later, "team", channels, options());
+  ASSERT_EQ(second.outcome, MutationOutcome::kMutated) << second.message;
+  EXPECT_EQ(second.reason, "rewired");
+  EXPECT_NE(second.message.find("added-later"), std::string::npos) << second.message;
+  const json& added = second.pod["spec"]["containers"].back();
+  EXPECT_EQ(env_of(added, kEnvChannels), env_of(first.pod["spec"]["containers"][0], kEnvChannels));
+  EXPECT_EQ(mount_at(added, "/dev/shm"), kShmVolumeName);
+  EXPECT_EQ(mount_at(added, "/var/run/ipcmesh"), kControlVolumeName);
+  // The containers wired before are left exactly as they were.
+  EXPECT_EQ(second.pod["spec"]["containers"][0], first.pod["spec"]["containers"][0]);
+  EXPECT_EQ(second.pod["spec"]["initContainers"], first.pod["spec"]["initContainers"]);
+  auto third = mutate_pod(second.pod, "team", channels, options());
+  EXPECT_EQ(third.outcome, MutationOutcome::kUnchanged);
+  EXPECT_EQ(third.reason, "already-injected");
+}
+
 // A Pod selected by two channels gets one relay serving both, the sum of rings in /dev/shm and
 // the mqueue sysctls the queue needs.
 TEST(PodMutation, TwoChannelsShareOneRelay) {
