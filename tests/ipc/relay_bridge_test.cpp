@@ -55,7 +55,7 @@ TEST_F(RelayBridge, MqToShmFanOutLosesNothingUnderLoad) {
 
   const std::string body = http_get(port, "/metrics").body;
   const std::string bridge =
-      "{namespace=\"" + namespace_ + "\",channel=\"fanout\",direction=\"mq_to_shm\"}";
+      "{channel_namespace=\"" + namespace_ + "\",channel=\"fanout\",direction=\"mq_to_shm\"}";
   EXPECT_EQ(metric(body, "ipcmesh_bridge_messages_total" + bridge), kMessages) << body;
   EXPECT_EQ(metric(body, "ipcmesh_bridge_bytes_total" + bridge), 32.0 * kMessages);
   EXPECT_EQ(metric(body, "ipcmesh_bridge_dropped_total" + bridge), 0);
@@ -115,7 +115,7 @@ TEST_F(RelayBridge, ShmToMqFeedsAWorkQueueWithoutLoss) {
   }
   EXPECT_EQ(expected, kMessages);
   const std::string body = http_get(port, "/metrics").body;
-  EXPECT_EQ(metric(body, "ipcmesh_bridge_messages_total{namespace=\"" + namespace_ +
+  EXPECT_EQ(metric(body, "ipcmesh_bridge_messages_total{channel_namespace=\"" + namespace_ +
                              "\",channel=\"work\",direction=\"shm_to_mq\"}"),
             kMessages);
   relay->signal(SIGTERM);

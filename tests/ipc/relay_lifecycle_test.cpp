@@ -77,9 +77,8 @@ TEST_F(RelayLifecycle, MetricsShowEachSubscriberWithItsDeliveredCountAndLag) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(subscriber->receive_copy(buffer, 10s));
 
   const std::string body = http_get(port, "/metrics").body;
-  const std::string labels = "{namespace=\"" + namespace_ + "\",channel=\"lag\",slot=\"" +
-                             std::to_string(subscriber->slot()) + "\",pid=\"" +
-                             std::to_string(::getpid()) + "\"}";
+  const std::string labels = "{channel_namespace=\"" + namespace_ + "\",channel=\"lag\",slot=\"" +
+                             std::to_string(subscriber->slot()) + "\"}";
   EXPECT_EQ(metric(body, "ipcmesh_subscriber_delivered_messages_total" + labels), 3) << body;
   EXPECT_GT(metric(body, "ipcmesh_subscriber_lag_bytes" + labels).value_or(0), 0) << body;
   EXPECT_EQ(metric(body, series("ipcmesh_channel_subscribers", "lag")), 1);

@@ -178,7 +178,7 @@ inline HttpResult http_get(std::uint16_t port, const std::string& path) {
 }
 
 // The value of the sample whose line starts with `series` (name plus labels as rendered), e.g.
-// metric(text, "ipcmesh_channel_published_messages_total{namespace=\"t\",channel=\"c\"}").
+// metric(text, "ipcmesh_channel_published_messages_total{channel_namespace=\"t\",channel=\"c\"}").
 inline std::optional<double> metric(const std::string& text, const std::string& series) {
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
@@ -309,7 +309,7 @@ class RelayTest : public ::testing::Test {
   std::vector<std::string> queues() const { return list_dir(mqueue_dir_); }
 
   std::string series(const std::string& name, const std::string& channel) const {
-    return name + "{namespace=\"" + namespace_ + "\",channel=\"" + channel + "\"}";
+    return name + "{channel_namespace=\"" + namespace_ + "\",channel=\"" + channel + "\"}";
   }
 
   std::string work_dir_;

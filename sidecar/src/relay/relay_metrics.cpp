@@ -95,8 +95,9 @@ void collect_ring(FamilyBuilder& out, const HostedChannel& channel,
   out.add("ipcmesh_channel_subscribers", "Attached subscribers.", kGauge, labels,
           static_cast<double>(stats.subscribers.size()));
   for (const SubscriberStats& subscriber : stats.subscribers) {
-    const auto subscriber_labels =
-        with({{"slot", std::to_string(subscriber.slot)}, {"pid", std::to_string(subscriber.pid)}});
+    // The slot, not the pid: a pid is 1 in every container and new at each restart (a new series
+    // each time); slots are few and reused. `ipcmeshctl stat` shows the pids.
+    const auto subscriber_labels = with({{"slot", std::to_string(subscriber.slot)}});
     out.add("ipcmesh_subscriber_lag_bytes",
             "Bytes published that this subscriber has not released yet.", kGauge, subscriber_labels,
             static_cast<double>(subscriber.lag_bytes));
@@ -148,8 +149,10 @@ std::vector<MetricFamily> ChannelCollector::Collect() const {
   FamilyBuilder out;
   std::lock_guard lock(table_.mutex);
   for (const auto& channel : table_.channels) {
-    const std::vector<ClientMetric::Label> labels = {{"namespace", channel->spec.id.namespace_name},
-                                                     {"channel", channel->spec.id.name}};
+    // Not "namespace": Prometheus' Kubernetes discovery sets that target label (the Pod's) and
+    // would rename ours to exported_namespace.
+    const std::vector<ClientMetric::Label> labels = {
+        {"channel_namespace", channel->spec.id.namespace_name}, {"channel", channel->spec.id.name}};
     if (channel->shm) {
       collect_ring(out, *channel, labels);
     }
