@@ -310,6 +310,33 @@ std::string env_value(const json& container, std::string_view name) {
   return {};
 }
 
+// What an app container gets: the channel document, the control directory, /dev/shm (unless it
+// mounts its own there) and the control volume. A container that mounts another volume at the
+// control directory keeps it, with a warning.
+struct AppWiring {
+  std::string document;
+  std::string control_dir;
+  std::string shm_volume;  // "" when the Pod keeps its own /dev/shm
+};
+
+void wire_app_container(json& container, const AppWiring& wiring,
+                        std::vector<std::string>& warnings) {
+  set_env(container, kEnvChannels, wiring.document);
+  set_env(container, kEnvControlDir, wiring.control_dir);
+  auto& mounts = array_at(container, "volumeMounts");
+  if (!wiring.shm_volume.empty() && mounted_volume(container, kDevShmPath).empty()) {
+    mounts.push_back(json{{"name", wiring.shm_volume}, {"mountPath", kDevShmPath}});
+  }
+  const std::string control = mounted_volume(container, wiring.control_dir);
+  if (control.empty()) {
+    mounts.push_back(json{{"name", kControlVolumeName}, {"mountPath", wiring.control_dir}});
+  } else if (control != kControlVolumeName) {
+    warnings.push_back("ipcmesh: container " + string_member(container, "name") + " mounts " +
+                       control + " at " + wiring.control_dir +
+                       "; it will not see the relay's ready file");
+  }
+}
+
 // A reinvocation (reinvocationPolicy IfNeeded) after another webhook changed an injected Pod: the
 // relay is there, but a container that webhook added lacks the channel's env and mounts. Wires
 // each such container the way the relay is wired; nullopt when nothing needs it (the common case:
@@ -322,11 +349,9 @@ std::optional<MutationResult> rewire_late_containers(const json& pod) {
     if (string_member(container, "name") == kRelayContainerName) relay = &container;
   });
   if (!relay) return std::nullopt;
-  const std::string document = env_value(*relay, kEnvChannels);
-  const std::string control_dir = env_value(*relay, kEnvControlDir);
-  if (document.empty() || control_dir.empty()) return std::nullopt;
-  const std::string shm_volume = mounted_volume(*relay, kDevShmPath);
-  const std::string control_volume = mounted_volume(*relay, control_dir);
+  AppWiring wiring{env_value(*relay, kEnvChannels), env_value(*relay, kEnvControlDir),
+                   mounted_volume(*relay, kDevShmPath)};
+  if (wiring.document.empty() || wiring.control_dir.empty()) return std::nullopt;
 
   MutationResult result;
   result.pod = pod;
@@ -334,15 +359,7 @@ std::optional<MutationResult> rewire_late_containers(const json& pod) {
   for_each_container(result.pod["spec"], [&](json& container) {
     const std::string name = string_member(container, "name");
     if (name == kRelayContainerName || !env_value(container, kEnvChannels).empty()) return;
-    set_env(container, kEnvChannels, document);
-    set_env(container, kEnvControlDir, control_dir);
-    auto& mounts = array_at(container, "volumeMounts");
-    if (!shm_volume.empty() && mounted_volume(container, kDevShmPath).empty()) {
-      mounts.push_back(json{{"name", shm_volume}, {"mountPath", kDevShmPath}});
-    }
-    if (!control_volume.empty() && mounted_volume(container, control_dir).empty()) {
-      mounts.push_back(json{{"name", control_volume}, {"mountPath", control_dir}});
-    }
+    wire_app_container(container, wiring, result.warnings);
     wired.push_back(name);
   });
   if (wired.empty()) return std::nullopt;
@@ -623,22 +640,9 @@ MutationResult mutate(const json& pod, std::string_view request_namespace,
   const std::string document = serialize_channel_set(set);
   const std::string control_dir(kDefaultControlDir);
 
-  for_each_container(out_spec, [&](json& container) {
-    const std::string name = string_member(container, "name");
-    set_env(container, kEnvChannels, document);
-    set_env(container, kEnvControlDir, control_dir);
-    auto& mounts = array_at(container, "volumeMounts");
-    if (!shm_volume.empty() && mounted_volume(container, kDevShmPath).empty()) {
-      mounts.push_back(json{{"name", shm_volume}, {"mountPath", kDevShmPath}});
-    }
-    const std::string control = mounted_volume(container, control_dir);
-    if (control.empty()) {
-      mounts.push_back(json{{"name", kControlVolumeName}, {"mountPath", control_dir}});
-    } else if (control != kControlVolumeName) {
-      result.warnings.push_back("ipcmesh: container " + name + " mounts " + control + " at " +
-                                control_dir + "; it will not see the relay's ready file");
-    }
-  });
+  const AppWiring wiring{document, control_dir, shm_volume};
+  for_each_container(
+      out_spec, [&](json& container) { wire_app_container(container, wiring, result.warnings); });
 
   if (!sysctls.empty()) {
     auto& security = object_at(out_spec, "securityContext");
