@@ -15,7 +15,8 @@ std::string format_size(std::size_t bytes);
 // figures (null when the measurement did not run or failed), "verified" and "errors".
 void summarize_row(nlohmann::json& row);
 
-// Adds "ratios" to every row: throughput and rtt p50 relative to posix-mqueue, iceoryx and
+// Adds "ratios" to every row: throughput and rtt p50 relative to spsc-floor (the machine's floor:
+// a throughput ratio is the fraction of the floor reached), posix-mqueue, iceoryx and
 // iceoryx-poll of the same size (null when either side has no figure).
 void add_ratios(nlohmann::json& report);
 
