@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -163,6 +164,56 @@ std::string verdict_text(const std::string& status) {
   return "yes";
 }
 
+// The second table: per transport, each fan-out shape then the fan-in one. A transport that runs
+// none of them for one reason gets one line.
+void render_group_table(const nlohmann::json& fanout, std::ostringstream& out) {
+  if (!fanout.value("enabled", false)) return;
+  const std::string size = format_size(fanout.value("message_size", std::size_t{64}));
+  out << "\nFan-out and fan-in: " << size
+      << " streaming, every subscriber receives every message of every producer\n";
+  out << "(sides pinned round-robin to cores " << fanout["cores"].dump()
+      << ", producers first: with more sides than cores they share cores)\n";
+  out << pad("transport", 18, false) << pad("shape", 9, false) << pad("sum msgs/s", 11)
+      << pad("per sub", 10) << pad("producer", 10) << pad("prod vs 1 sub", 15) << "  verified\n";
+  std::map<std::string, std::vector<const nlohmann::json*>> by_transport;
+  std::vector<std::string> order;
+  for (const auto& row : fanout["rows"]) {
+    const std::string name = row["transport"];
+    if (by_transport[name].empty()) order.push_back(name);
+    by_transport[name].push_back(&row);
+  }
+  for (const auto& name : order) {
+    const auto& rows = by_transport[name];
+    const std::string first_reason = rows.front()->value("reason", "");
+    const bool none_ran = std::all_of(rows.begin(), rows.end(), [&](const nlohmann::json* row) {
+      return (*row)["status"] == "not_run" && row->value("reason", "") == first_reason;
+    });
+    if (none_ran) {
+      out << pad(name, 18, false) << pad("all", 9, false) << "not run: " << first_reason << "\n";
+      continue;
+    }
+    bool first = true;
+    for (const auto* row : rows) {
+      out << pad(first ? name : "", 18, false);
+      first = false;
+      out << pad(std::to_string((*row)["producers"].get<unsigned>()) + " -> " +
+                     std::to_string((*row)["subscribers"].get<unsigned>()),
+                 9, false);
+      const std::string status = (*row)["status"];
+      if (status == "not_run") {
+        out << "not run: " << row->value("reason", "") << "\n";
+        continue;
+      }
+      const auto cost = number(*row, "producer_rate_vs_1_subscriber");
+      out << pad(format_rate(number(*row, "aggregate_msgs_per_s")), 11)
+          << pad(format_rate(number(*row, "per_subscriber_msgs_per_s")), 10)
+          << pad(format_rate(number(*row, "producer_msgs_per_s")), 10)
+          << pad(cost ? fixed(*cost, 2) + "x" : "-", 15) << "  " << verdict_text(status) << "\n";
+      for (const auto& e : (*row)["errors"]) out << "    ! " << e.get<std::string>() << "\n";
+    }
+  }
+}
+
 }  // namespace
 
 std::string format_size(std::size_t bytes) {
@@ -310,9 +361,46 @@ nlohmann::json evaluate_targets(const nlohmann::json& report) {
   return targets;
 }
 
+void summarize_group_row(nlohmann::json& row) {
+  const auto& m = row["measurement"];
+  const std::string status = m.value("status", "not_run");
+  for (const char* key :
+       {"aggregate_msgs_per_s", "per_subscriber_msgs_per_s", "producer_msgs_per_s"}) {
+    row[key] = status == "ok" && m.contains(key) ? m[key] : nlohmann::json(nullptr);
+  }
+  row["status"] = status;
+  row["verified"] = status == "not_run" ? nlohmann::json(nullptr) : nlohmann::json(status == "ok");
+  row["errors"] = m.contains("errors") ? m["errors"] : nlohmann::json::array();
+  if (status == "not_run") row["reason"] = m.value("reason", "");
+}
+
+void add_group_costs(nlohmann::json& report) {
+  if (!report.contains("fanout")) return;
+  auto& rows = report["fanout"]["rows"];
+  for (auto& row : rows) {
+    row["producer_rate_vs_1_subscriber"] = nullptr;
+    if (row["kind"] != "fan-out") continue;
+    const auto rate = number(row, "producer_msgs_per_s");
+    for (const auto& base : rows) {
+      if (base["transport"] != row["transport"] || base["kind"] != "fan-out" ||
+          base["subscribers"] != 1) {
+        continue;
+      }
+      const auto base_rate = number(base, "producer_msgs_per_s");
+      if (rate && base_rate && *base_rate > 0)
+        row["producer_rate_vs_1_subscriber"] = *rate / *base_rate;
+    }
+  }
+}
+
 bool report_verified(const nlohmann::json& report) {
   for (const auto& row : report["results"]) {
     if (row.value("status", "") == "failed") return false;
+  }
+  if (report.contains("fanout")) {
+    for (const auto& row : report["fanout"]["rows"]) {
+      if (row.value("status", "") == "failed") return false;
+    }
   }
   return true;
 }
@@ -369,6 +457,8 @@ std::string render_table(const nlohmann::json& report) {
       }
     }
   }
+
+  if (report.contains("fanout")) render_group_table(report["fanout"], out);
 
   out << "\nTargets (measured in this run):\n";
   int met = 0;

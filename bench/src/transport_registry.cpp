@@ -71,6 +71,11 @@ std::vector<std::unique_ptr<Transport>> make_transports() {
   return transports;
 }
 
+std::string queue_group_limitation(const GroupShape& shape) {
+  if (shape.subscribers > 1) return "a queue delivers each message to one reader";
+  return {};
+}
+
 std::uint64_t ring_bytes_for(std::size_t message_size) {
   // 4 MiB, or room for 64 messages with their record headers when that is more.
   const std::uint64_t want = std::max<std::uint64_t>(4u << 20, 64 * (message_size + 64));
