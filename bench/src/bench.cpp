@@ -262,15 +262,20 @@ int run_benchmark_command(int argc, char** argv) {
   std::ostream& table_stream = options.print_json ? std::cerr : std::cout;
   if (options.print_table) table_stream << render_table(report) << std::flush;
   if (options.print_json) std::cout << report.dump(2) << std::endl;
-  if (!options.json_out.empty()) {
-    std::ofstream out(options.json_out);
-    out << report.dump(2) << '\n';
+  const auto write_file = [&](const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
     out.flush();
     if (!out) {
-      std::cerr << program << ": cannot write " << options.json_out << "\n";
-      return 2;
+      std::cerr << program << ": cannot write " << path << "\n";
+      return false;
     }
-    if (options.progress) std::cerr << "wrote " << options.json_out << "\n";
+    if (options.progress) std::cerr << "wrote " << path << "\n";
+    return true;
+  };
+  if (!options.json_out.empty() && !write_file(options.json_out, report.dump(2) + "\n")) return 2;
+  if (!options.plot_out.empty() && !write_file(options.plot_out, render_fanout_svg(report))) {
+    return 2;
   }
   if (!report["verified"].get<bool>()) {
     std::cerr << program << ": VERIFICATION FAILED: see the failed rows above\n";

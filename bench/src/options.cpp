@@ -119,6 +119,7 @@ std::string bench_usage(const std::string& program) {
       << "                      every subscriber receiving every 64 B message (default 1,2,4,8)\n"
       << "  --fanin N           fan-in: N producers to one subscriber (default 4)\n"
       << "  --no-fanout         skip the fan-out and fan-in measurements\n"
+      << "  --plot-out FILE     write an SVG chart of the fan-out curve to FILE\n"
       << "  -h, --help          this text\n\n"
       << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
       << "1 a verification failed, 2 usage or setup error.\n";
@@ -195,11 +196,16 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
       options.fanin_producers = parse_group_size(arg, value(), 2);
     } else if (arg == "--no-fanout") {
       options.fanout = false;
+    } else if (arg == "--plot-out") {
+      options.plot_out = value();
     } else {
       throw std::invalid_argument("unknown option '" + arg + "' (see --help)");
     }
   }
   if (options.quick && !duration_given) options.duration_seconds = 0.1;
+  if (!options.fanout && !options.plot_out.empty()) {
+    throw std::invalid_argument("--plot-out charts the fan-out measurements: drop --no-fanout");
+  }
   return options;
 }
 

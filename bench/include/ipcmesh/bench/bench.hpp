@@ -34,6 +34,7 @@ struct BenchOptions {
   bool fanout = true;       // the fan-out and fan-in measurements (--no-fanout skips them)
   std::vector<std::uint32_t> fanout_subscribers = {1, 2, 4, 8};  // one producer -> N subscribers
   std::uint32_t fanin_producers = 4;                             // N producers -> one subscriber
+  std::string plot_out;  // write an SVG chart of the fan-out curve to this file
 };
 
 // Every transport the bench knows, in report order.
@@ -53,6 +54,10 @@ nlohmann::json run_benchmarks(const BenchOptions& options);
 
 // The human-readable tables of a report: the main table per size, then fan-out and fan-in.
 std::string render_table(const nlohmann::json& report);
+
+// An SVG line chart of the report's fan-out curve: x the number of subscribers, y per-subscriber
+// msgs/s, one line per transport that has figures. Plain SVG text, no plotting dependency.
+std::string render_fanout_svg(const nlohmann::json& report);
 
 // True when every measurement that ran was verified (no lost, reordered or corrupt message and
 // no crashed or hung process).
