@@ -193,10 +193,10 @@ test: deps test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-im
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
-# Transports side by side (ratios in one run), then the operator: admission latency over TLS
-# and cache memory with 1,000 IpcChannels and 10,000 Pods.
+# Transports side by side (ratios in one run, fan-out and fan-in, the fan-out chart), then the
+# operator: admission latency over TLS and cache memory with 1,000 IpcChannels and 10,000 Pods.
 bench: build
-	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json
+	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json --plot-out bench/results/fanout.svg
 	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
 
 clean:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,16 +19,20 @@
 namespace ipcmesh::bench {
 namespace {
 
+// Fan-out and fan-in stream this size: the message size where the per-message cost of a channel
+// (not the copy) decides the figure.
+constexpr std::size_t kFanoutMessageSize = 64;
+
 std::string pattern_name(Pattern pattern) {
   return pattern == Pattern::kStream ? "stream" : "ping_pong";
 }
 
-HarnessOptions harness_options(const BenchOptions& options, CorePair cores) {
+HarnessOptions harness_options(const BenchOptions& options) {
   HarnessOptions harness;
   harness.duration_seconds = options.duration_seconds;
   harness.messages = options.messages;
   harness.timeout_seconds = options.measurement_timeout_seconds;
-  harness.cores = cores;
+  harness.cores = allowed_cores();
   harness.inject_gap = options.inject_gap;
   if (options.quick) {
     harness.stream_warmup = 500;
@@ -51,6 +56,63 @@ std::string progress_line(const nlohmann::json& row) {
   return text;
 }
 
+// The fan-out shapes (1 -> N for each N asked) and then the fan-in one (N -> 1).
+std::vector<GroupShape> group_shapes(const BenchOptions& options) {
+  std::vector<GroupShape> shapes;
+  if (!options.fanout) return shapes;
+  for (const auto subscribers : options.fanout_subscribers) shapes.push_back({1, subscribers});
+  shapes.push_back({options.fanin_producers, 1});
+  return shapes;
+}
+
+std::string group_progress_line(const nlohmann::json& row) {
+  char text[256];
+  const std::string status = row["status"];
+  const std::string figures =
+      status == "ok"
+          ? std::to_string(std::lround(row["aggregate_msgs_per_s"].get<double>())) +
+                " msgs/s in all, " +
+                std::to_string(std::lround(row["per_subscriber_msgs_per_s"].get<double>())) +
+                " per subscriber  ok"
+      : status == "not_run" ? "not run: " + row.value("reason", "")
+                            : status;
+  std::snprintf(text, sizeof text, "%-17s %-7s %2u -> %-2u  %s",
+                row["transport"].get<std::string>().c_str(), row["kind"].get<std::string>().c_str(),
+                row["producers"].get<unsigned>(), row["subscribers"].get<unsigned>(),
+                figures.c_str());
+  return text;
+}
+
+// One fan-out or fan-in measurement of a started transport (or its "not run" row: the transport
+// did not start, or cannot serve this shape).
+nlohmann::json run_group_case(Transport& transport, const std::string& start_failure,
+                              const GroupShape& shape, const std::string& tag,
+                              const BenchOptions& options, const HarnessOptions& harness) {
+  nlohmann::json row = {{"transport", transport.name()},
+                        {"kind", shape.producers > 1 ? "fan-in" : "fan-out"},
+                        {"producers", shape.producers},
+                        {"subscribers", shape.subscribers}};
+  const std::string reason =
+      start_failure.empty() ? transport.group_limitation(shape) : start_failure;
+  nlohmann::json measurement;
+  if (!reason.empty()) {
+    measurement = {{"status", "not_run"}, {"reason", reason}};
+  } else {
+    LinkSpec spec{kFanoutMessageSize, Pattern::kStream, tag, options.fill_payload, shape};
+    auto link = transport.prepare(spec);
+    if (!link) {
+      measurement = {{"status", "not_run"}, {"reason", link.error().message}};
+    } else {
+      measurement = run_group_measurement(**link, shape, kFanoutMessageSize, harness);
+      measurement["status"] = measurement["verified"].get<bool>() ? "ok" : "failed";
+      measurement["config"] = (*link)->config();
+    }
+  }
+  row["measurement"] = measurement;
+  summarize_group_row(row);
+  return row;
+}
+
 }  // namespace
 
 nlohmann::json run_benchmarks(const BenchOptions& options) {
@@ -65,7 +127,8 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
   report["limits"] = prepare_ipc_environment(options.private_ipc_namespace, max_size);
 
   const CorePair cores = choose_cores();
-  const HarnessOptions harness = harness_options(options, cores);
+  const HarnessOptions harness = harness_options(options);
+  const std::vector<GroupShape> shapes = group_shapes(options);
   report["settings"] = {{"sizes", options.sizes},
                         {"duration_per_measurement_s", options.duration_seconds},
                         {"messages_per_measurement", options.messages},
@@ -95,11 +158,19 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
     }
   }
 
+  // A transport starts once for all its measurements (iceoryx: one RouDi), fan-out included.
+  std::vector<std::size_t> start_sizes = options.sizes;
+  if (!shapes.empty()) start_sizes.push_back(kFanoutMessageSize);
+
   nlohmann::json transport_entries = nlohmann::json::array();
   nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json group_rows = nlohmann::json::array();
   std::size_t measurement = 0;
+  const auto next_tag = [&] {
+    return std::to_string(getpid()) + "-" + std::to_string(measurement++);
+  };
   for (auto& transport : transports) {
-    const std::string reason = transport->start(options.sizes);
+    const std::string reason = transport->start(start_sizes);
     nlohmann::json entry = {{"name", transport->name()},
                             {"description", transport->description()},
                             {"status", reason.empty() ? "ran" : "not_run"}};
@@ -111,9 +182,7 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
         if (!reason.empty()) {
           result = {{"status", "not_run"}, {"reason", reason}};
         } else {
-          const LinkSpec spec{size, pattern,
-                              std::to_string(getpid()) + "-" + std::to_string(measurement++),
-                              options.fill_payload};
+          const LinkSpec spec{size, pattern, next_tag(), options.fill_payload, GroupShape{}};
           auto link = transport->prepare(spec);
           if (!link) {
             result = {{"status", "not_run"}, {"reason", link.error().message}};
@@ -129,6 +198,11 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
       if (options.progress) std::cerr << progress_line(row) << std::endl;
       rows.push_back(std::move(row));
     }
+    for (const GroupShape& shape : shapes) {
+      nlohmann::json row = run_group_case(*transport, reason, shape, next_tag(), options, harness);
+      if (options.progress) std::cerr << group_progress_line(row) << std::endl;
+      group_rows.push_back(std::move(row));
+    }
     if (reason.empty()) {
       entry["config"] = transport->config();
       transport->stop();
@@ -137,7 +211,23 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
   }
   report["transports"] = transport_entries;
   report["results"] = rows;
+  report["fanout"] = {
+      {"enabled", options.fanout},
+      {"message_size", kFanoutMessageSize},
+      {"subscribers",
+       options.fanout ? nlohmann::json(options.fanout_subscribers) : nlohmann::json::array()},
+      {"fanin_producers",
+       options.fanout ? nlohmann::json(options.fanin_producers) : nlohmann::json(nullptr)},
+      {"cores", harness.cores},
+      {"pinning",
+       "sides pinned round-robin to these cores, producers first, then subscribers; with more "
+       "sides than cores they share cores (each row's measurement.cores_shared)"},
+      {"delivery",
+       "every subscriber must receive every message of every producer, complete and in order "
+       "per producer (producer index in the stamp's flags)"},
+      {"rows", group_rows}};
   add_ratios(report);
+  add_group_costs(report);
   report["targets"] = evaluate_targets(report);
   report["verified"] = report_verified(report);
   report["machine"]["load_average_after"] = load_average();
@@ -172,15 +262,20 @@ int run_benchmark_command(int argc, char** argv) {
   std::ostream& table_stream = options.print_json ? std::cerr : std::cout;
   if (options.print_table) table_stream << render_table(report) << std::flush;
   if (options.print_json) std::cout << report.dump(2) << std::endl;
-  if (!options.json_out.empty()) {
-    std::ofstream out(options.json_out);
-    out << report.dump(2) << '\n';
+  const auto write_file = [&](const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
     out.flush();
     if (!out) {
-      std::cerr << program << ": cannot write " << options.json_out << "\n";
-      return 2;
+      std::cerr << program << ": cannot write " << path << "\n";
+      return false;
     }
-    if (options.progress) std::cerr << "wrote " << options.json_out << "\n";
+    if (options.progress) std::cerr << "wrote " << path << "\n";
+    return true;
+  };
+  if (!options.json_out.empty() && !write_file(options.json_out, report.dump(2) + "\n")) return 2;
+  if (!options.plot_out.empty() && !write_file(options.plot_out, render_fanout_svg(report))) {
+    return 2;
   }
   if (!report["verified"].get<bool>()) {
     std::cerr << program << ": VERIFICATION FAILED: see the failed rows above\n";

@@ -145,20 +145,24 @@ std::string utc_now_iso8601() {
   return text;
 }
 
-CorePair choose_cores() {
+std::vector<int> allowed_cores() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  CorePair pair;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return pair;
-  int found[2] = {-1, -1};
-  int count = 0;
-  for (int core = 0; core < CPU_SETSIZE && count < 2; ++core) {
-    if (CPU_ISSET(core, &allowed)) found[count++] = core;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return {0};
+  std::vector<int> cores;
+  for (int core = 0; core < CPU_SETSIZE; ++core) {
+    if (CPU_ISSET(core, &allowed)) cores.push_back(core);
   }
-  if (count == 0) return pair;
-  pair.a = found[0];
-  pair.b = count == 2 ? found[1] : found[0];
-  pair.distinct = count == 2;
+  if (cores.empty()) cores.push_back(0);
+  return cores;
+}
+
+CorePair choose_cores() {
+  const std::vector<int> cores = allowed_cores();
+  CorePair pair;
+  pair.a = cores[0];
+  pair.b = cores.size() >= 2 ? cores[1] : cores[0];
+  pair.distinct = cores.size() >= 2;
   return pair;
 }
 

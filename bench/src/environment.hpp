@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace ipcmesh::bench {
 
@@ -33,6 +34,9 @@ struct CorePair {
 };
 // The first two cores this process may run on (cores 0 and 1 on a normal machine).
 CorePair choose_cores();
+// Every core this process may run on, in order ({0} when the affinity cannot be read): the
+// harness pins sides to them round-robin.
+std::vector<int> allowed_cores();
 // Pins the calling process to one core; returns an error text or empty.
 std::string pin_to_core(int core);
 

@@ -14,11 +14,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <new>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "environment.hpp"
 
 namespace ipcmesh::bench {
 namespace {
@@ -27,133 +30,363 @@ using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: comparable across 
 
 constexpr std::size_t kMaxLatencySamples = 4u << 20;
 constexpr auto kBarrierTimeout = std::chrono::seconds(30);
-// After one side failed, how long the other may take to notice before it is killed.
+// After one side failed, how long the others may take to notice before they are killed.
 constexpr auto kFailureGrace = std::chrono::seconds(3);
+// After the sides that end a measurement (producers, the ping-pong client) finished, how long the
+// others may take to finish too: a subscriber still reads what is queued for it, slower when it
+// shares its core with seven others. Longer than that is a lost end marker, and waiting for the
+// measurement timeout would waste a minute.
+constexpr auto kDrainGrace = std::chrono::seconds(10);
+constexpr std::size_t kMaxSides = 2 * kMaxGroupMembers;
 
 enum SideState : int { kStarting = 0, kReady = 1, kDone = 2, kFailed = 3 };
 
-// What one forked side reports back, in a MAP_SHARED page the parent reads after both exited.
-struct SideOutcome {
-  std::atomic<int> state{kStarting};
-  char error[512] = {};
-  std::uint64_t messages = 0;  // data messages received (B, stream) or round trips (A, ping-pong)
+// What one side measured. Which fields a side fills depends on its role (see the side loops).
+struct SideFigures {
+  std::uint64_t messages = 0;  // received (subscriber), sent (producer), round trips (client)
   std::uint64_t lost = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t corrupt = 0;
-  std::uint64_t sent = 0;  // as announced by the end marker
-  double seconds = 0.0;    // stream: time between warm-up end and end marker
+  std::uint64_t sent = 0;  // subscriber: the sum its end markers announced; producer: sent
+  double seconds = 0.0;  // subscriber: warm-up end to last end marker; producer: first to last send
   std::uint64_t samples = 0;
   double p50 = 0, p99 = 0, mean = 0, min = 0, max = 0;
+};
+
+// What one forked side reports back, in the shared page the parent reads after all exited.
+struct SideOutcome {
+  std::atomic<int> state{kStarting};
+  char error[512] = {};
+  SideFigures figures;
 };
 
 struct ControlBlock {
   std::atomic<std::uint32_t> ready{0};
   std::atomic<std::uint32_t> abort{0};
-  SideOutcome a;
-  SideOutcome b;
+  SideOutcome sides[kMaxSides];
 };
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "cross-process atomics");
 
-void set_error(SideOutcome& out, const std::string& text) {
-  std::snprintf(out.error, sizeof out.error, "%s", text.c_str());
-}
+// The control block in a MAP_SHARED page made before the forks, unmapped when done.
+class SharedControl {
+ public:
+  SharedControl() {
+    page_ = mmap(nullptr, sizeof(ControlBlock), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
+    if (page_ == MAP_FAILED) throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
+    block_ = new (page_) ControlBlock();
+  }
+  ~SharedControl() {
+    block_->~ControlBlock();
+    munmap(page_, sizeof(ControlBlock));
+  }
+  SharedControl(const SharedControl&) = delete;
+  SharedControl& operator=(const SharedControl&) = delete;
+  ControlBlock& operator*() const { return *block_; }
+  ControlBlock* operator->() const { return block_; }
+
+ private:
+  void* page_ = nullptr;
+  ControlBlock* block_ = nullptr;
+};
 
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-// Both sides have opened their endpoints (so no early message can be missed) or one gave up.
-bool wait_for_peer(ControlBlock& control) {
+// Every side has opened its endpoint (so no early message can be missed) or one gave up.
+bool wait_for_peers(ControlBlock& control, std::uint32_t sides) {
   control.ready.fetch_add(1, std::memory_order_acq_rel);
   const auto deadline = Clock::now() + kBarrierTimeout;
-  while (control.ready.load(std::memory_order_acquire) < 2) {
+  while (control.ready.load(std::memory_order_acquire) < sides) {
     if (control.abort.load(std::memory_order_acquire) != 0 || Clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   return true;
 }
 
-struct Plan {
-  Pattern pattern;
-  const HarnessOptions* options;
+// One forked side: how it opens its endpoint on the link and what it then runs.
+struct SideProgram {
+  std::string who;  // "side A", "producer 2", "subscriber 0": names the side in errors
+  int core = 0;
+  // The measurement ends when every side that drives it has finished (producers, the ping-pong
+  // client); the others then only drain what is queued for them.
+  bool drives = false;
+  std::function<Result<std::unique_ptr<Endpoint>>()> open;
+  std::function<std::string(Endpoint&, SideFigures&)> run;  // an error text, or empty
 };
 
-bool keep_going(const Plan& plan, std::uint64_t done, std::uint64_t warmup, Clock::time_point now,
-                Clock::time_point deadline) {
-  if (plan.options->messages > 0) return done < warmup + plan.options->messages;
+// What the parent saw of one side.
+struct SideExit {
+  int status = 0;
+  rusage usage{};
+  bool exited = false;
+  bool killed = false;  // still running when the measurement was given up
+};
+
+struct ForkedRun {
+  std::vector<SideExit> exits;      // in the order of the programs
+  std::vector<std::string> errors;  // hung, crashed or failed sides
+  double wall_s = 0.0;
+};
+
+[[noreturn]] void run_side(const SideProgram& program, ControlBlock& control, std::size_t index,
+                           std::uint32_t sides) {
+  SideOutcome& out = control.sides[index];
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed bench leaves no spinning side behind
+  // Highest CFS weight when allowed: on a shared machine the measured sides should get their
+  // cores rather than a time slice among compilers (a transport that yields would otherwise be
+  // charged a whole slice per yield). With sched_autogroup a nice value only counts inside the
+  // session, so each side gets a session of its own and raises that group's weight. Best
+  // effort; the report records each side's CPU time so a starved measurement shows.
+  (void)setsid();
+  if (std::FILE* group = std::fopen("/proc/self/autogroup", "w")) {
+    std::fputs("-20", group);
+    std::fclose(group);
+  }
+  (void)setpriority(PRIO_PROCESS, 0, -20);
+  std::string error = pin_to_core(program.core);
+  if (error.empty()) {
+    try {
+      auto opened = program.open();
+      if (!opened) {
+        error = "open: " + opened.error().message;
+      } else if (!wait_for_peers(control, sides)) {
+        error = "the other sides did not get ready";
+      } else {
+        error = program.run(**opened, out.figures);
+        opened->reset();  // close before exit, as a real program would
+      }
+    } catch (const std::exception& e) {
+      error = std::string("exception: ") + e.what();
+    }
+  }
+  if (!error.empty()) {
+    std::snprintf(out.error, sizeof out.error, "%s", error.c_str());
+    control.abort.store(1, std::memory_order_release);
+    out.state.store(kFailed, std::memory_order_release);
+  } else {
+    out.state.store(kDone, std::memory_order_release);
+  }
+  // exit (not _exit) so that libraries with a daemon (iceoryx) deregister; the parent flushed
+  // its streams before fork and keeps its objects on its own stack, which exit() leaves alone.
+  std::exit(0);
+}
+
+std::string describe_status(const std::string& who, int status) {
+  if (WIFSIGNALED(status)) {
+    return who + " killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    return who + " exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  return {};
+}
+
+// Forks one process per program (in the order given: receivers first is the natural order),
+// waits for all of them and kills them when the measurement hangs, when one failed and the rest
+// did not follow within kFailureGrace, or when the driving sides finished and the rest did not
+// within kDrainGrace.
+ForkedRun run_sides(const std::vector<SideProgram>& programs, ControlBlock& control,
+                    const HarnessOptions& options) {
+  if (programs.size() > kMaxSides) throw std::runtime_error("too many sides for one measurement");
+  const auto sides = static_cast<std::uint32_t>(programs.size());
+  std::fflush(nullptr);
+  std::cout.flush();
+  std::cerr.flush();
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < programs.size(); ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      const int saved = errno;
+      for (const pid_t started : pids) kill(started, SIGKILL);
+      for (const pid_t started : pids) waitpid(started, nullptr, 0);
+      throw std::runtime_error(std::string("fork: ") + std::strerror(saved));
+    }
+    if (pid == 0) run_side(programs[i], control, i, sides);
+    pids.push_back(pid);
+  }
+
+  const auto started = Clock::now();
+  const auto timeout = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.timeout_seconds + options.duration_seconds));
+  ForkedRun run;
+  run.exits.resize(programs.size());
+  std::size_t running = programs.size();
+  std::size_t driving = static_cast<std::size_t>(
+      std::count_if(programs.begin(), programs.end(), [](const auto& p) { return p.drives; }));
+  bool timed_out = false;
+  Clock::time_point failure_seen{};
+  Clock::time_point finish_seen{};
+  while (running > 0) {
+    const auto now = Clock::now();
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      SideExit& side = run.exits[i];
+      if (side.exited || wait4(pids[i], &side.status, WNOHANG, &side.usage) != pids[i]) continue;
+      side.exited = true;
+      --running;
+      const bool failed = side.status != 0 || control.sides[i].state.load() != kDone;
+      if (failed && failure_seen == Clock::time_point{}) failure_seen = now;
+      if (!failed && programs[i].drives && --driving == 0) finish_seen = now;
+    }
+    if (running == 0) break;
+    if (control.abort.load(std::memory_order_acquire) != 0 && failure_seen == Clock::time_point{}) {
+      failure_seen = now;
+    }
+    const auto since = [&](Clock::time_point seen, Clock::duration grace) {
+      return seen != Clock::time_point{} && now - seen > grace;
+    };
+    timed_out = now - started > timeout;
+    if (timed_out || since(failure_seen, kFailureGrace) || since(finish_seen, kDrainGrace)) {
+      for (std::size_t i = 0; i < pids.size(); ++i) {
+        if (!run.exits[i].exited) kill(pids[i], SIGKILL);
+      }
+      for (std::size_t i = 0; i < pids.size(); ++i) {
+        SideExit& side = run.exits[i];
+        if (side.exited) continue;
+        wait4(pids[i], &side.status, 0, &side.usage);
+        side.exited = true;
+        side.killed = true;
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  run.wall_s = seconds_between(started, Clock::now());
+
+  if (timed_out) run.errors.push_back("timed out: a side hung and was killed");
+  for (std::size_t i = 0; i < programs.size(); ++i) {
+    const SideOutcome& outcome = control.sides[i];
+    const std::string& who = programs[i].who;
+    if (outcome.error[0] != '\0') run.errors.push_back(who + ": " + outcome.error);
+    const int state = outcome.state.load();
+    if ((state == kStarting || state == kReady) && !timed_out) {
+      run.errors.push_back(who + " did not finish");
+    }
+    if (run.exits[i].killed) {
+      if (!timed_out) {
+        run.errors.push_back(who +
+                             " did not exit after another side failed or finished and was killed");
+      }
+    } else if (auto e = describe_status(who, run.exits[i].status); !e.empty()) {
+      run.errors.push_back(e);
+    }
+  }
+  return run;
+}
+
+// CPU time a side got over the measurement's wall time (fork to exit): far below the wall time
+// for a spinning transport means the machine was busy and the figures are pessimistic.
+double cpu_seconds(const rusage& usage) {
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+int core_for(const HarnessOptions& options, std::size_t position) {
+  return options.cores.empty() ? 0 : options.cores[position % options.cores.size()];
+}
+
+bool keep_going(const HarnessOptions& options, std::uint64_t done, std::uint64_t warmup,
+                Clock::time_point now, Clock::time_point deadline) {
+  if (options.messages > 0) return done < warmup + options.messages;
   // Past the deadline, still make sure a few hundred measured messages exist.
   return done < warmup + 256 || now < deadline;
 }
 
-std::string stream_producer(Endpoint& endpoint, const Plan& plan, SideOutcome& out) {
+Clock::time_point deadline_after(Clock::time_point start, const HarnessOptions& options) {
+  return start + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(options.duration_seconds));
+}
+
+// Sends as fast as the transport lets it, as producer `producer` (its index in every stamp), then
+// an end marker whose seq is the count sent.
+std::string stream_producer(Endpoint& endpoint, const HarnessOptions& options,
+                            std::uint32_t producer, SideFigures& out) {
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(plan.options->duration_seconds));
-  const std::uint64_t warmup = plan.options->stream_warmup;
+  const auto deadline = deadline_after(start, options);
+  const std::uint64_t warmup = options.stream_warmup;
+  const std::uint32_t flags = producer_flags(producer);
   std::uint64_t seq = 0;
   auto now = start;
-  while (keep_going(plan, seq, warmup, now, deadline)) {
-    if (auto r = endpoint.send(seq, 0); !r)
+  while (keep_going(options, seq, warmup, now, deadline)) {
+    if (auto r = endpoint.send(seq, flags); !r)
       return "send #" + std::to_string(seq) + ": " + r.error().message;
     ++seq;
-    if (plan.options->inject_gap && seq == warmup / 2) ++seq;  // a message "lost" on purpose
+    if (options.inject_gap && seq == warmup / 2) ++seq;  // a message "lost" on purpose
     if ((seq & 63) == 0) now = Clock::now();  // reading the clock per message would cost ~5%
   }
+  out.seconds = seconds_between(start, Clock::now());
   out.sent = seq;
-  if (auto r = endpoint.send(seq, kFlagEnd); !r) return "send end marker: " + r.error().message;
   out.messages = seq;
+  if (auto r = endpoint.send(seq, flags | kFlagEnd); !r) {
+    return "send end marker: " + r.error().message;
+  }
   return {};
 }
 
-std::string stream_consumer(Endpoint& endpoint, const Plan& plan, SideOutcome& out) {
-  const std::uint64_t warmup = plan.options->stream_warmup;
-  std::uint64_t expected = 0;
+// Receives until every one of `producers` sent its end marker, checking each producer's sequence
+// numbers on their own: complete, in order, intact. The clock runs from the warm-up's last
+// message to the last end marker.
+std::string stream_subscriber(Endpoint& endpoint, const HarnessOptions& options,
+                              std::uint32_t producers, SideFigures& out) {
+  const std::uint64_t warmup = options.stream_warmup;
+  std::vector<std::uint64_t> expected(producers, 0);
+  std::vector<bool> ended(producers, false);
+  std::uint32_t still_sending = producers;
   std::uint64_t received = 0;
   Clock::time_point first{};
-  for (;;) {
+  while (still_sending > 0) {
     auto r = endpoint.receive();
     if (!r) return "receive after " + std::to_string(received) + " messages: " + r.error().message;
     const Stamp stamp = *r;
-    if (!stamp.intact) {
+    const std::uint32_t producer = producer_of(stamp.flags);
+    if (!stamp.intact || producer >= producers) {  // naming no producer of this run: corrupt too
       ++out.corrupt;
       continue;
     }
+    std::uint64_t& next = expected[producer];
     if (stamp.flags & kFlagEnd) {
-      const auto end = Clock::now();
-      out.sent = stamp.seq;
-      if (stamp.seq > expected) out.lost += stamp.seq - expected;
-      out.messages = received;
-      if (received > warmup) {
-        out.seconds = seconds_between(first, end);
+      if (ended[producer]) {
+        ++out.out_of_order;  // a second end marker
+        continue;
       }
-      return {};
+      ended[producer] = true;
+      --still_sending;
+      out.sent += stamp.seq;
+      if (stamp.seq > next) out.lost += stamp.seq - next;
+      next = std::max(next, stamp.seq);  // anything of this producer after its end is misordered
+      continue;
     }
-    if (stamp.seq == expected) {
-      ++expected;
-    } else if (stamp.seq > expected) {
-      out.lost += stamp.seq - expected;
-      expected = stamp.seq + 1;
+    if (stamp.seq == next && !ended[producer]) {
+      ++next;
+    } else if (stamp.seq > next && !ended[producer]) {
+      out.lost += stamp.seq - next;
+      next = stamp.seq + 1;
     } else {
       ++out.out_of_order;
     }
     ++received;
     if (received == warmup) first = Clock::now();
   }
+  const auto end = Clock::now();
+  out.messages = received;
+  if (received > warmup) out.seconds = seconds_between(first, end);
+  return {};
 }
 
-std::string pingpong_client(Endpoint& endpoint, const Plan& plan, SideOutcome& out) {
-  const std::uint64_t warmup = plan.options->pingpong_warmup;
+std::string pingpong_client(Endpoint& endpoint, const HarnessOptions& options, SideFigures& out) {
+  const std::uint64_t warmup = options.pingpong_warmup;
   std::vector<std::uint64_t> samples;
-  samples.reserve(plan.options->messages > 0
-                      ? std::min<std::uint64_t>(plan.options->messages, kMaxLatencySamples)
+  samples.reserve(options.messages > 0
+                      ? std::min<std::uint64_t>(options.messages, kMaxLatencySamples)
                       : std::min<std::size_t>(kMaxLatencySamples, 1u << 20));
   const auto start = Clock::now();
   // Warm-up counts against the duration so slow transports still finish on time.
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(plan.options->duration_seconds));
+  const auto deadline = deadline_after(start, options);
   std::uint64_t seq = 0;
   auto now = start;
-  while (keep_going(plan, seq, warmup, now, deadline) && samples.size() < kMaxLatencySamples) {
+  while (keep_going(options, seq, warmup, now, deadline) && samples.size() < kMaxLatencySamples) {
     const auto before = Clock::now();
     if (auto r = endpoint.send(seq, 0); !r)
       return "send ping #" + std::to_string(seq) + ": " + r.error().message;
@@ -192,7 +425,7 @@ std::string pingpong_client(Endpoint& endpoint, const Plan& plan, SideOutcome& o
   return {};
 }
 
-std::string pingpong_server(Endpoint& endpoint, SideOutcome& out) {
+std::string pingpong_server(Endpoint& endpoint, SideFigures& out) {
   std::uint64_t expected = 0;
   for (;;) {
     auto r = endpoint.receive();
@@ -213,202 +446,245 @@ std::string pingpong_server(Endpoint& endpoint, SideOutcome& out) {
   }
 }
 
-[[noreturn]] void run_side(Link& link, Side side, const Plan& plan, ControlBlock& control,
-                           int core) {
-  SideOutcome& out = side == Side::kA ? control.a : control.b;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed bench leaves no spinning side behind
-  // Highest CFS weight when allowed: on a shared machine the measured pair should get its two
-  // cores rather than a time slice among compilers (a transport that yields would otherwise be
-  // charged a whole slice per yield). With sched_autogroup a nice value only counts inside the
-  // session, so each side gets a session of its own and raises that group's weight. Best
-  // effort; the report records each side's CPU time so a starved measurement shows.
-  (void)setsid();
-  if (std::FILE* group = std::fopen("/proc/self/autogroup", "w")) {
-    std::fputs("-20", group);
-    std::fclose(group);
-  }
-  (void)setpriority(PRIO_PROCESS, 0, -20);
-  std::string error = pin_to_core(core);
-  if (error.empty()) {
-    try {
-      auto opened = link.open(side);
-      if (!opened) {
-        error = "open: " + opened.error().message;
-      } else if (!wait_for_peer(control)) {
-        error = "the other side did not get ready";
-      } else {
-        Endpoint& endpoint = **opened;
-        if (plan.pattern == Pattern::kStream) {
-          error = side == Side::kA ? stream_producer(endpoint, plan, out)
-                                   : stream_consumer(endpoint, plan, out);
-        } else {
-          error = side == Side::kA ? pingpong_client(endpoint, plan, out)
-                                   : pingpong_server(endpoint, out);
-        }
-        opened->reset();  // close before exit, as a real program would
-      }
-    } catch (const std::exception& e) {
-      error = std::string("exception: ") + e.what();
-    }
-  }
-  if (!error.empty()) {
-    set_error(out, error);
-    control.abort.store(1, std::memory_order_release);
-    out.state.store(kFailed, std::memory_order_release);
-  } else {
-    out.state.store(kDone, std::memory_order_release);
-  }
-  // exit (not _exit) so that libraries with a daemon (iceoryx) deregister; the parent flushed
-  // its streams before fork and keeps its objects on its own stack, which exit() leaves alone.
-  std::exit(0);
+std::function<Result<std::unique_ptr<Endpoint>>()> opener(Link& link, Side side) {
+  return [&link, side] { return link.open(side); };
 }
 
-std::string describe_status(const char* who, int status) {
-  if (WIFSIGNALED(status)) {
-    return std::string(who) + " killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-           strsignal(WTERMSIG(status)) + ")";
+// How errors name a side: "side A" / "side B" in a pair, "producer 2" / "subscriber 0" in a group.
+enum class Naming : std::uint8_t { kPair, kGroup };
+std::string side_name(Naming naming, Side side, std::uint32_t index) {
+  if (naming == Naming::kPair) return side == Side::kA ? "side A" : "side B";
+  return (side == Side::kA ? "producer " : "subscriber ") + std::to_string(index);
+}
+
+// A stream of `shape` on a prepared link, forked, run and verified; the figures as the sides
+// reported them. Producers take the first cores, subscribers the next (round-robin); the
+// subscribers are forked first so that they wait rather than the producers.
+struct StreamRun {
+  ForkedRun forked;
+  std::vector<SideFigures> producers;
+  std::vector<SideFigures> subscribers;
+  std::vector<int> producer_cores;
+  std::vector<int> subscriber_cores;
+};
+
+StreamRun run_stream(Link& link, const GroupShape& shape, const HarnessOptions& options,
+                     Naming naming) {
+  StreamRun run;
+  std::vector<SideProgram> programs;
+  for (std::uint32_t i = 0; i < shape.subscribers; ++i) {
+    const int core = core_for(options, shape.producers + i);
+    run.subscriber_cores.push_back(core);
+    programs.push_back({side_name(naming, Side::kB, i), core, false, opener(link, Side::kB),
+                        [&options, producers = shape.producers](Endpoint& e, SideFigures& out) {
+                          return stream_subscriber(e, options, producers, out);
+                        }});
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    return std::string(who) + " exited with status " + std::to_string(WEXITSTATUS(status));
+  for (std::uint32_t i = 0; i < shape.producers; ++i) {
+    const int core = core_for(options, i);
+    run.producer_cores.push_back(core);
+    programs.push_back({side_name(naming, Side::kA, i), core, true, opener(link, Side::kA),
+                        [&options, i](Endpoint& e, SideFigures& out) {
+                          return stream_producer(e, options, i, out);
+                        }});
   }
-  return {};
+  SharedControl control;
+  run.forked = run_sides(programs, *control, options);
+  for (std::uint32_t i = 0; i < shape.subscribers; ++i) {
+    run.subscribers.push_back(control->sides[i].figures);
+  }
+  for (std::uint32_t i = 0; i < shape.producers; ++i) {
+    run.producers.push_back(control->sides[shape.subscribers + i].figures);
+  }
+  return run;
+}
+
+std::uint64_t measured_messages(const SideFigures& subscriber, const HarnessOptions& options) {
+  return subscriber.messages > options.stream_warmup ? subscriber.messages - options.stream_warmup
+                                                     : 0;
+}
+
+double subscriber_rate(const SideFigures& subscriber, const HarnessOptions& options) {
+  return subscriber.seconds > 0
+             ? static_cast<double>(measured_messages(subscriber, options)) / subscriber.seconds
+             : 0.0;
+}
+
+// One subscriber's figures, and what is wrong with them (each error prefixed with `prefix`).
+// The count and timing checks only run when the processes themselves did not fail: their error
+// already says what happened.
+nlohmann::json subscriber_result(const SideFigures& s, std::uint64_t producers_sent,
+                                 std::size_t message_size, const HarnessOptions& options,
+                                 bool sides_ok, const std::string& prefix,
+                                 std::vector<std::string>& errors) {
+  const auto measured = measured_messages(s, options);
+  if (sides_ok && s.sent != producers_sent) {
+    errors.push_back(prefix + "end markers announced " + std::to_string(s.sent) +
+                     " messages, producers sent " + std::to_string(producers_sent));
+  }
+  if (sides_ok && (measured == 0 || s.seconds <= 0.0)) {
+    errors.push_back(prefix + "too few messages to time (" + std::to_string(s.messages) + ")");
+  }
+  if (s.lost != 0 || s.out_of_order != 0 || s.corrupt != 0) {
+    errors.push_back(prefix + "verification: " + std::to_string(s.lost) + " lost, " +
+                     std::to_string(s.out_of_order) + " out of order, " +
+                     std::to_string(s.corrupt) + " corrupt");
+  }
+  const double rate = subscriber_rate(s, options);
+  return {{"messages", s.messages},
+          {"measured_messages", measured},
+          {"seconds", s.seconds},
+          {"msgs_per_s", rate},
+          {"mb_per_s", rate * static_cast<double>(message_size) / 1e6},
+          {"lost", s.lost},
+          {"out_of_order", s.out_of_order},
+          {"corrupt", s.corrupt}};
+}
+
+std::uint64_t total_sent(const StreamRun& run) {
+  std::uint64_t sent = 0;
+  for (const auto& p : run.producers) sent += p.sent;
+  return sent;
+}
+
+nlohmann::json pair_stream(Link& link, std::size_t message_size, const HarnessOptions& options) {
+  const StreamRun run = run_stream(link, GroupShape{}, options, Naming::kPair);
+  std::vector<std::string> errors = run.forked.errors;
+  nlohmann::json result = subscriber_result(run.subscribers.front(), total_sent(run), message_size,
+                                            options, run.forked.errors.empty(), "", errors);
+  // Programs were forked subscriber first: exits[0] is side B, exits[1] side A.
+  const SideExit& b = run.forked.exits[0];
+  const SideExit& a = run.forked.exits[1];
+  result["wall_s"] = run.forked.wall_s;
+  result["cpu_s"] = {{"a", cpu_seconds(a.usage)}, {"b", cpu_seconds(b.usage)}};
+  result["involuntary_switches"] = {{"a", a.usage.ru_nivcsw}, {"b", b.usage.ru_nivcsw}};
+  result["verified"] = errors.empty();
+  result["errors"] = errors;
+  return result;
+}
+
+nlohmann::json pair_pingpong(Link& link, const HarnessOptions& options) {
+  // B (the server) first: a side waiting for the other is the natural order.
+  const std::vector<SideProgram> programs = {
+      {"side B", core_for(options, 1), false, opener(link, Side::kB),
+       [](Endpoint& e, SideFigures& out) { return pingpong_server(e, out); }},
+      {"side A", core_for(options, 0), true, opener(link, Side::kA),
+       [&options](Endpoint& e, SideFigures& out) { return pingpong_client(e, options, out); }}};
+  SharedControl control;
+  const ForkedRun run = run_sides(programs, *control, options);
+  const SideFigures& b = control->sides[0].figures;
+  const SideFigures& a = control->sides[1].figures;
+  std::vector<std::string> errors = run.errors;
+  nlohmann::json result;
+  result["wall_s"] = run.wall_s;
+  result["cpu_s"] = {{"a", cpu_seconds(run.exits[1].usage)},
+                     {"b", cpu_seconds(run.exits[0].usage)}};
+  result["involuntary_switches"] = {{"a", run.exits[1].usage.ru_nivcsw},
+                                    {"b", run.exits[0].usage.ru_nivcsw}};
+  result["round_trips"] = a.messages;
+  result["samples"] = a.samples;
+  result["rtt_p50_ns"] = a.p50;
+  result["rtt_p99_ns"] = a.p99;
+  result["rtt_mean_ns"] = a.mean;
+  result["rtt_min_ns"] = a.min;
+  result["rtt_max_ns"] = a.max;
+  const std::uint64_t mismatched = a.out_of_order + b.out_of_order;
+  const std::uint64_t corrupt = a.corrupt + b.corrupt;
+  result["mismatched"] = mismatched;
+  result["corrupt"] = corrupt;
+  if (errors.empty() && b.messages != a.messages) {
+    errors.push_back("server answered " + std::to_string(b.messages) + " pings, client sent " +
+                     std::to_string(a.messages));
+  }
+  if (errors.empty() && a.samples == 0) errors.push_back("no round trip measured");
+  if (mismatched != 0 || corrupt != 0) {
+    errors.push_back("verification: " + std::to_string(mismatched) + " mismatched, " +
+                     std::to_string(corrupt) + " corrupt");
+  }
+  result["verified"] = errors.empty();
+  result["errors"] = errors;
+  return result;
+}
+
+nlohmann::json side_usage(const SideExit& exit, int core) {
+  return {{"core", core},
+          {"cpu_s", cpu_seconds(exit.usage)},
+          {"involuntary_switches", exit.usage.ru_nivcsw}};
 }
 
 }  // namespace
 
 nlohmann::json run_measurement(Link& link, Pattern pattern, std::size_t message_size,
                                const HarnessOptions& options) {
-  void* page = mmap(nullptr, sizeof(ControlBlock), PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page == MAP_FAILED) throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
-  auto* control = new (page) ControlBlock();
-  const Plan plan{pattern, &options};
+  return pattern == Pattern::kStream ? pair_stream(link, message_size, options)
+                                     : pair_pingpong(link, options);
+}
 
-  std::fflush(nullptr);
-  std::cout.flush();
-  std::cerr.flush();
-  const pid_t pid_b = fork();  // B first: a consumer or server waiting is the natural order
-  if (pid_b < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid_b == 0) run_side(link, Side::kB, plan, *control, options.cores.b);
-  const pid_t pid_a = fork();
-  if (pid_a < 0) {
-    kill(pid_b, SIGKILL);
-    waitpid(pid_b, nullptr, 0);
-    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+nlohmann::json run_group_measurement(Link& link, const GroupShape& shape, std::size_t message_size,
+                                     const HarnessOptions& options) {
+  if (shape.producers < 1 || shape.subscribers < 1 || shape.producers > kMaxGroupMembers ||
+      shape.subscribers > kMaxGroupMembers) {
+    throw std::invalid_argument("a group needs 1.." + std::to_string(kMaxGroupMembers) +
+                                " producers and subscribers");
   }
-  if (pid_a == 0) run_side(link, Side::kA, plan, *control, options.cores.a);
+  const StreamRun run = run_stream(link, shape, options, Naming::kGroup);
+  std::vector<std::string> errors = run.forked.errors;
+  const bool sides_ok = run.forked.errors.empty();
+  const std::uint64_t sent = total_sent(run);
 
-  // Wait for both, killing them when the measurement hangs or one side gave up long ago.
-  const auto started = Clock::now();
-  const auto timeout = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(options.timeout_seconds + options.duration_seconds));
-  int status_a = 0, status_b = 0;
-  rusage usage_a{}, usage_b{};
-  bool done_a = false, done_b = false, timed_out = false;
-  Clock::time_point abort_seen{};
-  while (!done_a || !done_b) {
-    if (!done_a && wait4(pid_a, &status_a, WNOHANG, &usage_a) == pid_a) done_a = true;
-    if (!done_b && wait4(pid_b, &status_b, WNOHANG, &usage_b) == pid_b) done_b = true;
-    if (done_a && done_b) break;
-    const auto now = Clock::now();
-    const bool abort = control->abort.load(std::memory_order_acquire) != 0 || done_a || done_b;
-    if (abort && abort_seen == Clock::time_point{}) abort_seen = now;
-    const bool hung = now - started > timeout;
-    const bool straggler = abort_seen != Clock::time_point{} && now - abort_seen > kFailureGrace;
-    if (hung || straggler) {
-      timed_out = hung;
-      if (!done_a) kill(pid_a, SIGKILL);
-      if (!done_b) kill(pid_b, SIGKILL);
-      if (!done_a) waitpid(pid_a, &status_a, 0);
-      if (!done_b) waitpid(pid_b, &status_b, 0);
-      if (!done_a) status_a = -1;
-      if (!done_b) status_b = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  nlohmann::json subscribers = nlohmann::json::array();
+  double aggregate = 0.0;
+  double slowest = 0.0;
+  std::uint64_t lost = 0, out_of_order = 0, corrupt = 0;
+  for (std::uint32_t i = 0; i < shape.subscribers; ++i) {
+    const SideFigures& s = run.subscribers[i];
+    nlohmann::json side = subscriber_result(s, sent, message_size, options, sides_ok,
+                                            "subscriber " + std::to_string(i) + ": ", errors);
+    side.update(side_usage(run.forked.exits[i], run.subscriber_cores[i]));
+    const double rate = side["msgs_per_s"];
+    aggregate += rate;
+    slowest = i == 0 ? rate : std::min(slowest, rate);
+    lost += s.lost;
+    out_of_order += s.out_of_order;
+    corrupt += s.corrupt;
+    subscribers.push_back(std::move(side));
+  }
+  nlohmann::json producers = nlohmann::json::array();
+  double publish_rate = 0.0;
+  for (std::uint32_t i = 0; i < shape.producers; ++i) {
+    const SideFigures& p = run.producers[i];
+    const double rate = p.seconds > 0 ? static_cast<double>(p.sent) / p.seconds : 0.0;
+    publish_rate += rate;
+    nlohmann::json side = {{"sent", p.sent}, {"seconds", p.seconds}, {"msgs_per_s", rate}};
+    side.update(side_usage(run.forked.exits[shape.subscribers + i], run.producer_cores[i]));
+    producers.push_back(std::move(side));
   }
 
-  std::vector<std::string> errors;
-  if (timed_out) errors.push_back("timed out: a side hung and was killed");
-  for (const auto* side : {&control->a, &control->b}) {
-    const char* who = side == &control->a ? "side A" : "side B";
-    if (side->error[0] != '\0') errors.push_back(std::string(who) + ": " + side->error);
-    if (side->state.load() == kStarting || side->state.load() == kReady) {
-      if (!timed_out) errors.push_back(std::string(who) + " did not finish");
-    }
-  }
-  if (status_a == -1 || status_b == -1) {
-    if (!timed_out) errors.push_back("a side did not exit after the other failed and was killed");
-  } else {
-    if (auto e = describe_status("side A", status_a); !e.empty()) errors.push_back(e);
-    if (auto e = describe_status("side B", status_b); !e.empty()) errors.push_back(e);
-  }
+  std::vector<int> cores = run.producer_cores;
+  cores.insert(cores.end(), run.subscriber_cores.begin(), run.subscriber_cores.end());
+  std::vector<int> distinct = cores;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
 
-  const double wall = seconds_between(started, Clock::now());
   nlohmann::json result;
-  // CPU time each side got over the measurement's wall time (fork to exit): far below 1.0 for a
-  // spinning transport means the machine was busy and the figures are pessimistic.
-  const auto cpu = [](const rusage& u) {
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-  };
-  result["wall_s"] = wall;
-  result["cpu_s"] = {{"a", cpu(usage_a)}, {"b", cpu(usage_b)}};
-  result["involuntary_switches"] = {{"a", usage_a.ru_nivcsw}, {"b", usage_b.ru_nivcsw}};
-  const SideOutcome& a = control->a;
-  const SideOutcome& b = control->b;
-  if (pattern == Pattern::kStream) {
-    const double seconds = b.seconds;
-    const auto measured =
-        b.messages > options.stream_warmup ? b.messages - options.stream_warmup : 0;
-    if (errors.empty() && b.sent != a.sent) {
-      errors.push_back("end marker announced " + std::to_string(b.sent) +
-                       " messages, producer sent " + std::to_string(a.sent));
-    }
-    if (errors.empty() && (measured == 0 || seconds <= 0.0)) {
-      errors.push_back("too few messages to time (" + std::to_string(b.messages) + ")");
-    }
-    result["messages"] = b.messages;
-    result["measured_messages"] = measured;
-    result["seconds"] = seconds;
-    const double rate = seconds > 0 ? static_cast<double>(measured) / seconds : 0.0;
-    result["msgs_per_s"] = rate;
-    result["mb_per_s"] = rate * static_cast<double>(message_size) / 1e6;
-    result["lost"] = b.lost;
-    result["out_of_order"] = b.out_of_order;
-    result["corrupt"] = b.corrupt;
-    const bool clean = b.lost == 0 && b.out_of_order == 0 && b.corrupt == 0;
-    if (!clean) {
-      errors.push_back("verification: " + std::to_string(b.lost) + " lost, " +
-                       std::to_string(b.out_of_order) + " out of order, " +
-                       std::to_string(b.corrupt) + " corrupt");
-    }
-  } else {
-    result["round_trips"] = a.messages;
-    result["samples"] = a.samples;
-    result["rtt_p50_ns"] = a.p50;
-    result["rtt_p99_ns"] = a.p99;
-    result["rtt_mean_ns"] = a.mean;
-    result["rtt_min_ns"] = a.min;
-    result["rtt_max_ns"] = a.max;
-    const std::uint64_t mismatched = a.out_of_order + b.out_of_order;
-    const std::uint64_t corrupt = a.corrupt + b.corrupt;
-    result["mismatched"] = mismatched;
-    result["corrupt"] = corrupt;
-    if (errors.empty() && b.messages != a.messages) {
-      errors.push_back("server answered " + std::to_string(b.messages) + " pings, client sent " +
-                       std::to_string(a.messages));
-    }
-    if (errors.empty() && a.samples == 0) errors.push_back("no round trip measured");
-    if (mismatched != 0 || corrupt != 0) {
-      errors.push_back("verification: " + std::to_string(mismatched) + " mismatched, " +
-                       std::to_string(corrupt) + " corrupt");
-    }
-  }
+  result["producers"] = shape.producers;
+  result["subscribers"] = shape.subscribers;
+  result["message_size"] = message_size;
+  result["cores"] = cores;  // producers, then subscribers
+  result["cores_shared"] = distinct.size() < cores.size();
+  result["wall_s"] = run.forked.wall_s;
+  result["aggregate_msgs_per_s"] = aggregate;
+  result["per_subscriber_msgs_per_s"] = aggregate / shape.subscribers;
+  result["slowest_subscriber_msgs_per_s"] = slowest;
+  result["producer_msgs_per_s"] = publish_rate;
+  result["messages_sent"] = sent;
+  result["lost"] = lost;
+  result["out_of_order"] = out_of_order;
+  result["corrupt"] = corrupt;
+  result["producer_sides"] = producers;
+  result["subscriber_sides"] = subscribers;
   result["verified"] = errors.empty();
   result["errors"] = errors;
-  control->~ControlBlock();
-  munmap(page, sizeof(ControlBlock));
   return result;
 }
 

@@ -20,6 +20,22 @@ inline constexpr std::uint32_t kStampMagic = 0x1b5c0000u;
 inline constexpr std::uint32_t kStampMagicMask = 0xffff0000u;
 inline constexpr std::uint32_t kFlagEnd = 0x1u;     // last message; its seq is the count sent
 inline constexpr std::uint32_t kFlagFilled = 0x2u;  // the body is filled with fill_byte(seq)
+// Fan-in: the sending producer's index in bits 8..15 of the flags, so that a subscriber of
+// several producers checks each producer's sequence numbers on their own. Producer 0 (the only
+// one of every pair measurement) leaves the flags as they were.
+inline constexpr std::uint32_t kProducerShift = 8;
+inline constexpr std::uint32_t kProducerMask = 0xff00u;
+inline constexpr std::uint32_t kMaxStampProducers = (kProducerMask >> kProducerShift) + 1;
+static_assert((kProducerMask & kStampMagicMask) == 0 &&
+                  (kProducerMask & (kFlagEnd | kFlagFilled)) == 0,
+              "the producer index shares the flags with nothing else");
+
+inline std::uint32_t producer_flags(std::uint32_t producer) {
+  return (producer << kProducerShift) & kProducerMask;
+}
+inline std::uint32_t producer_of(std::uint32_t flags) {
+  return (flags & kProducerMask) >> kProducerShift;
+}
 
 struct Stamp {
   bool intact = false;  // header and trailer agree with each other and with the size received

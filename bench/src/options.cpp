@@ -1,4 +1,5 @@
 // Command-line flags of the bench (shared by ipcmesh-bench and `ipcmeshctl bench`).
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -55,6 +56,23 @@ std::size_t parse_size(const std::string& text) {
   return size;
 }
 
+// A count of producers or subscribers in one group measurement.
+std::uint32_t parse_group_size(const std::string& flag, const std::string& text,
+                               std::uint32_t minimum) {
+  std::size_t used = 0;
+  unsigned long value = 0;
+  try {
+    value = std::stoul(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < minimum || value > kMaxGroupMembers) {
+    throw std::invalid_argument(flag + ": '" + text + "' is not a number in " +
+                                std::to_string(minimum) + ".." + std::to_string(kMaxGroupMembers));
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
 double parse_positive(const std::string& flag, const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
@@ -76,7 +94,8 @@ std::string bench_usage(const std::string& program) {
   std::ostringstream out;
   out << "Usage: " << program << " [options]\n"
       << "Side-by-side IPC benchmark: round-trip latency (ping-pong) and one-way streaming\n"
-      << "throughput between two processes pinned to different cores, every message verified.\n\n"
+      << "throughput between two processes pinned to different cores, then 64 B fan-out\n"
+      << "(1 -> N subscribers) and fan-in (N -> 1); every message verified.\n\n"
       << "Options:\n"
       << "  --sizes LIST        message sizes, e.g. 64,1K,8K,64K (default; K = 1024)\n"
       << "  --transports LIST   comma-separated subset of:\n                      ";
@@ -96,6 +115,11 @@ std::string bench_usage(const std::string& program) {
       << "  --quiet             no progress lines on stderr\n"
       << "  --inject-gap        self-check: skip one sequence number per stream, which must\n"
       << "                      make the run fail verification (exit 1)\n"
+      << "  --fanout LIST       fan-out: one producer to each number of subscribers in LIST,\n"
+      << "                      every subscriber receiving every 64 B message (default 1,2,4,8)\n"
+      << "  --fanin N           fan-in: N producers to one subscriber (default 4)\n"
+      << "  --no-fanout         skip the fan-out and fan-in measurements\n"
+      << "  --plot-out FILE     write an SVG chart of the fan-out curve to FILE\n"
       << "  -h, --help          this text\n\n"
       << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
       << "1 a verification failed, 2 usage or setup error.\n";
@@ -157,11 +181,31 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
       options.inject_gap = true;
     } else if (arg == "--quiet") {
       options.progress = false;
+    } else if (arg == "--fanout") {
+      options.fanout_subscribers.clear();
+      for (const auto& part : split(value())) {
+        options.fanout_subscribers.push_back(parse_group_size(arg, part, 1));
+      }
+      if (options.fanout_subscribers.empty()) throw std::invalid_argument("--fanout: empty list");
+      // Ascending and once each: the table and the chart read left to right.
+      std::sort(options.fanout_subscribers.begin(), options.fanout_subscribers.end());
+      options.fanout_subscribers.erase(
+          std::unique(options.fanout_subscribers.begin(), options.fanout_subscribers.end()),
+          options.fanout_subscribers.end());
+    } else if (arg == "--fanin") {
+      options.fanin_producers = parse_group_size(arg, value(), 2);
+    } else if (arg == "--no-fanout") {
+      options.fanout = false;
+    } else if (arg == "--plot-out") {
+      options.plot_out = value();
     } else {
       throw std::invalid_argument("unknown option '" + arg + "' (see --help)");
     }
   }
   if (options.quick && !duration_given) options.duration_seconds = 0.1;
+  if (!options.fanout && !options.plot_out.empty()) {
+    throw std::invalid_argument("--plot-out charts the fan-out measurements: drop --no-fanout");
+  }
   return options;
 }
 

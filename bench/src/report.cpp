@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -11,6 +13,7 @@
 namespace ipcmesh::bench {
 namespace {
 
+constexpr const char* kFloor = "spsc-floor";
 constexpr const char* kShm = "ipcmesh-shm";
 constexpr const char* kShmBusy = "ipcmesh-shm-busy";
 constexpr const char* kMqueue = "posix-mqueue";
@@ -73,11 +76,25 @@ std::string format_mb(std::optional<double> mb) {
   return fixed(*mb, *mb >= 100 ? 0 : 1) + " MB/s";
 }
 
+// A required factor: "15.0x", "2.0x", and "0.25x" rather than a rounded "0.2x".
+std::string format_required_factor(double value) {
+  const bool one_digit = std::round(value * 10) == value * 10;
+  return fixed(value, one_digit ? 1 : 2) + "x";
+}
+
 std::string format_ratio(const nlohmann::json& row, const char* reference, const char* key) {
   if (!row.contains("ratios")) return "-";
   const auto value = number(row["ratios"][reference], key);
   if (!value) return "-";
   return fixed(*value, *value >= 10 ? 1 : 2) + "x";
+}
+
+// The fraction of the floor a row reaches, as a percentage ("42%").
+std::string format_of_floor(const nlohmann::json& row) {
+  if (!row.contains("ratios")) return "-";
+  const auto value = number(row["ratios"][kFloor], "throughput");
+  if (!value) return "-";
+  return fixed(*value * 100.0, *value >= 0.1 ? 0 : 1) + "%";
 }
 
 std::string pad(const std::string& text, std::size_t width, bool right = true) {
@@ -99,6 +116,102 @@ nlohmann::json target(std::string id, std::string description, std::optional<dou
     t["pass"] = nullptr;
   }
   return t;
+}
+
+// A target on the ratio of one transport's figure to a reference transport's at the same size.
+struct RatioTarget {
+  const char* id;
+  const char* description;
+  const char* transport;
+  const char* reference;
+  std::size_t size;
+  const char* key;  // "msgs_per_s" (stream, higher is better) or "rtt_p50_ns" (ping-pong)
+  double required;
+  bool at_least;
+};
+
+nlohmann::json ratio_target(const nlohmann::json& report, const RatioTarget& spec) {
+  const bool rate = std::string(spec.key) == "msgs_per_s";
+  const char* pattern = rate ? "stream" : "ping_pong";
+  const auto value = figure(report, spec.transport, spec.size, spec.key);
+  const auto reference = figure(report, spec.reference, spec.size, spec.key);
+  const auto format = [&](std::optional<double> v) {
+    return rate ? format_rate(v) + " msgs/s" : format_ns(v);
+  };
+  std::optional<double> ratio;
+  std::string note;
+  if (value && reference && *reference > 0) {
+    ratio = *value / *reference;
+    note = format(value) + " vs " + format(reference);
+  } else {
+    note = !value ? missing_reason(find_row(report, spec.transport, spec.size), pattern,
+                                   spec.transport, spec.size)
+                  : missing_reason(find_row(report, spec.reference, spec.size), pattern,
+                                   spec.reference, spec.size);
+  }
+  return target(spec.id, spec.description, ratio, spec.required, spec.at_least, "x", note);
+}
+
+std::string format_target_value(double value, const std::string& unit, bool required) {
+  if (unit == "x") return required ? format_required_factor(value) : fixed(value, 2) + "x";
+  if (unit == "ns") return format_ns(value);
+  return format_mb(value);
+}
+
+std::string verdict_text(const std::string& status) {
+  if (status == "failed") return "FAILED";
+  if (status == "partial") return "partial";
+  return "yes";
+}
+
+// The second table: per transport, each fan-out shape then the fan-in one. A transport that runs
+// none of them for one reason gets one line.
+void render_group_table(const nlohmann::json& fanout, std::ostringstream& out) {
+  if (!fanout.value("enabled", false)) return;
+  const std::string size = format_size(fanout.value("message_size", std::size_t{64}));
+  out << "\nFan-out and fan-in: " << size
+      << " streaming, every subscriber receives every message of every producer\n";
+  out << "(sides pinned round-robin to cores " << fanout["cores"].dump()
+      << ", producers first: with more sides than cores they share cores)\n";
+  out << pad("transport", 18, false) << pad("shape", 9, false) << pad("sum msgs/s", 11)
+      << pad("per sub", 10) << pad("producer", 10) << pad("prod vs 1 sub", 15) << "  verified\n";
+  std::map<std::string, std::vector<const nlohmann::json*>> by_transport;
+  std::vector<std::string> order;
+  for (const auto& row : fanout["rows"]) {
+    const std::string name = row["transport"];
+    if (by_transport[name].empty()) order.push_back(name);
+    by_transport[name].push_back(&row);
+  }
+  for (const auto& name : order) {
+    const auto& rows = by_transport[name];
+    const std::string first_reason = rows.front()->value("reason", "");
+    const bool none_ran = std::all_of(rows.begin(), rows.end(), [&](const nlohmann::json* row) {
+      return (*row)["status"] == "not_run" && row->value("reason", "") == first_reason;
+    });
+    if (none_ran) {
+      out << pad(name, 18, false) << pad("all", 9, false) << "not run: " << first_reason << "\n";
+      continue;
+    }
+    bool first = true;
+    for (const auto* row : rows) {
+      out << pad(first ? name : "", 18, false);
+      first = false;
+      out << pad(std::to_string((*row)["producers"].get<unsigned>()) + " -> " +
+                     std::to_string((*row)["subscribers"].get<unsigned>()),
+                 9, false);
+      const std::string status = (*row)["status"];
+      if (status == "not_run") {
+        out << "not run: " << row->value("reason", "") << "\n";
+        continue;
+      }
+      const auto cost = number(*row, "producer_rate_vs_1_subscriber");
+      out << pad(format_rate(number(*row, "aggregate_msgs_per_s")), 11)
+          << pad(format_rate(number(*row, "per_subscriber_msgs_per_s")), 10)
+          << pad(format_rate(number(*row, "producer_msgs_per_s")), 10)
+          << pad(cost ? fixed(*cost, 2) + "x" : "-", 15) << "  " << verdict_text(status) << "\n";
+      for (const auto& e : (*row)["errors"]) out << "    ! " << e.get<std::string>() << "\n";
+    }
+  }
 }
 
 }  // namespace
@@ -152,7 +265,7 @@ void add_ratios(nlohmann::json& report) {
   for (auto& row : report["results"]) {
     const std::size_t size = row["size_bytes"];
     nlohmann::json ratios;
-    for (const char* reference : {kMqueue, kIceoryx, kIceoryxPoll}) {
+    for (const char* reference : {kFloor, kMqueue, kIceoryx, kIceoryxPoll}) {
       const auto ref_rate = figure(report, reference, size, "msgs_per_s");
       const auto ref_rtt = figure(report, reference, size, "rtt_p50_ns");
       const auto rate = number(row, "msgs_per_s");
@@ -175,22 +288,10 @@ nlohmann::json evaluate_targets(const nlohmann::json& report) {
   constexpr std::size_t k64Ki = 65536;
 
   // 1. 64 B streaming >= 15x raw mqueue.
-  {
-    const auto shm = figure(report, kShm, k64, "msgs_per_s");
-    const auto mq = figure(report, kMqueue, k64, "msgs_per_s");
-    std::optional<double> ratio;
-    std::string note;
-    if (shm && mq && *mq > 0) {
-      ratio = *shm / *mq;
-      note = format_rate(shm) + " msgs/s vs " + format_rate(mq) + " msgs/s";
-    } else {
-      note = !shm ? missing_reason(find_row(report, kShm, k64), "stream", kShm, k64)
-                  : missing_reason(find_row(report, kMqueue, k64), "stream", kMqueue, k64);
-    }
-    targets.push_back(target("shm_64B_throughput_vs_mqueue",
-                             "64 B streaming throughput of ipcmesh-shm >= 15x posix-mqueue", ratio,
-                             15.0, true, "x", note));
-  }
+  targets.push_back(
+      ratio_target(report, {"shm_64B_throughput_vs_mqueue",
+                            "64 B streaming throughput of ipcmesh-shm >= 15x posix-mqueue", kShm,
+                            kMqueue, k64, "msgs_per_s", 15.0, true}));
   // 2. 64 B streaming >= 2x iceoryx: judged against the faster iceoryx variant (strict).
   {
     const auto shm = figure(report, kShm, k64, "msgs_per_s");
@@ -225,22 +326,10 @@ nlohmann::json evaluate_targets(const nlohmann::json& report) {
                              true, "x", note));
   }
   // 3. 64 B round trip p50, default mode, no worse than mqueue.
-  {
-    const auto shm = figure(report, kShm, k64, "rtt_p50_ns");
-    const auto mq = figure(report, kMqueue, k64, "rtt_p50_ns");
-    std::optional<double> ratio;
-    std::string note;
-    if (shm && mq && *mq > 0) {
-      ratio = *shm / *mq;
-      note = format_ns(shm) + " vs " + format_ns(mq);
-    } else {
-      note = !shm ? missing_reason(find_row(report, kShm, k64), "ping_pong", kShm, k64)
-                  : missing_reason(find_row(report, kMqueue, k64), "ping_pong", kMqueue, k64);
-    }
-    targets.push_back(target("shm_64B_rtt_p50_default_vs_mqueue",
-                             "64 B round-trip p50 of ipcmesh-shm (default mode) <= posix-mqueue's",
-                             ratio, 1.0, false, "x", note));
-  }
+  targets.push_back(
+      ratio_target(report, {"shm_64B_rtt_p50_default_vs_mqueue",
+                            "64 B round-trip p50 of ipcmesh-shm (default mode) <= posix-mqueue's",
+                            kShm, kMqueue, k64, "rtt_p50_ns", 1.0, false}));
   // 4. 64 B round trip p50, busy-poll mode, <= 1.5 us.
   {
     const auto busy = figure(report, kShmBusy, k64, "rtt_p50_ns");
@@ -263,12 +352,55 @@ nlohmann::json evaluate_targets(const nlohmann::json& report) {
                              "64 KiB streaming throughput of ipcmesh-shm >= 20 GB/s", mb, 20000.0,
                              true, "MB/s", note));
   }
+  // 6. 64 B streaming >= a quarter of the floor: what the channel's guarantees (many producers,
+  // broadcast cursors, crash safety, sleeping consumers) may cost on top of a bare SPSC ring.
+  targets.push_back(ratio_target(
+      report, {"shm_64B_throughput_vs_floor",
+               "64 B streaming throughput of ipcmesh-shm >= 0.25x spsc-floor (bare SPSC ring)",
+               kShm, kFloor, k64, "msgs_per_s", 0.25, true}));
   return targets;
+}
+
+void summarize_group_row(nlohmann::json& row) {
+  const auto& m = row["measurement"];
+  const std::string status = m.value("status", "not_run");
+  for (const char* key :
+       {"aggregate_msgs_per_s", "per_subscriber_msgs_per_s", "producer_msgs_per_s"}) {
+    row[key] = status == "ok" && m.contains(key) ? m[key] : nlohmann::json(nullptr);
+  }
+  row["status"] = status;
+  row["verified"] = status == "not_run" ? nlohmann::json(nullptr) : nlohmann::json(status == "ok");
+  row["errors"] = m.contains("errors") ? m["errors"] : nlohmann::json::array();
+  if (status == "not_run") row["reason"] = m.value("reason", "");
+}
+
+void add_group_costs(nlohmann::json& report) {
+  if (!report.contains("fanout")) return;
+  auto& rows = report["fanout"]["rows"];
+  for (auto& row : rows) {
+    row["producer_rate_vs_1_subscriber"] = nullptr;
+    if (row["kind"] != "fan-out") continue;
+    const auto rate = number(row, "producer_msgs_per_s");
+    for (const auto& base : rows) {
+      if (base["transport"] != row["transport"] || base["kind"] != "fan-out" ||
+          base["subscribers"] != 1) {
+        continue;
+      }
+      const auto base_rate = number(base, "producer_msgs_per_s");
+      if (rate && base_rate && *base_rate > 0)
+        row["producer_rate_vs_1_subscriber"] = *rate / *base_rate;
+    }
+  }
 }
 
 bool report_verified(const nlohmann::json& report) {
   for (const auto& row : report["results"]) {
     if (row.value("status", "") == "failed") return false;
+  }
+  if (report.contains("fanout")) {
+    for (const auto& row : report["fanout"]["rows"]) {
+      if (row.value("status", "") == "failed") return false;
+    }
   }
   return true;
 }
@@ -298,8 +430,8 @@ std::string render_table(const nlohmann::json& report) {
   for (const auto& [size, rows] : by_size) {
     out << "\n" << format_size(size) << " messages\n";
     out << pad("transport", 18, false) << pad("rtt p50", 11) << pad("rtt p99", 11)
-        << pad("msgs/s", 10) << pad("throughput", 12) << pad("x mqueue", 10) << pad("x iceoryx", 10)
-        << pad("x iox-poll", 11) << pad("rtt x mq", 10) << "  verified\n";
+        << pad("msgs/s", 10) << pad("throughput", 12) << pad("of floor", 9) << pad("x mqueue", 10)
+        << pad("x iceoryx", 10) << pad("x iox-poll", 11) << pad("rtt x mq", 10) << "  verified\n";
     for (const auto* row : rows) {
       const std::string name = (*row)["transport"];
       out << pad(name, 18, false);
@@ -311,14 +443,11 @@ std::string render_table(const nlohmann::json& report) {
       out << pad(format_ns(number(*row, "rtt_p50_ns")), 11)
           << pad(format_ns(number(*row, "rtt_p99_ns")), 11)
           << pad(format_rate(number(*row, "msgs_per_s")), 10)
-          << pad(format_mb(number(*row, "mb_per_s")), 12)
+          << pad(format_mb(number(*row, "mb_per_s")), 12) << pad(format_of_floor(*row), 9)
           << pad(format_ratio(*row, kMqueue, "throughput"), 10)
           << pad(format_ratio(*row, kIceoryx, "throughput"), 10)
           << pad(format_ratio(*row, kIceoryxPoll, "throughput"), 11)
-          << pad(format_ratio(*row, kMqueue, "rtt_p50"), 10) << "  "
-          << (status == "failed"    ? "FAILED"
-              : status == "partial" ? "partial"
-                                    : "yes")
+          << pad(format_ratio(*row, kMqueue, "rtt_p50"), 10) << "  " << verdict_text(status)
           << "\n";
       for (const auto& e : (*row)["errors"]) out << "    ! " << e.get<std::string>() << "\n";
       for (const char* pattern : {"ping_pong", "stream"}) {
@@ -328,6 +457,8 @@ std::string render_table(const nlohmann::json& report) {
       }
     }
   }
+
+  if (report.contains("fanout")) render_group_table(report["fanout"], out);
 
   out << "\nTargets (measured in this run):\n";
   int met = 0;
@@ -339,16 +470,10 @@ std::string render_table(const nlohmann::json& report) {
     if (t["pass"].is_boolean()) {
       verdict = t["pass"].get<bool>() ? "PASS" : "MISSED";
       if (t["pass"].get<bool>()) ++met;
-      const double value = t["measured"];
       const std::string unit = t["unit"];
-      measured = unit == "x"    ? fixed(value, 2) + "x"
-                 : unit == "ns" ? format_ns(value)
-                                : format_mb(value);
-      measured += " (need " + t["comparison"].get<std::string>() + " " +
-                  (unit == "x"    ? fixed(t["required"].get<double>(), 1) + "x"
-                   : unit == "ns" ? format_ns(t["required"].get<double>())
-                                  : format_mb(t["required"].get<double>())) +
-                  ")";
+      measured = format_target_value(t["measured"], unit, false) + " (need " +
+                 t["comparison"].get<std::string>() + " " +
+                 format_target_value(t["required"], unit, true) + ")";
     }
     out << "  [" << pad(verdict, 12, false) << "] " << t["description"].get<std::string>();
     if (!measured.empty()) out << ": " << measured;

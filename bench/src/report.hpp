@@ -15,9 +15,22 @@ std::string format_size(std::size_t bytes);
 // figures (null when the measurement did not run or failed), "verified" and "errors".
 void summarize_row(nlohmann::json& row);
 
-// Adds "ratios" to every row: throughput and rtt p50 relative to posix-mqueue, iceoryx and
+// Adds "ratios" to every row: throughput and rtt p50 relative to spsc-floor (the machine's floor:
+// a throughput ratio is the fraction of the floor reached), posix-mqueue, iceoryx and
 // iceoryx-poll of the same size (null when either side has no figure).
 void add_ratios(nlohmann::json& report);
+
+// Adds to a fan-out / fan-in row ({"transport", "kind", "producers", "subscribers",
+// "measurement"}) its status, the flat figures "aggregate_msgs_per_s",
+// "per_subscriber_msgs_per_s" and "producer_msgs_per_s" (null unless the measurement ran and was
+// verified), "verified" and "errors".
+void summarize_group_row(nlohmann::json& row);
+
+// Adds "producer_rate_vs_1_subscriber" to every fan-out row: the producer's publish rate at N
+// subscribers over its rate at 1 subscriber, same transport (1.0: a subscriber costs the
+// producer nothing; 1/N: each costs as much as the first). Null for fan-in rows and when either
+// figure is missing.
+void add_group_costs(nlohmann::json& report);
 
 // The targets, each {"id", "description", "measured", "required", "pass", "note"};
 // "pass" is null when the figures needed were not measured.

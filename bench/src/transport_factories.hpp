@@ -10,6 +10,8 @@
 
 namespace ipcmesh::bench {
 
+// The reference row: a bare SPSC ring, the machine's floor (not a product).
+std::unique_ptr<Transport> make_spsc_floor_transport();
 std::unique_ptr<Transport> make_posix_mqueue_transport();
 std::unique_ptr<Transport> make_unix_seqpacket_transport();
 std::unique_ptr<Transport> make_tcp_loopback_transport();

@@ -22,8 +22,10 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "iceoryx_hoofs/log/logmanager.hpp"
+#include "iceoryx_posh/iceoryx_posh_deployment.hpp"
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
@@ -40,6 +42,8 @@ constexpr auto kRouDiStartTimeout = std::chrono::seconds(15);
 constexpr auto kRouDiStopTimeout = std::chrono::seconds(10);
 constexpr auto kConnectTimeout = std::chrono::seconds(20);
 constexpr std::uint64_t kQueueCapacity = 256;  // iceoryx's maximum subscriber queue
+constexpr bool kOneToManyOnly =
+    std::is_same_v<iox::build::CommunicationPolicy, iox::build::OneToManyPolicy>;
 
 #ifdef IPCMESH_BENCH_ROUDI
 constexpr const char* kRouDiPath = IPCMESH_BENCH_ROUDI;
@@ -298,6 +302,15 @@ class IceoryxTransport final : public Transport {
                       : "iceoryx 2.0 untyped pub/sub, loan/publish, subscriber waits on a WaitSet";
   }
   std::string start(const std::vector<std::size_t>& sizes) override { return roudi_->start(sizes); }
+  // A publisher delivers every sample to each of its subscribers (up to 256). Several publishers
+  // may offer one service unless iceoryx was built 1:n only (ONE_TO_MANY_ONLY); Debian's 2.0.3
+  // is built n:m (CommunicationPolicy in iceoryx_posh_deployment.hpp).
+  std::string group_limitation(const GroupShape& shape) const override {
+    if (shape.producers > 1 && kOneToManyOnly) {
+      return "this iceoryx is built 1:n only (ONE_TO_MANY_ONLY): one publisher per service";
+    }
+    return {};
+  }
   Result<std::unique_ptr<Link>> prepare(const LinkSpec& spec) override {
     return std::make_unique<IceoryxLink>(spec, busy_poll_);
   }

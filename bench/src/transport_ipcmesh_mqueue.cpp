@@ -73,6 +73,10 @@ class WrapperTransport final : public Transport {
     return "ipcmesh MessageQueue wrapper (RAII mq_*), one queue per direction";
   }
 
+  std::string group_limitation(const GroupShape& shape) const override {
+    return queue_group_limitation(shape);
+  }
+
   Result<std::unique_ptr<Link>> prepare(const LinkSpec& spec) override {
     const int count = spec.pattern == Pattern::kPingPong ? 2 : 1;
     long depth = bench_queue_depth(spec.message_size, count);

@@ -3,12 +3,21 @@
 // two channels (ping a->b, pong b->a). Policy Block, so nothing may be lost.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "ipcmesh/shm_channel.hpp"
 #include "transport.hpp"
 #include "transport_factories.hpp"
 
 namespace ipcmesh::bench {
 namespace {
+
+// Producer and subscriber table sizes: 4 in every pair measurement, more when a fan-out or fan-in
+// needs them. Not more than needed: the publisher scans the subscriber table, so a larger one
+// would change the pair's figures.
+std::uint32_t table_size(std::uint32_t members) {
+  return std::max<std::uint32_t>(4, members);
+}
 
 class ShmEndpoint final : public Endpoint {
  public:
@@ -53,8 +62,13 @@ class ShmEndpoint final : public Endpoint {
 class ShmLink final : public Link {
  public:
   ShmLink(std::vector<ShmChannel> channels, std::size_t size, std::uint64_t ring, WaitMode mode,
-          bool fill)
-      : channels_(std::move(channels)), size_(size), ring_(ring), mode_(mode), fill_(fill) {}
+          bool fill, GroupShape group)
+      : channels_(std::move(channels)),
+        size_(size),
+        ring_(ring),
+        mode_(mode),
+        fill_(fill),
+        group_(group) {}
 
   Result<std::unique_ptr<Endpoint>> open(Side side) override {
     // A publishes on channel 0 (a->b) and subscribes to channel 1 (b->a); B the reverse.
@@ -94,6 +108,8 @@ class ShmLink final : public Link {
   nlohmann::json config() const override {
     return {{"ring_bytes", ring_},
             {"channels", channels_.size()},
+            {"max_subscribers", table_size(group_.subscribers)},
+            {"max_producers", table_size(group_.producers)},
             {"policy", "Block"},
             {"wait_mode", mode_ == WaitMode::kBusyPoll ? "BusyPoll" : "SpinThenSleep"},
             {"api", "zero-copy loan/commit, receive/release"}};
@@ -105,6 +121,7 @@ class ShmLink final : public Link {
   std::uint64_t ring_;
   WaitMode mode_;
   bool fill_;
+  GroupShape group_;
 };
 
 class ShmTransport final : public Transport {
@@ -118,6 +135,10 @@ class ShmTransport final : public Transport {
                : "ipcmesh shm channel, default WaitMode::kSpinThenSleep, zero-copy loan/commit";
   }
 
+  // A broadcast log with a producer table: any number of publishers and subscribers (up to the
+  // table sizes prepare() sets), every subscriber reading every record under Block.
+  std::string group_limitation(const GroupShape&) const override { return {}; }
+
   Result<std::unique_ptr<Link>> prepare(const LinkSpec& spec) override {
     const std::uint64_t ring = ring_bytes_for(spec.message_size);
     std::vector<ShmChannel> channels;
@@ -128,8 +149,8 @@ class ShmTransport final : public Transport {
       options.capacity_bytes = ring;
       options.max_message_size = static_cast<std::uint32_t>(spec.message_size);
       options.policy = SlowConsumerPolicy::kBlock;
-      options.max_subscribers = 4;
-      options.max_producers = 4;
+      options.max_subscribers = table_size(spec.group.subscribers);
+      options.max_producers = table_size(spec.group.producers);
       options.mode = 0600;
       ShmChannel::unlink(options.name);  // a leftover of a killed run
       auto channel = ShmChannel::create(options);
@@ -138,7 +159,7 @@ class ShmTransport final : public Transport {
     }
     return std::make_unique<ShmLink>(std::move(channels), spec.message_size, ring,
                                      busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kSpinThenSleep,
-                                     spec.fill_payload);
+                                     spec.fill_payload, spec.group);
   }
 
  private:

@@ -116,6 +116,10 @@ class PosixQueueTransport final : public Transport {
     return "raw POSIX message queue (mq_send/mq_receive), one queue per direction";
   }
 
+  std::string group_limitation(const GroupShape& shape) const override {
+    return queue_group_limitation(shape);
+  }
+
   Result<std::unique_ptr<Link>> prepare(const LinkSpec& spec) override {
     const int queues = spec.pattern == Pattern::kPingPong ? 2 : 1;
     long depth = bench_queue_depth(spec.message_size, queues);

@@ -34,6 +34,8 @@ std::unique_ptr<Transport> make_unavailable_transport(std::string name, std::str
 
 std::vector<std::unique_ptr<Transport>> make_transports() {
   std::vector<std::unique_ptr<Transport>> transports;
+  // The floor first: every other row is read as a fraction of it.
+  transports.push_back(make_spsc_floor_transport());
 #ifdef IPCMESH_BENCH_HAVE_SHM
   transports.push_back(make_ipcmesh_shm_transport(false));
   transports.push_back(make_ipcmesh_shm_transport(true));
@@ -67,6 +69,11 @@ std::vector<std::unique_ptr<Transport>> make_transports() {
       "iceoryx-poll", "iceoryx 2.0 untyped pub/sub, busy polling", no_iceoryx));
 #endif
   return transports;
+}
+
+std::string queue_group_limitation(const GroupShape& shape) {
+  if (shape.subscribers > 1) return "a queue delivers each message to one reader";
+  return {};
 }
 
 std::uint64_t ring_bytes_for(std::size_t message_size) {

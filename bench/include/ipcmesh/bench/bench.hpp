@@ -3,7 +3,9 @@
 //
 // One run measures, for each message size and transport, the round-trip latency (ping-pong) and
 // the one-way streaming throughput between two forked processes pinned to different cores, with
-// every message verified (sequence number in the payload: no loss, in order).
+// every message verified (sequence number in the payload: no loss, in order); then, for the
+// transports that can, 64 B fan-out (one producer, N subscribers that each receive every
+// message) and fan-in (N producers, one subscriber).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +31,10 @@ struct BenchOptions {
   bool fill_payload = false;                  // every message body written and checked byte by byte
   bool inject_gap = false;  // self-check: producers skip one sequence number, so every stream
                             // row must fail verification (proves the check is live)
+  bool fanout = true;       // the fan-out and fan-in measurements (--no-fanout skips them)
+  std::vector<std::uint32_t> fanout_subscribers = {1, 2, 4, 8};  // one producer -> N subscribers
+  std::uint32_t fanin_producers = 4;                             // N producers -> one subscriber
+  std::string plot_out;  // write an SVG chart of the fan-out curve to this file
 };
 
 // Every transport the bench knows, in report order.
@@ -46,8 +52,12 @@ std::string bench_usage(const std::string& program);
 // rows with the reason.
 nlohmann::json run_benchmarks(const BenchOptions& options);
 
-// The human-readable table of a report.
+// The human-readable tables of a report: the main table per size, then fan-out and fan-in.
 std::string render_table(const nlohmann::json& report);
+
+// An SVG line chart of the report's fan-out curve: x the number of subscribers, y per-subscriber
+// msgs/s, one line per transport that has figures. Plain SVG text, no plotting dependency.
+std::string render_fanout_svg(const nlohmann::json& report);
 
 // True when every measurement that ran was verified (no lost, reordered or corrupt message and
 // no crashed or hung process).

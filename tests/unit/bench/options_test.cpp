@@ -1,0 +1,53 @@
+// The fan-out flags: parsed, validated, and their defaults what `make bench` runs.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ipcmesh/bench/bench.hpp"
+
+namespace ipcmesh::bench {
+namespace {
+
+BenchOptions parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "ipcmesh-bench");
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  bool help = false;
+  return parse_bench_options(static_cast<int>(argv.size()), argv.data(), help);
+}
+
+TEST(BenchOptions, FanOutOneTwoFourEightAndFourToOneByDefault) {
+  const auto options = parse({});
+  EXPECT_TRUE(options.fanout);
+  EXPECT_EQ(options.fanout_subscribers, (std::vector<std::uint32_t>{1, 2, 4, 8}));
+  EXPECT_EQ(options.fanin_producers, 4u);
+  EXPECT_EQ(options.plot_out, "");
+}
+
+TEST(BenchOptions, FanOutListIsSortedOnceEach) {
+  const auto options = parse({"--fanout", "8,1,2,8", "--fanin=3", "--plot-out", "f.svg"});
+  EXPECT_EQ(options.fanout_subscribers, (std::vector<std::uint32_t>{1, 2, 8}));
+  EXPECT_EQ(options.fanin_producers, 3u);
+  EXPECT_EQ(options.plot_out, "f.svg");
+  EXPECT_FALSE(parse({"--no-fanout"}).fanout);
+}
+
+TEST(BenchOptions, RejectsGroupsTheHarnessCannotRun) {
+  EXPECT_THROW(parse({"--fanout", "0"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--fanout", "33"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--fanout", "2x"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--fanin", "1"}), std::invalid_argument);  // that is the 1 -> 1 case
+  EXPECT_THROW(parse({"--no-fanout", "--plot-out", "f.svg"}), std::invalid_argument);
+}
+
+TEST(BenchOptions, KnowsTheFloorTransport) {
+  EXPECT_EQ(parse({"--transports", "spsc-floor,ipcmesh-shm"}).transports.size(), 2u);
+  const auto names = transport_names();
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "spsc-floor");  // first in report order: the rows are read against it
+}
+
+}  // namespace
+}  // namespace ipcmesh::bench
