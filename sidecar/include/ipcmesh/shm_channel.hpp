@@ -268,6 +268,9 @@ class Subscriber {
   Subscriber() = default;
   void detach() noexcept;
   Result<void> advance_to(std::uint64_t next);
+  void publish_cursor();
+  void flush_delivered();
+  void wake_blocked_producers();
   // True: look at the ring again (perhaps a new generation); false: the deadline passed.
   Result<bool> wait_for_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
   // Rule G3: true once on the next generation, false while the closed one still holds records.
@@ -279,7 +282,10 @@ class Subscriber {
   int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
-  std::uint64_t cursor_ = 0;     // position of the next record to read
+  std::uint64_t cursor_ = 0;              // position of the next record to read
+  std::uint64_t published_cursor_ = 0;    // what the slot says (rule S1: published per batch)
+  std::uint64_t unflushed_messages_ = 0;  // delivered, not yet added to the slot's counters
+  std::uint64_t unflushed_bytes_ = 0;
   std::uint64_t held_next_ = 0;  // cursor after the held view, 0 when none is held
   std::uint64_t missed_reported_ = 0;
   std::uint64_t missed_earlier_ = 0;  // missed in generations this subscriber has left

@@ -32,6 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr std::uint64_t kPublishEveryMessages = 64;  // rule S1
 constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
 constexpr auto kProducerSleepSlice = std::chrono::milliseconds(10);
@@ -67,7 +68,9 @@ struct DecodedAt {
 Result<shm::RecordView> read_record(const Segment& segment, std::uint64_t position) {
   RecordHeader& record = segment.record_at(position);
   const std::uint64_t stored = record.position.load(std::memory_order_acquire);
-  if (stored != position) return make_error(ErrorCode::kNotFound, "record not committed");
+  // An empty message: the spinning subscriber hits this on every poll, and a longer text would
+  // allocate each time.
+  if (stored != position) return make_error(ErrorCode::kNotFound, "");
   const std::uint32_t length_type = record.length_type.load(std::memory_order_relaxed);
   const std::uint32_t check = record.check.load(std::memory_order_relaxed);
   return shm::decode_record(position, length_type, check, stored, segment.header);
@@ -878,6 +881,7 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
   if (!attached) return tl::unexpected(attached.error());
   Subscriber subscriber;
   subscriber.cursor_ = start_subscriber_slot(*segment, attached->slot, false);
+  subscriber.published_cursor_ = subscriber.cursor_;
   subscriber.link_ = channel.link_;
   subscriber.segment_ = std::move(segment);
   subscriber.options_ = options;
@@ -894,6 +898,9 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       options_(other.options_),
       slot_(other.slot_),
       cursor_(other.cursor_),
+      published_cursor_(other.published_cursor_),
+      unflushed_messages_(other.unflushed_messages_),
+      unflushed_bytes_(other.unflushed_bytes_),
       held_next_(other.held_next_),
       missed_reported_(other.missed_reported_),
       missed_earlier_(other.missed_earlier_),
@@ -936,13 +943,18 @@ std::uint64_t Subscriber::gaps() const {
   return gaps_;
 }
 
+// Rule S1: under Block and DropNewest the shared cursor (and the delivered counters) are
+// published once per batch, not per message: when this subscriber has caught up (the next record
+// is not committed yet), every 64 messages, when the unpublished bytes reach a sixteenth of the
+// ring, and always before it waits for data (publish_cursor in receive). A stale cursor only makes
+// producers more careful (rule R3). DropOldest publishes every release: its CAS is how a subscriber
+// learns that a producer pushed it (rule D1).
 Result<void> Subscriber::advance_to(std::uint64_t next) {
   const Segment& segment = *segment_;
-  SubscriberSlot& mine = segment.subscriber(slot_);
-  ControlBlock& control = segment.control();
-  Result<void> outcome;
   if (segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest)) {
+    SubscriberSlot& mine = segment.subscriber(slot_);
     std::uint64_t expected = cursor_;
+    Result<void> outcome;
     if (mine.cursor.compare_exchange_strong(expected, next, std::memory_order_seq_cst)) {
       cursor_ = next;
     } else {
@@ -951,23 +963,55 @@ Result<void> Subscriber::advance_to(std::uint64_t next) {
           ErrorCode::kOverrun,
           "channel " + segment.name + ": the message was overwritten while held (DropOldest)");
     }
-  } else {
-    cursor_ = next;
-    // seq_cst store + seq_cst load: a Dekker pair with a producer going to sleep on a full
-    // ring (rule W2).
-    mine.cursor.store(next, std::memory_order_seq_cst);
+    flush_delivered();
+    wake_blocked_producers();
+    return outcome;
   }
+  cursor_ = next;
+  const bool caught_up =
+      segment.record_at(cursor_).position.load(std::memory_order_relaxed) != cursor_;
+  if (caught_up || unflushed_messages_ >= kPublishEveryMessages ||
+      cursor_ - published_cursor_ >= segment.header.capacity / 16) {
+    publish_cursor();
+  }
+  return {};
+}
+
+void Subscriber::publish_cursor() {
+  if (published_cursor_ == cursor_) return;
+  SubscriberSlot& mine = segment_->subscriber(slot_);
+  published_cursor_ = cursor_;
+  // seq_cst store + seq_cst load: a Dekker pair with a producer going to sleep on a full ring
+  // (rule W2). Once per batch, so its cost does not matter.
+  mine.cursor.store(cursor_, std::memory_order_seq_cst);
+  flush_delivered();
+  wake_blocked_producers();
+}
+
+// The delivered counters are this subscriber's own words; written once per batch, they keep the
+// slot's cache line out of the producers' way.
+void Subscriber::flush_delivered() {
+  if (unflushed_messages_ == 0) return;
+  SubscriberSlot& mine = segment_->subscriber(slot_);
+  mine.delivered_messages.store(
+      mine.delivered_messages.load(std::memory_order_relaxed) + unflushed_messages_,
+      std::memory_order_relaxed);
+  mine.delivered_bytes.store(
+      mine.delivered_bytes.load(std::memory_order_relaxed) + unflushed_bytes_,
+      std::memory_order_relaxed);
+  unflushed_messages_ = 0;
+  unflushed_bytes_ = 0;
+}
+
+void Subscriber::wake_blocked_producers() {
+  ControlBlock& control = segment_->control();
   if (control.blocked_producers.load(std::memory_order_seq_cst) != 0) wake(control.space_futex);
-  return outcome;
 }
 
 Result<void> Subscriber::release() {
   if (held_next_ == 0) return {};
-  SubscriberSlot& mine = segment_->subscriber(slot_);
-  mine.delivered_messages.store(mine.delivered_messages.load(std::memory_order_relaxed) + 1,
-                                std::memory_order_relaxed);
-  mine.delivered_bytes.store(mine.delivered_bytes.load(std::memory_order_relaxed) + held_size_,
-                             std::memory_order_relaxed);
+  ++unflushed_messages_;
+  unflushed_bytes_ += held_size_;
   const std::uint64_t next = std::exchange(held_next_, 0);
   return advance_to(next);
 }
@@ -1025,6 +1069,9 @@ Result<bool> Subscriber::leave_closed_generation(std::uint64_t tail, Clock::time
   lock_fd_ = attached->lock_fd;
   slot_ = attached->slot;
   cursor_ = cursor;
+  published_cursor_ = cursor;
+  unflushed_messages_ = 0;
+  unflushed_bytes_ = 0;
   held_next_ = 0;
   missed_reported_ = 0;
   stuck_since_ = {};
@@ -1146,6 +1193,7 @@ Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
     if (options_.cancel != nullptr && options_.cancel->load(std::memory_order_acquire)) {
       return make_error(ErrorCode::kCancelled, "channel " + segment.name + ": receive cancelled");
     }
+    publish_cursor();  // rule S1: a waiting subscriber never holds producers back
     auto waited = wait_for_data(deadline, has_deadline);
     if (!waited) return tl::unexpected(waited.error());
     if (!*waited) {

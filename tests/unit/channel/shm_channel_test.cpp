@@ -147,6 +147,34 @@ TEST(ShmChannel, BlockedPublisherResumesWhenTheSubscriberCatchesUp) {
   producer.join();
 }
 
+// Proves rule S1: while a subscriber has more to read it publishes its cursor and delivered
+// counters once per 64 messages (producers see a stale, lower cursor, which only makes them more
+// careful); once it has caught up, everything it released is published.
+TEST(ShmChannel, SubscriberPublishesItsCursorPerBatchAndWhenCaughtUp) {
+  auto channel = ShmChannel::create(options_for("batch"));
+  ASSERT_TRUE(channel);
+  auto sub = Subscriber::attach(*channel);
+  auto pub = Publisher::attach(*channel);
+  ASSERT_TRUE(sub && pub);
+  for (std::uint64_t i = 0; i < 100; ++i) ASSERT_TRUE(pub->publish(bytes_of(i, 32)));
+  const auto delivered = [&] { return channel->stats().subscribers.at(0).delivered_messages; };
+  const auto receive = [&](std::uint64_t count) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto view = sub->receive(1s);
+      ASSERT_TRUE(view) << view.error().message;
+      ASSERT_TRUE(sub->release());
+    }
+  };
+  receive(10);
+  EXPECT_EQ(delivered(), 0u);
+  EXPECT_GT(channel->stats().subscribers.at(0).lag_bytes, 90u * 32u);
+  receive(54);
+  EXPECT_EQ(delivered(), 64u);
+  receive(36);
+  EXPECT_EQ(delivered(), 100u);
+  EXPECT_EQ(channel->stats().subscribers.at(0).lag_bytes, 0u);
+}
+
 // Proves: DropNewest refuses the new message with kWouldBlock and counts the refusal.
 TEST(ShmChannel, DropNewestRejectsWhenFullAndCountsIt) {
   auto channel =
