@@ -111,7 +111,7 @@ class ShmLink final : public Link {
             {"max_subscribers", table_size(group_.subscribers)},
             {"max_producers", table_size(group_.producers)},
             {"policy", "Block"},
-            {"wait_mode", mode_ == WaitMode::kBusyPoll ? "BusyPoll" : "SpinThenSleep"},
+            {"wait_mode", mode_ == WaitMode::kBusyPoll ? "BusyPoll" : "Adaptive"},
             {"api", "zero-copy loan/commit, receive/release"}};
   }
 
@@ -130,9 +130,8 @@ class ShmTransport final : public Transport {
 
   std::string_view name() const override { return busy_poll_ ? "ipcmesh-shm-busy" : "ipcmesh-shm"; }
   std::string_view description() const override {
-    return busy_poll_
-               ? "ipcmesh shm channel, WaitMode::kBusyPoll, zero-copy loan/commit"
-               : "ipcmesh shm channel, default WaitMode::kSpinThenSleep, zero-copy loan/commit";
+    return busy_poll_ ? "ipcmesh shm channel, WaitMode::kBusyPoll, zero-copy loan/commit"
+                      : "ipcmesh shm channel, default WaitMode::kAdaptive, zero-copy loan/commit";
   }
 
   // A broadcast log with a producer table: any number of publishers and subscribers (up to the
@@ -158,7 +157,7 @@ class ShmTransport final : public Transport {
       channels.push_back(std::move(*channel));
     }
     return std::make_unique<ShmLink>(std::move(channels), spec.message_size, ring,
-                                     busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kSpinThenSleep,
+                                     busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kAdaptive,
                                      spec.fill_payload, spec.group);
   }
 

@@ -32,6 +32,7 @@ namespace ipcmesh {
 namespace shm {
 struct Segment;     // the mapped segment (internal)
 class ChannelLink;  // the segment a handle and its publishers and subscribers use now (internal)
+class SpinBudget;   // how long an adaptive subscriber spins (internal)
 }  // namespace shm
 
 inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
@@ -212,13 +213,19 @@ class Publisher {
   std::chrono::steady_clock::time_point last_ring_check_{};
 };
 
+// How a subscriber waits for the next message (docs/protocol.md W3 says when to choose which).
 enum class WaitMode : std::uint8_t {
-  kSpinThenSleep,  // default: spin for spin_time, then sleep on the futex
-  kBusyPoll,       // never sleep: lowest latency, one core busy
+  // Default: spins up to spin_time while that pays (most recent spins ended with data), else
+  // sleeps on the futex at once; a spin also ends as soon as it shows that the thread is being
+  // descheduled (a core shared with the producer, a spent CPU quota).
+  kAdaptive,
+  kSpinThenSleep,  // spins spin_time on every wait, then sleeps: low latency, costs CPU
+  kBusyPoll,       // never sleeps: lowest latency, one core busy (pinned, dedicated cores)
 };
 
 struct SubscriberOptions {
-  WaitMode wait_mode = WaitMode::kSpinThenSleep;
+  WaitMode wait_mode = WaitMode::kAdaptive;
+  // The longest spin before sleeping (kAdaptive: the ceiling; kSpinThenSleep: every wait).
   std::chrono::nanoseconds spin_time = std::chrono::microseconds(50);
   // When set, a blocked receive() returns kCancelled once *cancel is true and the subscriber is
   // woken (ShmChannel::wake_all()): lets a daemon block without a timeout and still stop.
@@ -291,6 +298,9 @@ class Subscriber {
   std::uint64_t missed_earlier_ = 0;  // missed in generations this subscriber has left
   std::uint32_t held_size_ = 0;
   std::chrono::steady_clock::time_point stuck_since_{};
+  std::chrono::steady_clock::time_point last_spin_round_{};
+  bool slept_ = false;  // the current wait went to sleep (kAdaptive learns from it)
+  std::unique_ptr<shm::SpinBudget> spin_budget_;  // kAdaptive only
   std::chrono::steady_clock::time_point last_ring_check_{};
   std::uint64_t gaps_ = 0;
   std::uint64_t reattached_ = 0;

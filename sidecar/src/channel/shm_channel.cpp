@@ -15,6 +15,7 @@
 #include "channel/futex.hpp"
 #include "channel/shm_layout.hpp"
 #include "channel/shm_segment.hpp"
+#include "channel/spin_budget.hpp"
 
 namespace ipcmesh {
 
@@ -204,6 +205,22 @@ void retire_producer_counters(ControlBlock& control, ProducerSlot& slot) {
 void wake(std::atomic<std::uint32_t>& futex_word) {
   futex_word.fetch_add(1, std::memory_order_release);
   shm::futex_wake_all(futex_word);
+}
+
+// A committer found sleeping_subscribers != 0 (rule W1). Rule W1b: sleepers that coalesce asked
+// for one wake-up with wake_requested, and a woken one that has not run yet (a shared core) asks
+// nothing, so a fast producer does not make a FUTEX_WAKE per message. A sleeper that does not
+// follow W1b (an older build) shows as more sleepers than coalescing ones and is woken on every
+// commit, as W1 says. Reading coalescing_sleepers before sleeping_subscribers, against sleepers
+// that increment them in the other order, can only overstate the old sleepers.
+void wake_sleepers(ControlBlock& control) {
+  const std::uint32_t coalescing = control.coalescing_sleepers.load(std::memory_order_seq_cst);
+  const std::uint32_t sleeping = control.sleeping_subscribers.load(std::memory_order_seq_cst);
+  if (sleeping > coalescing ||
+      (control.wake_requested.load(std::memory_order_relaxed) != 0 &&
+       control.wake_requested.exchange(0, std::memory_order_seq_cst) != 0)) {
+    wake(control.data_futex);
+  }
 }
 
 // Rule F1: a segment whose size is no longer its header's (a foreign program truncated it) must
@@ -817,7 +834,7 @@ Result<void> Publisher::commit(Loan&& loan) {
   mine.published_bytes.store(mine.published_bytes.load(std::memory_order_relaxed) + loan.size_,
                              std::memory_order_relaxed);
   mine.inflight_position.store(kNoPosition, std::memory_order_release);
-  if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) wake(control.data_futex);
+  if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) wake_sleepers(control);
   return {};
 }
 
@@ -885,6 +902,9 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
   subscriber.link_ = channel.link_;
   subscriber.segment_ = std::move(segment);
   subscriber.options_ = options;
+  if (options.wait_mode == WaitMode::kAdaptive) {
+    subscriber.spin_budget_ = std::make_unique<shm::SpinBudget>(options.spin_time);
+  }
   subscriber.lock_fd_ = attached->lock_fd;
   subscriber.slot_ = attached->slot;
   subscriber.last_ring_check_ = Clock::now();
@@ -906,6 +926,9 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       missed_earlier_(other.missed_earlier_),
       held_size_(other.held_size_),
       stuck_since_(other.stuck_since_),
+      last_spin_round_(other.last_spin_round_),
+      slept_(other.slept_),
+      spin_budget_(std::move(other.spin_budget_)),
       last_ring_check_(other.last_ring_check_),
       gaps_(other.gaps_),
       reattached_(other.reattached_),
@@ -1086,9 +1109,26 @@ Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_dead
   ControlBlock& control = segment.control();
   SubscriberSlot& mine = segment.subscriber(slot_);
   const auto now = Clock::now();
-  if (stuck_since_ == Clock::time_point{}) stuck_since_ = now;
+  if (stuck_since_ == Clock::time_point{}) {
+    stuck_since_ = now;
+    last_spin_round_ = now;
+    slept_ = false;
+  }
   const auto stuck_for = now - stuck_since_;
-  const bool spinning = options_.wait_mode == WaitMode::kBusyPoll || stuck_for < options_.spin_time;
+  bool spinning = false;
+  switch (options_.wait_mode) {
+    case WaitMode::kBusyPoll:
+      spinning = true;
+      break;
+    case WaitMode::kSpinThenSleep:
+      spinning = stuck_for < options_.spin_time;
+      break;
+    case WaitMode::kAdaptive:  // rule W3
+      spinning =
+          stuck_for < spin_budget_->limit() && spin_budget_->keep_spinning(now - last_spin_round_);
+      break;
+  }
+  last_spin_round_ = now;
   const bool out_of_time = has_deadline && now >= deadline;
   // On the way to sleep and on the way out (a caller that only polls with timeout 0 notices
   // too), but not on every spin round: a subscriber spinning at an empty ring leaves the
@@ -1113,11 +1153,14 @@ Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_dead
     }
     return true;
   }
+  slept_ = true;
   if (auto checked = check_ring(now); !checked) return tl::unexpected(checked.error());
   // Rule W1: announce the sleep, re-check, then sleep on the value seen before announcing.
   const std::uint32_t seen = control.data_futex.load(std::memory_order_acquire);
   mine.sleeping.store(1, std::memory_order_relaxed);
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
+  control.coalescing_sleepers.fetch_add(1, std::memory_order_seq_cst);  // rule W1b
+  control.wake_requested.store(1, std::memory_order_seq_cst);
   // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word,
   // and a closer closes the tail before it does (rule G1).
   const std::uint64_t tail = control.tail.load(std::memory_order_seq_cst);
@@ -1141,7 +1184,8 @@ Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_dead
       return tl::unexpected(intact.error());
     }
   }
-  control.sleeping_subscribers.fetch_sub(1, std::memory_order_relaxed);
+  control.coalescing_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  control.sleeping_subscribers.fetch_sub(1, std::memory_order_seq_cst);
   mine.sleeping.store(0, std::memory_order_relaxed);
   return true;
 }
@@ -1159,6 +1203,7 @@ Result<MessageView> Subscriber::receive(std::chrono::nanoseconds timeout) {
         segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
     auto record = read_record(segment, cursor_);
     if (record) {
+      if (spin_budget_ && stuck_since_ != Clock::time_point{}) spin_budget_->on_wait_ended(slept_);
       stuck_since_ = {};
       if (record->type == RecordType::kData) {
         held_next_ = cursor_ + record->record_bytes;

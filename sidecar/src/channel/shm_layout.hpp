@@ -84,6 +84,11 @@ struct alignas(kCacheLine) ControlBlock {
   // Publishers and subscribers that re-attached to this generation from a superseded or replaced
   // one (rule G2/G3). Zero in segments made before the field existed: the word was zero-filled.
   std::atomic<std::uint64_t> reattached;
+  // Rule W1b (coalesced wake-ups): sleepers that follow it, counted here as well as in
+  // sleeping_subscribers, and their request for one FUTEX_WAKE. Zero in segments made before the
+  // fields existed, and for peers that do not know them, which W1 alone keeps correct.
+  alignas(kCacheLine) std::atomic<std::uint32_t> coalescing_sleepers;
+  std::atomic<std::uint32_t> wake_requested;
 };
 static_assert(sizeof(ControlBlock) <= kControlBlockBytes);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -187,7 +192,9 @@ static_assert(offsetof(ControlBlock, state) == 168 && offsetof(ControlBlock, tai
               offsetof(ControlBlock, data_futex) == 256 &&
               offsetof(ControlBlock, space_futex) == 320 && offsetof(ControlBlock, gaps) == 384 &&
               offsetof(ControlBlock, retired_dropped) == 432 &&
-              offsetof(ControlBlock, reattached) == 440);
+              offsetof(ControlBlock, reattached) == 440 &&
+              offsetof(ControlBlock, coalescing_sleepers) == 448 &&
+              offsetof(ControlBlock, wake_requested) == 452);
 static_assert(offsetof(SubscriberSlot, cursor) == 8 &&
               offsetof(SubscriberSlot, delivered_bytes) == 40);
 static_assert(offsetof(ProducerSlot, inflight_position) == 8 &&
