@@ -19,7 +19,7 @@ TEST_LOGS := $(CURDIR)/build-test-logs
 VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION") print $$(i + 1)}' CMakeLists.txt)
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
-	tools tools-cluster demo demo-down bench clean help images images-from-source images-save \
+	tools tools-cluster demo demo-down bench bench-pod clean help images images-from-source images-save \
 	test-images test-chart test-node test-e2e tools-kind e2e-kind test-webhook
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
@@ -54,6 +54,7 @@ help:
 	@echo "make images-from-source  the same images, compiled inside Docker (no toolchain needed)"
 	@echo "make images-save  docker save archives into $(BUILD)/images-save (for containerd or kind)"
 	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
+	@echo "make bench-pod  the bench inside a Pod with a CPU limit (BENCH_POD_CPU, default 500m) on the 'make demo' cluster -> bench/results/pod.json"
 	@echo "make clean      remove the build trees"
 
 $(BUILD)/build.ninja: | deps
@@ -198,6 +199,12 @@ test: deps test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-im
 bench: build
 	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json --plot-out bench/results/fanout.svg
 	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
+
+# The bench in a Pod with a CPU limit, on the running demo cluster (`make demo` first): waiting
+# and throttling where users run the channel (bench/pod/bench-pod.sh).
+BENCH_POD_CPU ?= 500m
+bench-pod:
+	IPCMESH_TOOLS_BIN=$(TOOLS_BIN) bench/pod/bench-pod.sh $(DEMO_DIR) bench/results/pod.json $(BENCH_POD_CPU)
 
 clean:
 	-tests/cluster/control-plane.sh down $(CLUSTER_DIR) >/dev/null 2>&1
