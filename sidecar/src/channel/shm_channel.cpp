@@ -818,14 +818,19 @@ Result<void> Publisher::commit(Loan&& loan) {
   if (loan.owner_ != this) {
     return make_error(ErrorCode::kInvalidArgument, "loan does not belong to this publisher");
   }
-  const Segment& segment = *segment_;
-  ControlBlock& control = segment.control();
-  ProducerSlot& mine = segment.producer(slot_);
   // seq_cst: the commit and the load of sleeping_subscribers below are a Dekker pair with a
   // subscriber going to sleep (rule W1): either it sees the commit on its re-check, or we see
   // it counted as sleeping. (On x86 this is one xchg; no fence instruction.)
+  commit_record(loan, std::memory_order_seq_cst);
+  wake_if_sleeping();
+  return {};
+}
+
+void Publisher::commit_record(Loan& loan, std::memory_order commit_order) {
+  const Segment& segment = *segment_;
+  ProducerSlot& mine = segment.producer(slot_);
   write_record_header(segment, loan.position_, static_cast<std::uint32_t>(loan.size_),
-                      RecordType::kData, std::memory_order_seq_cst);
+                      RecordType::kData, commit_order);
   loan.owner_ = nullptr;
   --open_loans_;
   // Single writer of its own slot: plain load+store, no locked instruction.
@@ -834,8 +839,50 @@ Result<void> Publisher::commit(Loan&& loan) {
   mine.published_bytes.store(mine.published_bytes.load(std::memory_order_relaxed) + loan.size_,
                              std::memory_order_relaxed);
   mine.inflight_position.store(kNoPosition, std::memory_order_release);
+}
+
+void Publisher::wake_if_sleeping() {
+  ControlBlock& control = segment_->control();
   if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) wake_sleepers(control);
-  return {};
+}
+
+// Rule W1 for a batch (P1): the records are committed with release stores and one seq_cst fence
+// then orders all of them before the load of sleeping_subscribers, which is the same Dekker pair
+// as a seq_cst commit per record, paid once. The check runs before any wait for space too: a
+// subscriber asleep on a record of this batch must be woken before this publisher waits for it.
+Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std::byte>> payloads,
+                                             std::chrono::nanoseconds timeout) {
+  const auto deadline = deadline_after(timeout);
+  std::size_t published = 0;
+  bool unannounced = false;
+  const auto announce = [&] {
+    if (!unannounced) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    wake_if_sleeping();
+    unannounced = false;
+  };
+  for (const auto payload : payloads) {
+    auto loan = this->loan(payload.size(), std::chrono::nanoseconds(0));
+    if (!loan &&
+        (loan.error().code == ErrorCode::kWouldBlock || loan.error().code == ErrorCode::kTimeout) &&
+        timeout.count() != 0) {
+      announce();
+      loan = this->loan(payload.size(), timeout == kWaitForever
+                                            ? kWaitForever
+                                            : until(deadline, std::chrono::nanoseconds::max()));
+    }
+    if (!loan) {
+      announce();
+      if (published == 0) return tl::unexpected(loan.error());
+      return published;
+    }
+    if (!payload.empty()) std::memcpy(loan->data().data(), payload.data(), payload.size());
+    commit_record(*loan, std::memory_order_release);
+    unannounced = true;
+    ++published;
+  }
+  announce();
+  return published;
 }
 
 void Publisher::abandon(Loan& loan) noexcept {

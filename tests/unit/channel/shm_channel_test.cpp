@@ -175,6 +175,97 @@ TEST(ShmChannel, SubscriberPublishesItsCursorPerBatchAndWhenCaughtUp) {
   EXPECT_EQ(channel->stats().subscribers.at(0).lag_bytes, 0u);
 }
 
+// The payloads of a batch, and the spans publish_batch takes.
+struct Batch {
+  std::vector<std::vector<std::byte>> payloads;
+  std::vector<std::span<const std::byte>> spans;
+  // Sizes size .. size + 49 unless `same_size`.
+  Batch(std::uint64_t first, std::uint64_t count, std::size_t size, bool same_size = false) {
+    for (std::uint64_t i = first; i < first + count; ++i) {
+      payloads.push_back(bytes_of(i, same_size ? size : size + i % 50));
+    }
+    for (const auto& payload : payloads) spans.emplace_back(payload);
+  }
+};
+
+// Proves rule P1: a batch arrives whole and in order at every subscriber, as single publishes do.
+TEST(ShmChannel, PublishBatchDeliversEveryMessageInOrder) {
+  auto channel = ShmChannel::create(options_for("batch-order"));
+  ASSERT_TRUE(channel);
+  auto first = Subscriber::attach(*channel);
+  auto second = Subscriber::attach(*channel);
+  auto pub = Publisher::attach(*channel);
+  ASSERT_TRUE(first && second && pub);
+  const Batch batch(0, 300, 16);
+  auto published = pub->publish_batch(batch.spans);
+  ASSERT_TRUE(published) << published.error().message;
+  EXPECT_EQ(*published, 300u);
+  for (Subscriber* sub : {&*first, &*second}) {
+    for (std::uint64_t i = 0; i < 300; ++i) {
+      auto view = sub->receive(1s);
+      ASSERT_TRUE(view) << view.error().message;
+      ASSERT_EQ(value_of(view->data), i);
+      ASSERT_EQ(view->data.size(), 16 + i % 50);
+    }
+  }
+  EXPECT_EQ(channel->stats().published_messages, 300u);
+}
+
+// Proves rule P1's second half: a batch larger than the ring, under Block, with a subscriber that
+// falls asleep at once: the publisher wakes it before it waits for space, so neither waits for
+// the other.
+TEST(ShmChannel, PublishBatchWakesSleepersBeforeWaitingForSpace) {
+  auto channel = ShmChannel::create(options_for("batch-block", SlowConsumerPolicy::kBlock, 4096));
+  ASSERT_TRUE(channel);
+  SubscriberOptions sleepy;
+  sleepy.wait_mode = WaitMode::kSpinThenSleep;
+  sleepy.spin_time = 0ns;
+  auto sub = Subscriber::attach(*channel, sleepy);
+  ASSERT_TRUE(sub);
+  constexpr std::uint64_t kCount = 3000;
+  std::thread producer([&] {
+    auto pub = Publisher::attach(*channel);
+    ASSERT_TRUE(pub);
+    for (std::uint64_t first = 0; first < kCount; first += 500) {
+      const Batch batch(first, 500, 64);
+      auto published = pub->publish_batch(batch.spans, 10s);
+      ASSERT_TRUE(published) << published.error().message;
+      ASSERT_EQ(*published, 500u);
+    }
+  });
+  for (std::uint64_t i = 0; i < kCount; ++i) {
+    auto view = sub->receive(5s);
+    ASSERT_TRUE(view) << i << ": " << view.error().message;
+    ASSERT_EQ(value_of(view->data), i);
+  }
+  producer.join();
+}
+
+// Proves: under DropNewest a batch that does not fit publishes what fits and says how many; a
+// batch of which nothing fits is the policy's error.
+TEST(ShmChannel, PublishBatchStopsWhereTheRingIsFullUnderDropNewest) {
+  auto channel =
+      ShmChannel::create(options_for("batch-full", SlowConsumerPolicy::kDropNewest, 4096));
+  ASSERT_TRUE(channel);
+  auto sub = Subscriber::attach(*channel);
+  auto pub = Publisher::attach(*channel);
+  ASSERT_TRUE(sub && pub);
+  const Batch batch(0, 100, 100, true);
+  auto published = pub->publish_batch(batch.spans);
+  ASSERT_TRUE(published) << published.error().message;
+  EXPECT_GT(*published, 0u);
+  EXPECT_LT(*published, 100u);
+  EXPECT_EQ(channel->stats().published_messages, *published);
+  auto again = pub->publish_batch(batch.spans);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kWouldBlock);
+  for (std::uint64_t i = 0; i < *published; ++i) {
+    auto view = sub->receive(1s);
+    ASSERT_TRUE(view) << view.error().message;
+    ASSERT_EQ(value_of(view->data), i);
+  }
+}
+
 // Proves: DropNewest refuses the new message with kWouldBlock and counts the refusal.
 TEST(ShmChannel, DropNewestRejectsWhenFullAndCountsIt) {
   auto channel =
