@@ -1,6 +1,7 @@
 // The fan-out flags: parsed, validated, and their defaults what `make bench` runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ TEST(BenchOptions, RejectsGroupsTheHarnessCannotRun) {
   EXPECT_THROW(parse({"--fanout", "2x"}), std::invalid_argument);
   EXPECT_THROW(parse({"--fanin", "1"}), std::invalid_argument);  // that is the 1 -> 1 case
   EXPECT_THROW(parse({"--no-fanout", "--plot-out", "f.svg"}), std::invalid_argument);
+}
+
+TEST(BenchOptions, KnowsTheSpinThenSleepVariant) {
+  const auto names = transport_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "ipcmesh-shm-spin"), names.end());
+  EXPECT_EQ(parse({"--transports", "ipcmesh-shm-spin"}).transports.size(), 1u);
 }
 
 TEST(BenchOptions, KnowsTheFloorTransport) {
