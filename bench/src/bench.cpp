@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <stdexcept>
 
@@ -83,6 +84,21 @@ std::string group_progress_line(const nlohmann::json& row) {
   return text;
 }
 
+// One measurement on a fresh link: `measure`'s result with its "status" (ok or failed) and the
+// link's "config", or a "not_run" result with the reason (not_run_reason when not empty: the
+// transport did not start or cannot serve the shape; else why the link could not be prepared).
+nlohmann::json measure_on_link(Transport& transport, const std::string& not_run_reason,
+                               const LinkSpec& spec,
+                               const std::function<nlohmann::json(Link&)>& measure) {
+  if (!not_run_reason.empty()) return {{"status", "not_run"}, {"reason", not_run_reason}};
+  auto link = transport.prepare(spec);
+  if (!link) return {{"status", "not_run"}, {"reason", link.error().message}};
+  nlohmann::json result = measure(**link);
+  result["status"] = result["verified"].get<bool>() ? "ok" : "failed";
+  result["config"] = (*link)->config();
+  return result;
+}
+
 // One fan-out or fan-in measurement of a started transport (or its "not run" row: the transport
 // did not start, or cannot serve this shape).
 nlohmann::json run_group_case(Transport& transport, const std::string& start_failure,
@@ -94,21 +110,10 @@ nlohmann::json run_group_case(Transport& transport, const std::string& start_fai
                         {"subscribers", shape.subscribers}};
   const std::string reason =
       start_failure.empty() ? transport.group_limitation(shape) : start_failure;
-  nlohmann::json measurement;
-  if (!reason.empty()) {
-    measurement = {{"status", "not_run"}, {"reason", reason}};
-  } else {
-    LinkSpec spec{kFanoutMessageSize, Pattern::kStream, tag, options.fill_payload, shape};
-    auto link = transport.prepare(spec);
-    if (!link) {
-      measurement = {{"status", "not_run"}, {"reason", link.error().message}};
-    } else {
-      measurement = run_group_measurement(**link, shape, kFanoutMessageSize, harness);
-      measurement["status"] = measurement["verified"].get<bool>() ? "ok" : "failed";
-      measurement["config"] = (*link)->config();
-    }
-  }
-  row["measurement"] = measurement;
+  const LinkSpec spec{kFanoutMessageSize, Pattern::kStream, tag, options.fill_payload, shape};
+  row["measurement"] = measure_on_link(transport, reason, spec, [&](Link& link) {
+    return run_group_measurement(link, shape, kFanoutMessageSize, harness);
+  });
   summarize_group_row(row);
   return row;
 }
@@ -178,21 +183,10 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
     for (const auto size : options.sizes) {
       nlohmann::json row = {{"transport", transport->name()}, {"size_bytes", size}};
       for (const Pattern pattern : {Pattern::kPingPong, Pattern::kStream}) {
-        nlohmann::json result;
-        if (!reason.empty()) {
-          result = {{"status", "not_run"}, {"reason", reason}};
-        } else {
-          const LinkSpec spec{size, pattern, next_tag(), options.fill_payload, GroupShape{}};
-          auto link = transport->prepare(spec);
-          if (!link) {
-            result = {{"status", "not_run"}, {"reason", link.error().message}};
-          } else {
-            result = run_measurement(**link, pattern, size, harness);
-            result["status"] = result["verified"].get<bool>() ? "ok" : "failed";
-            result["config"] = (*link)->config();
-          }
-        }
-        row[pattern_name(pattern)] = result;
+        const LinkSpec spec{size, pattern, next_tag(), options.fill_payload, GroupShape{}};
+        row[pattern_name(pattern)] = measure_on_link(*transport, reason, spec, [&](Link& link) {
+          return run_measurement(link, pattern, size, harness);
+        });
       }
       summarize_row(row);
       if (options.progress) std::cerr << progress_line(row) << std::endl;
