@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <stdexcept>
 
+#include "cgroup_cpu.hpp"
 #include "environment.hpp"
 #include "harness.hpp"
 #include "report.hpp"
@@ -22,6 +25,18 @@ namespace {
 // Fan-out and fan-in stream this size: the message size where the per-message cost of a channel
 // (not the copy) decides the figure.
 constexpr std::size_t kFanoutMessageSize = 64;
+// The paced section's size: the smallest in the main table, with room for the send time.
+constexpr std::size_t kPacedMessageSize = 64;
+static_assert(kPacedMessageSize >= kTimedStampBytes);
+// The ways a subscriber can wait that the paced section compares: the channel's three wait
+// modes, the kernel's queue, and iceoryx's WaitSet and polling.
+constexpr std::array<std::string_view, 6> kPacedTransports = {
+    "ipcmesh-shm",  "ipcmesh-shm-spin", "ipcmesh-shm-busy",
+    "posix-mqueue", "iceoryx",          "iceoryx-poll"};
+// A paced run's warm-up lasts this long at its rate (no longer than the full-speed warm-up in
+// messages): enough for page faults and the adaptive wait's history to settle; at 1,000 msgs/s
+// the full-speed warm-up of 2,000 messages would take 2 s.
+constexpr double kPacedWarmupSeconds = 0.1;
 
 std::string pattern_name(Pattern pattern) {
   return pattern == Pattern::kStream ? "stream" : "ping_pong";
@@ -83,6 +98,75 @@ std::string group_progress_line(const nlohmann::json& row) {
   return text;
 }
 
+// One measurement on a fresh link: `measure`'s result with its "status" (ok or failed) and the
+// link's "config", or a "not_run" result with the reason (not_run_reason when not empty: the
+// transport did not start or cannot serve the shape; else why the link could not be prepared).
+nlohmann::json measure_on_link(Transport& transport, const std::string& not_run_reason,
+                               const LinkSpec& spec,
+                               const std::function<nlohmann::json(Link&)>& measure) {
+  if (!not_run_reason.empty()) return {{"status", "not_run"}, {"reason", not_run_reason}};
+  auto link = transport.prepare(spec);
+  if (!link) return {{"status", "not_run"}, {"reason", link.error().message}};
+  nlohmann::json result = measure(**link);
+  result["status"] = result["verified"].get<bool>() ? "ok" : "failed";
+  result["config"] = (*link)->config();
+  return result;
+}
+
+bool runs_paced(const Transport& transport) {
+  return std::find(kPacedTransports.begin(), kPacedTransports.end(), transport.name()) !=
+         kPacedTransports.end();
+}
+
+HarnessOptions paced_harness(const HarnessOptions& full_speed, std::uint32_t rate) {
+  HarnessOptions paced = full_speed;
+  paced.paced_rate = rate;
+  paced.stream_warmup = std::clamp<std::uint64_t>(
+      static_cast<std::uint64_t>(std::llround(rate * kPacedWarmupSeconds)), 1,
+      full_speed.stream_warmup);
+  return paced;
+}
+
+std::string paced_progress_line(const nlohmann::json& row) {
+  char text[256];
+  const std::string status = row["status"];
+  std::string figures = status == "not_run" ? "not run: " + row.value("reason", "") : status;
+  if (status == "ok") {
+    char ok[160];
+    std::snprintf(
+        ok, sizeof ok,
+        "%8.0f msgs/s  p50 %8.1f us  p99.9 %8.1f us  CPU sub %5.1f%% prod %5.1f%%  ok",
+        row["delivered_msgs_per_s"].get<double>(), row["latency_p50_ns"].get<double>() / 1000.0,
+        row["latency_p999_ns"].get<double>() / 1000.0, row["subscriber_cpu_percent"].get<double>(),
+        row["producer_cpu_percent"].get<double>());
+    figures = ok;
+  }
+  std::snprintf(text, sizeof text, "%-17s paced %7u/s  %s",
+                row["transport"].get<std::string>().c_str(), row["rate_msgs_per_s"].get<unsigned>(),
+                figures.c_str());
+  return text;
+}
+
+// One paced measurement of a started transport (or its "not run" row), with the CFS counters of
+// the bench's cgroup read around it: the forked sides inherit that cgroup, so its throttling is
+// theirs (and that of anything else in it: in a Pod, the container's).
+nlohmann::json run_paced_case(Transport& transport, const std::string& start_failure,
+                              std::uint32_t rate, const std::string& tag,
+                              const BenchOptions& options, const HarnessOptions& harness,
+                              const CgroupCpu& cgroup) {
+  nlohmann::json row = {{"transport", transport.name()}, {"rate_msgs_per_s", rate}};
+  const LinkSpec spec{kPacedMessageSize, Pattern::kStream, tag, options.fill_payload, GroupShape{}};
+  row["measurement"] = measure_on_link(transport, start_failure, spec, [&](Link& link) {
+    const CfsCounters before = cgroup.read();
+    nlohmann::json result =
+        run_measurement(link, Pattern::kStream, kPacedMessageSize, paced_harness(harness, rate));
+    result["cgroup_throttling"] = to_json(counters_delta(before, cgroup.read()));
+    return result;
+  });
+  summarize_paced_row(row);
+  return row;
+}
+
 // One fan-out or fan-in measurement of a started transport (or its "not run" row: the transport
 // did not start, or cannot serve this shape).
 nlohmann::json run_group_case(Transport& transport, const std::string& start_failure,
@@ -94,21 +178,10 @@ nlohmann::json run_group_case(Transport& transport, const std::string& start_fai
                         {"subscribers", shape.subscribers}};
   const std::string reason =
       start_failure.empty() ? transport.group_limitation(shape) : start_failure;
-  nlohmann::json measurement;
-  if (!reason.empty()) {
-    measurement = {{"status", "not_run"}, {"reason", reason}};
-  } else {
-    LinkSpec spec{kFanoutMessageSize, Pattern::kStream, tag, options.fill_payload, shape};
-    auto link = transport.prepare(spec);
-    if (!link) {
-      measurement = {{"status", "not_run"}, {"reason", link.error().message}};
-    } else {
-      measurement = run_group_measurement(**link, shape, kFanoutMessageSize, harness);
-      measurement["status"] = measurement["verified"].get<bool>() ? "ok" : "failed";
-      measurement["config"] = (*link)->config();
-    }
-  }
-  row["measurement"] = measurement;
+  const LinkSpec spec{kFanoutMessageSize, Pattern::kStream, tag, options.fill_payload, shape};
+  row["measurement"] = measure_on_link(transport, reason, spec, [&](Link& link) {
+    return run_group_measurement(link, shape, kFanoutMessageSize, harness);
+  });
   summarize_group_row(row);
   return row;
 }
@@ -125,6 +198,8 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
   std::size_t max_size = 0;
   for (const auto size : options.sizes) max_size = std::max(max_size, size);
   report["limits"] = prepare_ipc_environment(options.private_ipc_namespace, max_size);
+  const CgroupCpu cgroup = CgroupCpu::locate();
+  report["limits"]["cgroup_cpu"] = cgroup.describe();
 
   const CorePair cores = choose_cores();
   const HarnessOptions harness = harness_options(options);
@@ -161,10 +236,12 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
   // A transport starts once for all its measurements (iceoryx: one RouDi), fan-out included.
   std::vector<std::size_t> start_sizes = options.sizes;
   if (!shapes.empty()) start_sizes.push_back(kFanoutMessageSize);
+  if (options.paced) start_sizes.push_back(kPacedMessageSize);
 
   nlohmann::json transport_entries = nlohmann::json::array();
   nlohmann::json rows = nlohmann::json::array();
   nlohmann::json group_rows = nlohmann::json::array();
+  nlohmann::json paced_rows = nlohmann::json::array();
   std::size_t measurement = 0;
   const auto next_tag = [&] {
     return std::to_string(getpid()) + "-" + std::to_string(measurement++);
@@ -178,21 +255,10 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
     for (const auto size : options.sizes) {
       nlohmann::json row = {{"transport", transport->name()}, {"size_bytes", size}};
       for (const Pattern pattern : {Pattern::kPingPong, Pattern::kStream}) {
-        nlohmann::json result;
-        if (!reason.empty()) {
-          result = {{"status", "not_run"}, {"reason", reason}};
-        } else {
-          const LinkSpec spec{size, pattern, next_tag(), options.fill_payload, GroupShape{}};
-          auto link = transport->prepare(spec);
-          if (!link) {
-            result = {{"status", "not_run"}, {"reason", link.error().message}};
-          } else {
-            result = run_measurement(**link, pattern, size, harness);
-            result["status"] = result["verified"].get<bool>() ? "ok" : "failed";
-            result["config"] = (*link)->config();
-          }
-        }
-        row[pattern_name(pattern)] = result;
+        const LinkSpec spec{size, pattern, next_tag(), options.fill_payload, GroupShape{}};
+        row[pattern_name(pattern)] = measure_on_link(*transport, reason, spec, [&](Link& link) {
+          return run_measurement(link, pattern, size, harness);
+        });
       }
       summarize_row(row);
       if (options.progress) std::cerr << progress_line(row) << std::endl;
@@ -202,6 +268,14 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
       nlohmann::json row = run_group_case(*transport, reason, shape, next_tag(), options, harness);
       if (options.progress) std::cerr << group_progress_line(row) << std::endl;
       group_rows.push_back(std::move(row));
+    }
+    if (options.paced && runs_paced(*transport)) {
+      for (const auto rate : options.paced_rates) {
+        nlohmann::json row =
+            run_paced_case(*transport, reason, rate, next_tag(), options, harness, cgroup);
+        if (options.progress) std::cerr << paced_progress_line(row) << std::endl;
+        paced_rows.push_back(std::move(row));
+      }
     }
     if (reason.empty()) {
       entry["config"] = transport->config();
@@ -226,6 +300,29 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
        "every subscriber must receive every message of every producer, complete and in order "
        "per producer (producer index in the stamp's flags)"},
       {"rows", group_rows}};
+  report["paced"] = {
+      {"enabled", options.paced},
+      {"message_size", kPacedMessageSize},
+      {"rates", options.paced ? nlohmann::json(options.paced_rates) : nlohmann::json::array()},
+      {"transports", kPacedTransports},
+      {"cores", {cores.a, cores.b}},
+      {"pinning", "as the pair measurement: producer on the first core, subscriber on the second"},
+      {"timetable",
+       "message i due at start + i/rate; the producer sleeps (clock_nanosleep TIMER_ABSTIME, "
+       "timer slack 1 ns) when it is more than 50 us away, else spins on the clock; at most 4 "
+       "back to back after falling behind, then the timetable moves (late_messages, "
+       "schedule_slips)"},
+      {"latency",
+       "one-way: the subscriber's CLOCK_MONOTONIC after receive() minus the send time the "
+       "producer wrote in the message (bytes 16..23) just before handing it over"},
+      {"cpu",
+       "per side, getrusage(RUSAGE_SELF) from the end of the warm-up to the side's end, over "
+       "the wall time of the same span: 100% = one core"},
+      {"throttling",
+       "deltas of the bench's cgroup cpu.stat around each measurement; "
+       "limits.cgroup_cpu says which file and whether a CPU limit applies"},
+      {"warmup_seconds", kPacedWarmupSeconds},
+      {"rows", paced_rows}};
   add_ratios(report);
   add_group_costs(report);
   report["targets"] = evaluate_targets(report);

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,11 +18,13 @@
 #include <functional>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "environment.hpp"
+#include "paced_schedule.hpp"
 
 namespace ipcmesh::bench {
 namespace {
@@ -38,8 +41,19 @@ constexpr auto kFailureGrace = std::chrono::seconds(3);
 // measurement timeout would waste a minute.
 constexpr auto kDrainGrace = std::chrono::seconds(10);
 constexpr std::size_t kMaxSides = 2 * kMaxGroupMembers;
+// A paced producer sleeps until a message is due when that is further away than this, and spins
+// on the clock when it is closer: a wake-up comes up to tens of microseconds late on a busy
+// machine, later than a message due that soon (at 50,000 msgs/s, 20 us apart, it always spins).
+constexpr std::uint64_t kSleepAboveNs = 50'000;
 
 enum SideState : int { kStarting = 0, kReady = 1, kDone = 2, kFailed = 3 };
+
+// CPU time a side got over the measurement's wall time (fork to exit): far below the wall time
+// for a spinning transport means the machine was busy and the figures are pessimistic.
+double cpu_seconds(const rusage& usage) {
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 // What one side measured. Which fields a side fills depends on its role (see the side loops).
 struct SideFigures {
@@ -49,8 +63,43 @@ struct SideFigures {
   std::uint64_t corrupt = 0;
   std::uint64_t sent = 0;  // subscriber: the sum its end markers announced; producer: sent
   double seconds = 0.0;  // subscriber: warm-up end to last end marker; producer: first to last send
-  std::uint64_t samples = 0;
-  double p50 = 0, p99 = 0, mean = 0, min = 0, max = 0;
+  std::uint64_t samples = 0;  // latencies: round trips (client), one-way (paced subscriber)
+  double p50 = 0, p99 = 0, p999 = 0, mean = 0, min = 0, max = 0;
+  std::uint64_t late = 0;   // paced producer: messages sent more than an interval after due
+  std::uint64_t slips = 0;  // paced producer: times it fell so far behind that its timetable moved
+  std::uint64_t slipped_ns = 0;  // ... and by how much in all
+  // Stream sides: what the process used from the end of the warm-up to its own end (the paced
+  // rows' CPU figures), without the fork, the open and the barrier that the exit rusage includes.
+  double steady_cpu_s = 0.0;
+  double steady_wall_s = 0.0;
+  std::uint64_t steady_involuntary_switches = 0;
+};
+
+// The steady-state part of a side's resource use: begin() when the warm-up ends, end() when the
+// side is done. getrusage(RUSAGE_SELF) counts every thread of the process, as a library's own
+// threads (iceoryx's) cost the application too.
+class SteadyUsage {
+ public:
+  void begin() {
+    started_ = true;
+    getrusage(RUSAGE_SELF, &begin_usage_);
+    begin_time_ = Clock::now();
+  }
+  bool started() const { return started_; }
+  void end(SideFigures& out) const {
+    if (!started_) return;
+    rusage now{};
+    getrusage(RUSAGE_SELF, &now);
+    out.steady_wall_s = std::chrono::duration<double>(Clock::now() - begin_time_).count();
+    out.steady_cpu_s = cpu_seconds(now) - cpu_seconds(begin_usage_);
+    out.steady_involuntary_switches =
+        static_cast<std::uint64_t>(now.ru_nivcsw - begin_usage_.ru_nivcsw);
+  }
+
+ private:
+  bool started_ = false;
+  rusage begin_usage_{};
+  Clock::time_point begin_time_{};
 };
 
 // What one forked side reports back, in the shared page the parent reads after all exited.
@@ -276,13 +325,6 @@ ForkedRun run_sides(const std::vector<SideProgram>& programs, ControlBlock& cont
   return run;
 }
 
-// CPU time a side got over the measurement's wall time (fork to exit): far below the wall time
-// for a spinning transport means the machine was busy and the figures are pessimistic.
-double cpu_seconds(const rusage& usage) {
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 int core_for(const HarnessOptions& options, std::size_t position) {
   return options.cores.empty() ? 0 : options.cores[position % options.cores.size()];
 }
@@ -299,45 +341,111 @@ Clock::time_point deadline_after(Clock::time_point start, const HarnessOptions& 
                      std::chrono::duration<double>(options.duration_seconds));
 }
 
-// Sends as fast as the transport lets it, as producer `producer` (its index in every stamp), then
-// an end marker whose seq is the count sent.
+// Returns once monotonic_ns() reached due_ns: asleep while it is more than kSleepAboveNs away (a
+// slow rate then costs the producer next to no CPU), spinning on the clock for the rest.
+void wait_until(std::uint64_t due_ns) {
+  for (std::uint64_t now = monotonic_ns(); now < due_ns; now = monotonic_ns()) {
+    if (due_ns - now > kSleepAboveNs) {
+      const timespec at{static_cast<time_t>(due_ns / 1'000'000'000u),
+                        static_cast<long>(due_ns % 1'000'000'000u)};
+      // Interrupted (EINTR) or early: the loop looks at the clock again.
+      (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
+    }
+  }
+}
+
+// Sends as producer `producer` (its index in every stamp), then an end marker whose seq is the
+// count sent: as fast as the transport lets it, or paced (options.paced_rate) with each message
+// stamped with its send time.
 std::string stream_producer(Endpoint& endpoint, const HarnessOptions& options,
                             std::uint32_t producer, SideFigures& out) {
   const auto start = Clock::now();
   const auto deadline = deadline_after(start, options);
   const std::uint64_t warmup = options.stream_warmup;
-  const std::uint32_t flags = producer_flags(producer);
+  const bool paced = options.paced_rate > 0;
+  const std::uint32_t flags = producer_flags(producer) | (paced ? kFlagTimed : 0);
+  std::optional<PacedSchedule> schedule;
+  if (paced) {
+    // The default timer slack (50 us) would let every sleep end up to 50 us late, half the
+    // interval at 10,000 msgs/s.
+    (void)prctl(PR_SET_TIMERSLACK, 1UL);
+    schedule.emplace(monotonic_ns(), options.paced_rate);
+  }
+  SteadyUsage usage;
   std::uint64_t seq = 0;
   auto now = start;
   while (keep_going(options, seq, warmup, now, deadline)) {
+    if (!usage.started() && seq >= warmup) usage.begin();
+    if (schedule) {
+      wait_until(schedule->due_ns(seq));
+      schedule->sending(seq, monotonic_ns());
+    }
     if (auto r = endpoint.send(seq, flags); !r)
       return "send #" + std::to_string(seq) + ": " + r.error().message;
     ++seq;
     if (options.inject_gap && seq == warmup / 2) ++seq;  // a message "lost" on purpose
-    if ((seq & 63) == 0) now = Clock::now();  // reading the clock per message would cost ~5%
+    // At full speed reading the clock per message would cost ~5%; paced, the deadline must not
+    // wait for 64 messages (64 ms at 1,000 msgs/s).
+    if (paced || (seq & 63) == 0) now = Clock::now();
   }
   out.seconds = seconds_between(start, Clock::now());
   out.sent = seq;
   out.messages = seq;
+  if (schedule) {
+    out.late = schedule->late();
+    out.slips = schedule->slips();
+    out.slipped_ns = schedule->slipped_ns();
+  }
   if (auto r = endpoint.send(seq, flags | kFlagEnd); !r) {
     return "send end marker: " + r.error().message;
   }
+  usage.end(out);
   return {};
+}
+
+// Sorts the latency samples and puts their count and order statistics (nearest rank) in out.
+void summarize_latencies(std::vector<std::uint64_t>& samples, SideFigures& out) {
+  out.samples = samples.size();
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  const auto at = [&](double q) {
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
+    return static_cast<double>(samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)]);
+  };
+  double sum = 0;
+  for (const auto s : samples) sum += static_cast<double>(s);
+  out.p50 = at(0.50);
+  out.p99 = at(0.99);
+  out.p999 = at(0.999);
+  out.mean = sum / static_cast<double>(samples.size());
+  out.min = static_cast<double>(samples.front());
+  out.max = static_cast<double>(samples.back());
 }
 
 // Receives until every one of `producers` sent its end marker, checking each producer's sequence
 // numbers on their own: complete, in order, intact. The clock runs from the warm-up's last
-// message to the last end marker.
+// message to the last end marker. Paced, it also records each measured message's one-way latency.
 std::string stream_subscriber(Endpoint& endpoint, const HarnessOptions& options,
                               std::uint32_t producers, SideFigures& out) {
   const std::uint64_t warmup = options.stream_warmup;
+  const bool timed = options.paced_rate > 0;
+  std::vector<std::uint64_t> latencies;
+  if (timed) {
+    const double expected = options.messages > 0
+                                ? static_cast<double>(options.messages)
+                                : options.paced_rate * (options.duration_seconds + 1.0);
+    latencies.reserve(
+        static_cast<std::size_t>(std::min(expected, static_cast<double>(kMaxLatencySamples))));
+  }
   std::vector<std::uint64_t> expected(producers, 0);
   std::vector<bool> ended(producers, false);
   std::uint32_t still_sending = producers;
   std::uint64_t received = 0;
   Clock::time_point first{};
+  SteadyUsage usage;
   while (still_sending > 0) {
     auto r = endpoint.receive();
+    const std::uint64_t received_ns = timed ? monotonic_ns() : 0;
     if (!r) return "receive after " + std::to_string(received) + " messages: " + r.error().message;
     const Stamp stamp = *r;
     const std::uint32_t producer = producer_of(stamp.flags);
@@ -367,11 +475,21 @@ std::string stream_subscriber(Endpoint& endpoint, const HarnessOptions& options,
       ++out.out_of_order;
     }
     ++received;
-    if (received == warmup) first = Clock::now();
+    if (received == warmup) {
+      first = Clock::now();
+      usage.begin();
+    }
+    if (received > warmup && stamp.sent_ns != 0 && latencies.size() < kMaxLatencySamples) {
+      // Both times are CLOCK_MONOTONIC, one clock for the machine: a negative difference would be
+      // a broken clock, kept as 0 rather than a wrapped-around figure.
+      latencies.push_back(received_ns > stamp.sent_ns ? received_ns - stamp.sent_ns : 0);
+    }
   }
   const auto end = Clock::now();
+  usage.end(out);
   out.messages = received;
   if (received > warmup) out.seconds = seconds_between(first, end);
+  summarize_latencies(latencies, out);
   return {};
 }
 
@@ -406,22 +524,7 @@ std::string pingpong_client(Endpoint& endpoint, const HarnessOptions& options, S
   }
   if (auto r = endpoint.send(seq, kFlagEnd); !r) return "send end marker: " + r.error().message;
   out.messages = seq;
-  out.samples = samples.size();
-  if (!samples.empty()) {
-    std::sort(samples.begin(), samples.end());
-    const auto at = [&](double q) {
-      const auto rank =
-          static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
-      return static_cast<double>(samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)]);
-    };
-    double sum = 0;
-    for (const auto s : samples) sum += static_cast<double>(s);
-    out.p50 = at(0.50);
-    out.p99 = at(0.99);
-    out.mean = sum / static_cast<double>(samples.size());
-    out.min = static_cast<double>(samples.front());
-    out.max = static_cast<double>(samples.back());
-  }
+  summarize_latencies(samples, out);
   return {};
 }
 
@@ -547,17 +650,53 @@ std::uint64_t total_sent(const StreamRun& run) {
   return sent;
 }
 
+nlohmann::json steady_usage(const SideFigures& side) {
+  return {{"cpu_s", side.steady_cpu_s},
+          {"wall_s", side.steady_wall_s},
+          {"cpu_percent",
+           side.steady_wall_s > 0 ? 100.0 * side.steady_cpu_s / side.steady_wall_s : 0.0},
+          {"involuntary_switches", side.steady_involuntary_switches}};
+}
+
+// The paced figures of a pair: the producer's timetable, the subscriber's latencies and what
+// each side used of the CPU while the messages flowed.
+nlohmann::json paced_result(const SideFigures& producer, const SideFigures& subscriber,
+                            const HarnessOptions& options) {
+  nlohmann::json paced;
+  paced["rate_msgs_per_s"] = options.paced_rate;
+  paced["late_messages"] = producer.late;
+  paced["schedule_slips"] = producer.slips;
+  paced["schedule_slipped_ns"] = producer.slipped_ns;
+  paced["latency_samples"] = subscriber.samples;
+  paced["latency_p50_ns"] = subscriber.p50;
+  paced["latency_p99_ns"] = subscriber.p99;
+  paced["latency_p999_ns"] = subscriber.p999;
+  paced["latency_mean_ns"] = subscriber.mean;
+  paced["latency_min_ns"] = subscriber.min;
+  paced["latency_max_ns"] = subscriber.max;
+  paced["subscriber"] = steady_usage(subscriber);
+  paced["producer"] = steady_usage(producer);
+  return paced;
+}
+
 nlohmann::json pair_stream(Link& link, std::size_t message_size, const HarnessOptions& options) {
   const StreamRun run = run_stream(link, GroupShape{}, options, Naming::kPair);
   std::vector<std::string> errors = run.forked.errors;
-  nlohmann::json result = subscriber_result(run.subscribers.front(), total_sent(run), message_size,
-                                            options, run.forked.errors.empty(), "", errors);
+  const SideFigures& subscriber = run.subscribers.front();
+  nlohmann::json result = subscriber_result(subscriber, total_sent(run), message_size, options,
+                                            run.forked.errors.empty(), "", errors);
   // Programs were forked subscriber first: exits[0] is side B, exits[1] side A.
   const SideExit& b = run.forked.exits[0];
   const SideExit& a = run.forked.exits[1];
   result["wall_s"] = run.forked.wall_s;
   result["cpu_s"] = {{"a", cpu_seconds(a.usage)}, {"b", cpu_seconds(b.usage)}};
   result["involuntary_switches"] = {{"a", a.usage.ru_nivcsw}, {"b", b.usage.ru_nivcsw}};
+  if (options.paced_rate > 0) {
+    result["paced"] = paced_result(run.producers.front(), subscriber, options);
+    if (run.forked.errors.empty() && subscriber.samples == 0) {
+      errors.emplace_back("no one-way latency measured (no timed message after the warm-up)");
+    }
+  }
   result["verified"] = errors.empty();
   result["errors"] = errors;
   return result;
@@ -616,6 +755,13 @@ nlohmann::json side_usage(const SideExit& exit, int core) {
 
 nlohmann::json run_measurement(Link& link, Pattern pattern, std::size_t message_size,
                                const HarnessOptions& options) {
+  if (options.paced_rate > 0 && pattern != Pattern::kStream) {
+    throw std::invalid_argument("a paced measurement streams: ping-pong sets its own pace");
+  }
+  if (options.paced_rate > 0 && message_size < kTimedStampBytes) {
+    throw std::invalid_argument("a paced measurement needs messages of at least " +
+                                std::to_string(kTimedStampBytes) + " B to carry the send time");
+  }
   return pattern == Pattern::kStream ? pair_stream(link, message_size, options)
                                      : pair_pingpong(link, options);
 }

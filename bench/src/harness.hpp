@@ -20,6 +20,10 @@ struct HarnessOptions {
   std::uint64_t pingpong_warmup = 1000;  // round trips not recorded
   double timeout_seconds = 60.0;
   bool inject_gap = false;  // every stream producer skips one sequence number (self-check)
+  // > 0: the stream producer sends this many messages per second on an absolute timetable
+  // (PacedSchedule: it sleeps or spins until each is due), each stamped with its send time, and
+  // the subscriber records every measured message's one-way latency. 0: as fast as it can.
+  double paced_rate = 0.0;
   // The cores sides are pinned to, round-robin in the order senders then receivers: side A on
   // the first and side B on the second; in a group producer 0, 1, ... then subscriber 0, 1, ...
   // With fewer cores than sides, sides share cores (recorded in the group result).
@@ -27,9 +31,16 @@ struct HarnessOptions {
 };
 
 // Stream: {"messages", "measured_messages", "seconds", "msgs_per_s", "mb_per_s", "lost",
-// "out_of_order", "corrupt", "verified", "errors", ...}. Ping-pong: {"round_trips",
-// "rtt_p50_ns", "rtt_p99_ns", "rtt_mean_ns", "rtt_min_ns", "rtt_max_ns", "mismatched",
-// "corrupt", "verified", "errors", ...}. Throws std::runtime_error when fork or mmap fails.
+// "out_of_order", "corrupt", "verified", "errors", ...}.
+// Paced stream (options.paced_rate > 0, messages of at least kTimedStampBytes): also "paced":
+// {"rate_msgs_per_s", "late_messages", "schedule_slips", "schedule_slipped_ns",
+// "latency_samples", "latency_{p50,p99,p999,mean,min,max}_ns" (receive time - send time, both
+// CLOCK_MONOTONIC), "subscriber" and "producer": {"cpu_s", "wall_s", "cpu_percent",
+// "involuntary_switches"} from the end of the warm-up to the side's end}.
+// Ping-pong: {"round_trips", "rtt_p50_ns", "rtt_p99_ns", "rtt_mean_ns", "rtt_min_ns",
+// "rtt_max_ns", "mismatched", "corrupt", "verified", "errors", ...}.
+// Throws std::runtime_error when fork or mmap fails, std::invalid_argument for a paced ping-pong
+// or a paced message too small to carry its send time.
 nlohmann::json run_measurement(Link& link, Pattern pattern, std::size_t message_size,
                                const HarnessOptions& options);
 

@@ -13,6 +13,8 @@ namespace ipcmesh::bench {
 namespace {
 
 constexpr std::size_t kMaxSize = 4u << 20;
+// Above this a paced producer reads the clock about as often as it sends: that is streaming.
+constexpr std::uint32_t kMaxPacedRate = 1'000'000;
 
 std::vector<std::string> split(std::string_view text) {
   std::vector<std::string> parts;
@@ -56,21 +58,35 @@ std::size_t parse_size(const std::string& text) {
   return size;
 }
 
-// A count of producers or subscribers in one group measurement.
-std::uint32_t parse_group_size(const std::string& flag, const std::string& text,
-                               std::uint32_t minimum) {
+// A whole number in minimum..maximum, digits only (std::stoul alone would take "-1" and " 5").
+std::uint32_t parse_whole_number(const std::string& flag, const std::string& text,
+                                 std::uint32_t minimum, std::uint32_t maximum) {
   std::size_t used = 0;
   unsigned long value = 0;
   try {
-    value = std::stoul(text, &used);
+    if (!text.empty() && text.front() >= '0' && text.front() <= '9')
+      value = std::stoul(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != text.size() || value < minimum || value > kMaxGroupMembers) {
+  if (used == 0 || used != text.size() || value < minimum || value > maximum) {
     throw std::invalid_argument(flag + ": '" + text + "' is not a number in " +
-                                std::to_string(minimum) + ".." + std::to_string(kMaxGroupMembers));
+                                std::to_string(minimum) + ".." + std::to_string(maximum));
   }
   return static_cast<std::uint32_t>(value);
+}
+
+// A comma-separated list of whole numbers, ascending and once each: tables read left to right.
+std::vector<std::uint32_t> parse_number_list(const std::string& flag, const std::string& text,
+                                             std::uint32_t minimum, std::uint32_t maximum) {
+  std::vector<std::uint32_t> numbers;
+  for (const auto& part : split(text)) {
+    numbers.push_back(parse_whole_number(flag, part, minimum, maximum));
+  }
+  if (numbers.empty()) throw std::invalid_argument(flag + ": empty list");
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  return numbers;
 }
 
 double parse_positive(const std::string& flag, const std::string& text) {
@@ -95,7 +111,8 @@ std::string bench_usage(const std::string& program) {
   out << "Usage: " << program << " [options]\n"
       << "Side-by-side IPC benchmark: round-trip latency (ping-pong) and one-way streaming\n"
       << "throughput between two processes pinned to different cores, then 64 B fan-out\n"
-      << "(1 -> N subscribers) and fan-in (N -> 1); every message verified.\n\n"
+      << "(1 -> N subscribers) and fan-in (N -> 1), then 64 B at fixed rates (paced); every\n"
+      << "message verified.\n\n"
       << "Options:\n"
       << "  --sizes LIST        message sizes, e.g. 64,1K,8K,64K (default; K = 1024)\n"
       << "  --transports LIST   comma-separated subset of:\n                      ";
@@ -120,6 +137,11 @@ std::string bench_usage(const std::string& program) {
       << "  --fanin N           fan-in: N producers to one subscriber (default 4)\n"
       << "  --no-fanout         skip the fan-out and fan-in measurements\n"
       << "  --plot-out FILE     write an SVG chart of the fan-out curve to FILE\n"
+      << "  --paced LIST        paced section: for each rate in LIST (msgs/s, default\n"
+      << "                      1000,10000,50000) a producer sends 64 B messages on a fixed\n"
+      << "                      timetable; one-way latency, each side's CPU use and the CFS\n"
+      << "                      throttling of this process's cgroup\n"
+      << "  --no-paced          skip the paced section\n"
       << "  -h, --help          this text\n\n"
       << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
       << "1 a verification failed, 2 usage or setup error.\n";
@@ -130,6 +152,7 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
   BenchOptions options;
   help = false;
   bool duration_given = false;
+  bool paced_given = false;
   const auto value_of = [&](int& i, const std::string& flag) -> std::string {
     if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
     return argv[++i];
@@ -182,22 +205,18 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
     } else if (arg == "--quiet") {
       options.progress = false;
     } else if (arg == "--fanout") {
-      options.fanout_subscribers.clear();
-      for (const auto& part : split(value())) {
-        options.fanout_subscribers.push_back(parse_group_size(arg, part, 1));
-      }
-      if (options.fanout_subscribers.empty()) throw std::invalid_argument("--fanout: empty list");
-      // Ascending and once each: the table and the chart read left to right.
-      std::sort(options.fanout_subscribers.begin(), options.fanout_subscribers.end());
-      options.fanout_subscribers.erase(
-          std::unique(options.fanout_subscribers.begin(), options.fanout_subscribers.end()),
-          options.fanout_subscribers.end());
+      options.fanout_subscribers = parse_number_list(arg, value(), 1, kMaxGroupMembers);
     } else if (arg == "--fanin") {
-      options.fanin_producers = parse_group_size(arg, value(), 2);
+      options.fanin_producers = parse_whole_number(arg, value(), 2, kMaxGroupMembers);
     } else if (arg == "--no-fanout") {
       options.fanout = false;
     } else if (arg == "--plot-out") {
       options.plot_out = value();
+    } else if (arg == "--paced") {
+      options.paced_rates = parse_number_list(arg, value(), 1, kMaxPacedRate);
+      paced_given = true;
+    } else if (arg == "--no-paced") {
+      options.paced = false;
     } else {
       throw std::invalid_argument("unknown option '" + arg + "' (see --help)");
     }
@@ -205,6 +224,9 @@ BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
   if (options.quick && !duration_given) options.duration_seconds = 0.1;
   if (!options.fanout && !options.plot_out.empty()) {
     throw std::invalid_argument("--plot-out charts the fan-out measurements: drop --no-fanout");
+  }
+  if (!options.paced && paced_given) {
+    throw std::invalid_argument("--paced and --no-paced contradict each other");
   }
   return options;
 }

@@ -15,10 +15,14 @@ namespace {
 
 constexpr const char* kFloor = "spsc-floor";
 constexpr const char* kShm = "ipcmesh-shm";
+constexpr const char* kShmSpin = "ipcmesh-shm-spin";
 constexpr const char* kShmBusy = "ipcmesh-shm-busy";
 constexpr const char* kMqueue = "posix-mqueue";
 constexpr const char* kIceoryx = "iceoryx";
 constexpr const char* kIceoryxPoll = "iceoryx-poll";
+// The paced targets are judged at this rate: well below what every transport sustains, and far
+// enough apart (100 us) that a subscriber waits between messages.
+constexpr std::uint32_t kPacedTargetRate = 10000;
 
 std::optional<double> number(const nlohmann::json& object, const char* key) {
   if (!object.is_object() || !object.contains(key) || !object[key].is_number()) return {};
@@ -155,7 +159,37 @@ nlohmann::json ratio_target(const nlohmann::json& report, const RatioTarget& spe
 std::string format_target_value(double value, const std::string& unit, bool required) {
   if (unit == "x") return required ? format_required_factor(value) : fixed(value, 2) + "x";
   if (unit == "ns") return format_ns(value);
+  if (unit == "%") return fixed(value, required ? 0 : 1) + "%";
   return format_mb(value);
+}
+
+const nlohmann::json* find_paced_row(const nlohmann::json& report, const std::string& transport,
+                                     std::uint32_t rate) {
+  if (!report.contains("paced")) return nullptr;
+  for (const auto& row : report["paced"]["rows"]) {
+    if (row["transport"] == transport && row["rate_msgs_per_s"] == rate) return &row;
+  }
+  return nullptr;
+}
+
+std::optional<double> paced_figure(const nlohmann::json& report, const std::string& transport,
+                                   std::uint32_t rate, const char* key) {
+  const auto* row = find_paced_row(report, transport, rate);
+  return row ? number(*row, key) : std::nullopt;
+}
+
+std::string missing_paced_reason(const nlohmann::json& report, const std::string& transport,
+                                 std::uint32_t rate) {
+  const std::string what = transport + " paced at " + std::to_string(rate) + " msgs/s";
+  const auto* row = find_paced_row(report, transport, rate);
+  if (row == nullptr) {
+    return what +
+           " was not measured (paced section off, rate not in --paced or transport not "
+           "selected)";
+  }
+  if ((*row)["status"] == "not_run") return what + " did not run: " + row->value("reason", "");
+  if ((*row)["status"] == "failed") return what + " failed verification";
+  return what + " has no figure";
 }
 
 std::string verdict_text(const std::string& status) {
@@ -211,6 +245,54 @@ void render_group_table(const nlohmann::json& fanout, std::ostringstream& out) {
           << pad(cost ? fixed(*cost, 2) + "x" : "-", 15) << "  " << verdict_text(status) << "\n";
       for (const auto& e : (*row)["errors"]) out << "    ! " << e.get<std::string>() << "\n";
     }
+  }
+}
+
+// The third table: per transport, one line per rate. CPU is per side over the time the messages
+// flowed (100% = one core); "throttled" is nr_throttled/nr_periods of the bench's cgroup.
+void render_paced_table(const nlohmann::json& report, std::ostringstream& out) {
+  const auto& paced = report["paced"];
+  if (!paced.value("enabled", false)) return;
+  const nlohmann::json cgroup = report.contains("limits") && report["limits"].contains("cgroup_cpu")
+                                    ? report["limits"]["cgroup_cpu"]
+                                    : nlohmann::json::object();
+  out << "\nPaced: " << format_size(paced.value("message_size", std::size_t{64}))
+      << " at a fixed rate; one-way latency (receive - send time), CPU per side while the "
+         "messages flow (100% = one core)\n";
+  out << "(producer on core " << paced["cores"][0] << ", subscriber on core " << paced["cores"][1]
+      << "; CFS throttling of cgroup " << cgroup.value("cgroup", std::string("?")) << " from "
+      << (cgroup["cpu_stat"].is_string() ? cgroup["cpu_stat"].get<std::string>()
+                                         : std::string("(no cpu.stat found)"))
+      << ", CPU limit " << cgroup.value("cpu_limit", std::string("unknown")) << ")\n";
+  out << pad("transport", 18, false) << pad("rate", 8) << pad("delivered/s", 12) << pad("p50", 10)
+      << pad("p99", 10) << pad("p99.9", 10) << pad("max", 10) << pad("sub CPU", 9)
+      << pad("prod CPU", 9) << pad("throttled", 11) << "  verified\n";
+  const auto percent = [](std::optional<double> value) {
+    return value ? fixed(*value, *value >= 10 ? 0 : 1) + "%" : std::string("-");
+  };
+  std::string previous;
+  for (const auto& row : paced["rows"]) {
+    const std::string name = row["transport"];
+    out << pad(name == previous ? "" : name, 18, false);
+    previous = name;
+    out << pad(format_rate(number(row, "rate_msgs_per_s")), 8);
+    const std::string status = row["status"];
+    if (status == "not_run") {
+      out << "  not run: " << row.value("reason", "") << "\n";
+      continue;
+    }
+    const auto throttled = number(row, "throttled_periods");
+    const auto periods = number(row, "cfs_periods");
+    out << pad(format_rate(number(row, "delivered_msgs_per_s")), 12)
+        << pad(format_ns(number(row, "latency_p50_ns")), 10)
+        << pad(format_ns(number(row, "latency_p99_ns")), 10)
+        << pad(format_ns(number(row, "latency_p999_ns")), 10)
+        << pad(format_ns(number(row, "latency_max_ns")), 10)
+        << pad(percent(number(row, "subscriber_cpu_percent")), 9)
+        << pad(percent(number(row, "producer_cpu_percent")), 9)
+        << pad(throttled && periods ? fixed(*throttled, 0) + "/" + fixed(*periods, 0) : "-", 11)
+        << "  " << verdict_text(status) << "\n";
+    for (const auto& e : row["errors"]) out << "    ! " << e.get<std::string>() << "\n";
   }
 }
 
@@ -358,6 +440,43 @@ nlohmann::json evaluate_targets(const nlohmann::json& report) {
       report, {"shm_64B_throughput_vs_floor",
                "64 B streaming throughput of ipcmesh-shm >= 0.25x spsc-floor (bare SPSC ring)",
                kShm, kFloor, k64, "msgs_per_s", 0.25, true}));
+  // 7. Waiting costs little: at a moderate rate the default subscriber sleeps between messages
+  // instead of spinning through its CPU quota.
+  {
+    const auto cpu = paced_figure(report, kShm, kPacedTargetRate, "subscriber_cpu_percent");
+    std::string note = cpu ? "subscriber " + fixed(*cpu, 1) + "% of a core"
+                           : missing_paced_reason(report, kShm, kPacedTargetRate);
+    for (const char* other : {kShmSpin, kShmBusy, kMqueue}) {
+      if (const auto v = paced_figure(report, other, kPacedTargetRate, "subscriber_cpu_percent")) {
+        note += "; " + std::string(other) + " " + fixed(*v, 1) + "%";
+      }
+    }
+    targets.push_back(target("shm_paced_idle_cpu",
+                             "ipcmesh-shm (default mode) subscriber at 10,000 msgs/s (64 B, paced) "
+                             "<= 25% of a core",
+                             cpu, 25.0, false, "%", note));
+  }
+  // 8. ... and no worse a tail than the kernel's queue, which also sleeps between messages.
+  {
+    const auto shm = paced_figure(report, kShm, kPacedTargetRate, "latency_p999_ns");
+    const auto mqueue = paced_figure(report, kMqueue, kPacedTargetRate, "latency_p999_ns");
+    std::optional<double> ratio;
+    std::string note;
+    if (shm && mqueue && *mqueue > 0) {
+      ratio = *shm / *mqueue;
+      note = format_ns(shm) + " vs " + format_ns(mqueue);
+    } else {
+      if (!shm) note = missing_paced_reason(report, kShm, kPacedTargetRate);
+      if (!mqueue) {
+        note +=
+            (note.empty() ? "" : "; ") + missing_paced_reason(report, kMqueue, kPacedTargetRate);
+      }
+    }
+    targets.push_back(target("shm_paced_p999_vs_mqueue",
+                             "one-way p99.9 of ipcmesh-shm (default mode) at 10,000 msgs/s (64 B, "
+                             "paced) <= posix-mqueue's",
+                             ratio, 1.0, false, "x", note));
+  }
   return targets;
 }
 
@@ -368,6 +487,35 @@ void summarize_group_row(nlohmann::json& row) {
        {"aggregate_msgs_per_s", "per_subscriber_msgs_per_s", "producer_msgs_per_s"}) {
     row[key] = status == "ok" && m.contains(key) ? m[key] : nlohmann::json(nullptr);
   }
+  row["status"] = status;
+  row["verified"] = status == "not_run" ? nlohmann::json(nullptr) : nlohmann::json(status == "ok");
+  row["errors"] = m.contains("errors") ? m["errors"] : nlohmann::json::array();
+  if (status == "not_run") row["reason"] = m.value("reason", "");
+}
+
+void summarize_paced_row(nlohmann::json& row) {
+  const auto& m = row["measurement"];
+  const std::string status = m.value("status", "not_run");
+  const bool ok = status == "ok" && m.contains("paced");
+  const nlohmann::json none(nullptr);
+  const auto& paced = ok ? m["paced"] : none;
+  const auto& throttling = ok && m.contains("cgroup_throttling") ? m["cgroup_throttling"] : none;
+  const auto put = [&](const char* key, const nlohmann::json& from, const char* from_key) {
+    row[key] = from.is_object() && from.contains(from_key) ? from[from_key] : none;
+  };
+  put("delivered_msgs_per_s", ok ? m : none, "msgs_per_s");
+  for (const char* key :
+       {"latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "late_messages"}) {
+    put(key, paced, key);
+  }
+  for (const char* side : {"subscriber", "producer"}) {
+    const auto& usage = ok ? paced[side] : none;
+    put((std::string(side) + "_cpu_percent").c_str(), usage, "cpu_percent");
+    put((std::string(side) + "_involuntary_switches").c_str(), usage, "involuntary_switches");
+  }
+  put("cfs_periods", throttling, "nr_periods");
+  put("throttled_periods", throttling, "nr_throttled");
+  put("throttled_ns", throttling, "throttled_ns");
   row["status"] = status;
   row["verified"] = status == "not_run" ? nlohmann::json(nullptr) : nlohmann::json(status == "ok");
   row["errors"] = m.contains("errors") ? m["errors"] : nlohmann::json::array();
@@ -397,8 +545,9 @@ bool report_verified(const nlohmann::json& report) {
   for (const auto& row : report["results"]) {
     if (row.value("status", "") == "failed") return false;
   }
-  if (report.contains("fanout")) {
-    for (const auto& row : report["fanout"]["rows"]) {
+  for (const char* section : {"fanout", "paced"}) {
+    if (!report.contains(section)) continue;
+    for (const auto& row : report[section]["rows"]) {
       if (row.value("status", "") == "failed") return false;
     }
   }
@@ -459,6 +608,7 @@ std::string render_table(const nlohmann::json& report) {
   }
 
   if (report.contains("fanout")) render_group_table(report["fanout"], out);
+  if (report.contains("paced")) render_paced_table(report, out);
 
   out << "\nTargets (measured in this run):\n";
   int met = 0;

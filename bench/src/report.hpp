@@ -32,6 +32,13 @@ void summarize_group_row(nlohmann::json& row);
 // figure is missing.
 void add_group_costs(nlohmann::json& report);
 
+// Adds to a paced row ({"transport", "rate_msgs_per_s", "measurement"}) its status, the flat
+// figures "delivered_msgs_per_s", "latency_{p50,p99,p999,max}_ns",
+// "{subscriber,producer}_cpu_percent", "{subscriber,producer}_involuntary_switches",
+// "late_messages", "cfs_periods", "throttled_periods" and "throttled_ns" (null unless the
+// measurement ran and was verified), "verified" and "errors".
+void summarize_paced_row(nlohmann::json& row);
+
 // The targets, each {"id", "description", "measured", "required", "pass", "note"};
 // "pass" is null when the figures needed were not measured.
 nlohmann::json evaluate_targets(const nlohmann::json& report);

@@ -8,6 +8,10 @@
 
 #include "transport.hpp"
 
+#ifdef IPCMESH_BENCH_HAVE_SHM
+#include "ipcmesh/shm_channel.hpp"
+#endif
+
 namespace ipcmesh::bench {
 
 // The reference row: a bare SPSC ring, the machine's floor (not a product).
@@ -16,7 +20,8 @@ std::unique_ptr<Transport> make_posix_mqueue_transport();
 std::unique_ptr<Transport> make_unix_seqpacket_transport();
 std::unique_ptr<Transport> make_tcp_loopback_transport();
 #ifdef IPCMESH_BENCH_HAVE_SHM
-std::unique_ptr<Transport> make_ipcmesh_shm_transport(bool busy_poll);
+// "ipcmesh-shm" (kAdaptive, the default), "ipcmesh-shm-spin" (kSpinThenSleep), "ipcmesh-shm-busy".
+std::unique_ptr<Transport> make_ipcmesh_shm_transport(WaitMode mode);
 #endif
 #ifdef IPCMESH_BENCH_HAVE_MQ
 std::unique_ptr<Transport> make_ipcmesh_mqueue_transport();

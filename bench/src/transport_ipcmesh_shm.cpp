@@ -19,6 +19,30 @@ std::uint32_t table_size(std::uint32_t members) {
   return std::max<std::uint32_t>(4, members);
 }
 
+// One transport per wait mode, so that a run shows what each costs.
+struct WaitVariant {
+  WaitMode mode;
+  const char* transport;
+  const char* mode_name;  // as the link's config records it
+  const char* description;
+};
+constexpr WaitVariant kWaitVariants[] = {
+    {WaitMode::kAdaptive, "ipcmesh-shm", "Adaptive",
+     "ipcmesh shm channel, default WaitMode::kAdaptive, zero-copy loan/commit"},
+    {WaitMode::kSpinThenSleep, "ipcmesh-shm-spin", "SpinThenSleep",
+     "ipcmesh shm channel, WaitMode::kSpinThenSleep (the default before rule W3: spin 50 us on "
+     "every wait, then sleep), zero-copy loan/commit"},
+    {WaitMode::kBusyPoll, "ipcmesh-shm-busy", "BusyPoll",
+     "ipcmesh shm channel, WaitMode::kBusyPoll, zero-copy loan/commit"},
+};
+
+const WaitVariant& variant_of(WaitMode mode) {
+  for (const auto& variant : kWaitVariants) {
+    if (variant.mode == mode) return variant;
+  }
+  return kWaitVariants[0];
+}
+
 class ShmEndpoint final : public Endpoint {
  public:
   ShmEndpoint(std::size_t size, bool fill, std::vector<ShmChannel> channels,
@@ -111,7 +135,7 @@ class ShmLink final : public Link {
             {"max_subscribers", table_size(group_.subscribers)},
             {"max_producers", table_size(group_.producers)},
             {"policy", "Block"},
-            {"wait_mode", mode_ == WaitMode::kBusyPoll ? "BusyPoll" : "Adaptive"},
+            {"wait_mode", variant_of(mode_).mode_name},
             {"api", "zero-copy loan/commit, receive/release"}};
   }
 
@@ -126,13 +150,10 @@ class ShmLink final : public Link {
 
 class ShmTransport final : public Transport {
  public:
-  explicit ShmTransport(bool busy_poll) : busy_poll_(busy_poll) {}
+  explicit ShmTransport(WaitMode mode) : mode_(mode) {}
 
-  std::string_view name() const override { return busy_poll_ ? "ipcmesh-shm-busy" : "ipcmesh-shm"; }
-  std::string_view description() const override {
-    return busy_poll_ ? "ipcmesh shm channel, WaitMode::kBusyPoll, zero-copy loan/commit"
-                      : "ipcmesh shm channel, default WaitMode::kAdaptive, zero-copy loan/commit";
-  }
+  std::string_view name() const override { return variant_of(mode_).transport; }
+  std::string_view description() const override { return variant_of(mode_).description; }
 
   // A broadcast log with a producer table: any number of publishers and subscribers (up to the
   // table sizes prepare() sets), every subscriber reading every record under Block.
@@ -156,19 +177,18 @@ class ShmTransport final : public Transport {
       if (!channel) return tl::unexpected(channel.error());
       channels.push_back(std::move(*channel));
     }
-    return std::make_unique<ShmLink>(std::move(channels), spec.message_size, ring,
-                                     busy_poll_ ? WaitMode::kBusyPoll : WaitMode::kAdaptive,
+    return std::make_unique<ShmLink>(std::move(channels), spec.message_size, ring, mode_,
                                      spec.fill_payload, spec.group);
   }
 
  private:
-  bool busy_poll_;
+  WaitMode mode_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> make_ipcmesh_shm_transport(bool busy_poll) {
-  return std::make_unique<ShmTransport>(busy_poll);
+std::unique_ptr<Transport> make_ipcmesh_shm_transport(WaitMode mode) {
+  return std::make_unique<ShmTransport>(mode);
 }
 
 }  // namespace ipcmesh::bench

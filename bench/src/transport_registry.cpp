@@ -37,13 +37,16 @@ std::vector<std::unique_ptr<Transport>> make_transports() {
   // The floor first: every other row is read as a fraction of it.
   transports.push_back(make_spsc_floor_transport());
 #ifdef IPCMESH_BENCH_HAVE_SHM
-  transports.push_back(make_ipcmesh_shm_transport(false));
-  transports.push_back(make_ipcmesh_shm_transport(true));
+  transports.push_back(make_ipcmesh_shm_transport(WaitMode::kAdaptive));
+  transports.push_back(make_ipcmesh_shm_transport(WaitMode::kSpinThenSleep));
+  transports.push_back(make_ipcmesh_shm_transport(WaitMode::kBusyPoll));
 #else
   const std::string no_shm =
       "not built: sidecar/src/channel/shm_*.cpp did not exist at configure time";
   transports.push_back(make_unavailable_transport(
-      "ipcmesh-shm", "ipcmesh shm channel, default mode (spin then sleep)", no_shm));
+      "ipcmesh-shm", "ipcmesh shm channel, default mode (adaptive)", no_shm));
+  transports.push_back(make_unavailable_transport(
+      "ipcmesh-shm-spin", "ipcmesh shm channel, spin-then-sleep mode", no_shm));
   transports.push_back(make_unavailable_transport("ipcmesh-shm-busy",
                                                   "ipcmesh shm channel, busy-poll mode", no_shm));
 #endif

@@ -1,6 +1,7 @@
 // The harness with real transports and real forked processes, on a fixed message count so that
 // nothing depends on the machine's speed: the spsc-floor reference moves every message verified,
-// and a fan-out or fan-in group delivers every message to every subscriber or fails verification.
+// a fan-out or fan-in group delivers every message to every subscriber or fails verification, and
+// a paced pair keeps its rate and measures a one-way latency for every message.
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 
 #include <memory>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 
 #include "environment.hpp"
@@ -193,6 +195,81 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GroupMeasurement,
                            return name + "_" + std::to_string(info.param.shape.producers) + "to" +
                                   std::to_string(info.param.shape.subscribers);
                          });
+
+struct PacedCase {
+  const char* transport;
+  bool fill;
+};
+void PrintTo(const PacedCase& c, std::ostream* out) {
+  *out << c.transport << (c.fill ? ", every byte filled" : ", stamp only");
+}
+
+class PacedMeasurement : public ::testing::TestWithParam<PacedCase> {};
+
+// 200 measured messages at 2,000 msgs/s take about 0.1 s: bounds generous enough for a loaded
+// machine, tight enough to catch a producer that bursts (far below) or sleeps too long (above).
+TEST_P(PacedMeasurement, SendsEveryMessageAtTheRateAndTimesEachOne) {
+  constexpr std::uint64_t kPacedMessages = 200;
+  constexpr std::uint64_t kPacedWarmup = 20;
+  const auto started = start_transport(GetParam().transport, 64);
+  ASSERT_TRUE(started.skip.empty()) << "cannot start the transport here: " << started.skip;
+  auto link = prepared(*started.transport,
+                       {64, Pattern::kStream, unique_tag(), GetParam().fill, GroupShape{}});
+  ASSERT_TRUE(link);
+  HarnessOptions options = counted_run();
+  options.messages = kPacedMessages;
+  options.stream_warmup = kPacedWarmup;
+  options.paced_rate = 2000;
+  const auto result = run_measurement(*link, Pattern::kStream, 64, options);
+  ASSERT_TRUE(result["verified"].get<bool>()) << result.dump(2);
+  EXPECT_EQ(result["messages"], kPacedWarmup + kPacedMessages);
+  EXPECT_EQ(result["measured_messages"], kPacedMessages);
+  EXPECT_GE(result["seconds"].get<double>(), 0.08) << result.dump(2);
+  EXPECT_LE(result["seconds"].get<double>(), 0.5) << result.dump(2);
+
+  ASSERT_TRUE(result.contains("paced")) << result.dump(2);
+  const auto& paced = result["paced"];
+  EXPECT_EQ(paced["rate_msgs_per_s"], 2000.0);
+  EXPECT_EQ(paced["latency_samples"], kPacedMessages);
+  const double p50 = paced["latency_p50_ns"], p99 = paced["latency_p99_ns"];
+  const double p999 = paced["latency_p999_ns"], max = paced["latency_max_ns"];
+  EXPECT_GE(paced["latency_min_ns"].get<double>(), 0.0);
+  EXPECT_LE(paced["latency_min_ns"].get<double>(), p50);
+  EXPECT_LE(p50, p99);
+  EXPECT_LE(p99, p999);
+  EXPECT_LE(p999, max);
+  EXPECT_GE(paced["late_messages"].get<std::uint64_t>(), 0u);
+  for (const char* side : {"subscriber", "producer"}) {
+    EXPECT_GE(paced[side]["cpu_s"].get<double>(), 0.0) << side;
+    EXPECT_GT(paced[side]["wall_s"].get<double>(), 0.0) << side;
+    EXPECT_GE(paced[side]["cpu_percent"].get<double>(), 0.0) << side;
+    EXPECT_TRUE(paced[side].contains("involuntary_switches")) << side;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, PacedMeasurement,
+                         ::testing::Values(PacedCase{"ipcmesh-shm", false},
+                                           PacedCase{"ipcmesh-shm-spin", false},
+                                           PacedCase{"posix-mqueue", true}),
+                         [](const auto& info) {
+                           std::string name = info.param.transport;
+                           std::erase(name, '-');
+                           return name + (info.param.fill ? "Filled" : "Stamped");
+                         });
+
+// Pacing is a property of a stream; and the send time needs room beside the stamp.
+TEST(PacedMeasurementSetup, RefusesPingPongAndMessagesWithoutRoomForTheTime) {
+  const auto started = start_transport("spsc-floor", 64);
+  ASSERT_TRUE(started.skip.empty()) << started.skip;
+  HarnessOptions options = counted_run();
+  options.paced_rate = 1000;
+  auto pingpong = prepared(*started.transport, {64, Pattern::kPingPong, unique_tag(), false, {}});
+  ASSERT_TRUE(pingpong);
+  EXPECT_THROW(run_measurement(*pingpong, Pattern::kPingPong, 64, options), std::invalid_argument);
+  auto small = prepared(*started.transport, {24, Pattern::kStream, unique_tag(), false, {}});
+  ASSERT_TRUE(small);
+  EXPECT_THROW(run_measurement(*small, Pattern::kStream, 24, options), std::invalid_argument);
+}
 
 // The transports say which shapes they cannot serve, and why.
 TEST(GroupLimitation, QueuesCannotFanOutAndPairsCannotGroup) {

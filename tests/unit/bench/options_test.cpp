@@ -1,6 +1,7 @@
-// The fan-out flags: parsed, validated, and their defaults what `make bench` runs.
+// The fan-out and paced flags: parsed, validated, and their defaults what `make bench` runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,6 +41,34 @@ TEST(BenchOptions, RejectsGroupsTheHarnessCannotRun) {
   EXPECT_THROW(parse({"--fanout", "2x"}), std::invalid_argument);
   EXPECT_THROW(parse({"--fanin", "1"}), std::invalid_argument);  // that is the 1 -> 1 case
   EXPECT_THROW(parse({"--no-fanout", "--plot-out", "f.svg"}), std::invalid_argument);
+}
+
+TEST(BenchOptions, PacedAtOneTenAndFiftyThousandByDefault) {
+  const auto options = parse({});
+  EXPECT_TRUE(options.paced);
+  EXPECT_EQ(options.paced_rates, (std::vector<std::uint32_t>{1000, 10000, 50000}));
+}
+
+TEST(BenchOptions, PacedRatesAreSortedOnceEach) {
+  EXPECT_EQ(parse({"--paced", "50000,2000,2000"}).paced_rates,
+            (std::vector<std::uint32_t>{2000, 50000}));
+  EXPECT_EQ(parse({"--paced=1"}).paced_rates, (std::vector<std::uint32_t>{1}));
+  EXPECT_FALSE(parse({"--no-paced"}).paced);
+}
+
+TEST(BenchOptions, RejectsRatesThatAreNotPositiveWholeNumbers) {
+  for (const char* rate : {"0", "-5", "-0", "abc", "10k", "1.5", " 100", "", ",", "1000000000"}) {
+    EXPECT_THROW(parse({"--paced", rate}), std::invalid_argument) << "'" << rate << "'";
+  }
+  EXPECT_THROW(parse({"--paced", "1000,0"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--paced"}), std::invalid_argument);  // no value
+  EXPECT_THROW(parse({"--paced", "1000", "--no-paced"}), std::invalid_argument);
+}
+
+TEST(BenchOptions, KnowsTheSpinThenSleepVariant) {
+  const auto names = transport_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "ipcmesh-shm-spin"), names.end());
+  EXPECT_EQ(parse({"--transports", "ipcmesh-shm-spin"}).transports.size(), 1u);
 }
 
 TEST(BenchOptions, KnowsTheFloorTransport) {

@@ -5,7 +5,8 @@
 // the one-way streaming throughput between two forked processes pinned to different cores, with
 // every message verified (sequence number in the payload: no loss, in order); then, for the
 // transports that can, 64 B fan-out (one producer, N subscribers that each receive every
-// message) and fan-in (N producers, one subscriber).
+// message) and fan-in (N producers, one subscriber); then the paced section: 64 B at fixed
+// rates, with one-way latency and what waiting costs in CPU.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +36,11 @@ struct BenchOptions {
   std::vector<std::uint32_t> fanout_subscribers = {1, 2, 4, 8};  // one producer -> N subscribers
   std::uint32_t fanin_producers = 4;                             // N producers -> one subscriber
   std::string plot_out;  // write an SVG chart of the fan-out curve to this file
+  // The paced section (--no-paced skips it): per rate, a producer sends 64 B messages at that
+  // many msgs/s and the report gives the one-way latency, each side's CPU use and the CFS
+  // throttling of the bench's cgroup; what waiting costs a subscriber under a CPU limit.
+  bool paced = true;
+  std::vector<std::uint32_t> paced_rates = {1000, 10000, 50000};  // msgs/s
 };
 
 // Every transport the bench knows, in report order.
@@ -52,7 +58,8 @@ std::string bench_usage(const std::string& program);
 // rows with the reason.
 nlohmann::json run_benchmarks(const BenchOptions& options);
 
-// The human-readable tables of a report: the main table per size, then fan-out and fan-in.
+// The human-readable tables of a report: the main table per size, then fan-out and fan-in, then
+// the paced section.
 std::string render_table(const nlohmann::json& report);
 
 // An SVG line chart of the report's fan-out curve: x the number of subscribers, y per-subscriber
