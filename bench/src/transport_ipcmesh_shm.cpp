@@ -111,7 +111,7 @@ class ShmLink final : public Link {
             {"max_subscribers", table_size(group_.subscribers)},
             {"max_producers", table_size(group_.producers)},
             {"policy", "Block"},
-            {"wait_mode", mode_ == WaitMode::kBusyPoll ? "BusyPoll" : "Adaptive"},
+            {"wait_mode", std::string(to_string(mode_))},
             {"api", "zero-copy loan/commit, receive/release"}};
   }
 
