@@ -23,16 +23,15 @@ std::uint32_t table_size(std::uint32_t members) {
 struct WaitVariant {
   WaitMode mode;
   const char* transport;
-  const char* mode_name;  // as the link's config records it
   const char* description;
 };
 constexpr WaitVariant kWaitVariants[] = {
-    {WaitMode::kAdaptive, "ipcmesh-shm", "Adaptive",
+    {WaitMode::kAdaptive, "ipcmesh-shm",
      "ipcmesh shm channel, default WaitMode::kAdaptive, zero-copy loan/commit"},
-    {WaitMode::kSpinThenSleep, "ipcmesh-shm-spin", "SpinThenSleep",
+    {WaitMode::kSpinThenSleep, "ipcmesh-shm-spin",
      "ipcmesh shm channel, WaitMode::kSpinThenSleep (the default before rule W3: spin 50 us on "
      "every wait, then sleep), zero-copy loan/commit"},
-    {WaitMode::kBusyPoll, "ipcmesh-shm-busy", "BusyPoll",
+    {WaitMode::kBusyPoll, "ipcmesh-shm-busy",
      "ipcmesh shm channel, WaitMode::kBusyPoll, zero-copy loan/commit"},
 };
 
@@ -135,7 +134,7 @@ class ShmLink final : public Link {
             {"max_subscribers", table_size(group_.subscribers)},
             {"max_producers", table_size(group_.producers)},
             {"policy", "Block"},
-            {"wait_mode", variant_of(mode_).mode_name},
+            {"wait_mode", std::string(to_string(mode_))},
             {"api", "zero-copy loan/commit, receive/release"}};
   }
 

@@ -45,6 +45,7 @@ TEST_F(CrdValidation, DefaultsAreFilledInByTheApiServer) {
   // default (the contract's 64Mi ring), since the API server fills only objects that exist.
   EXPECT_EQ(spec.at("sharedMemory").value("maxMessageSize", ""), "1Mi") << spec.dump();
   EXPECT_EQ(spec.at("sharedMemory").value("slowConsumer", ""), "Block") << spec.dump();
+  EXPECT_EQ(spec.at("sharedMemory").value("waitMode", ""), "Adaptive") << spec.dump();
 }
 
 // The seed article's queue, declared with only its legacy name, gets the kernel's own limits
@@ -75,6 +76,8 @@ TEST_F(CrdValidation, InvalidChannelsAreRejectedWithClearMessages) {
       {"shared memory settings on a queue channel",
        "  transport: MessageQueue\n  sharedMemory:\n    size: 1Mi\n",
        "sharedMemory is set but transport is MessageQueue"},
+      {"unknown wait mode", "  sharedMemory:\n    waitMode: busypoll\n",
+       "spec.sharedMemory.waitMode"},
       {"legacy queue name that is not a POSIX name",
        "  transport: MessageQueue\n  messageQueue:\n    name: no-leading-slash\n",
        "messageQueue.name must be a POSIX queue name"},

@@ -19,6 +19,7 @@
 #include "ipcmesh/ipcmesh.h"
 #include "ipcmesh/message_queue.hpp"
 #include "ipcmesh/shm_channel.hpp"
+#include "subscriber_probe.hpp"
 
 extern char** environ;
 
@@ -212,6 +213,82 @@ TEST(CApi, CExampleFindsTheChannelByNameInTheInjectedDocument) {
     EXPECT_EQ(subscriber.wait(), 0) << transport << ": " << subscriber.stderr_text();
     EXPECT_EQ(subscriber.remaining_stdout(), expected_lines(20)) << transport;
   }
+}
+
+// Proves the C API's subscriber waits in the channel's sharedMemory.waitMode from IPCMESH_CHANNELS,
+// that IPCMESH_WAIT_MODE overrides it both ways and also applies to a POSIX name, and that the C
+// example receives every message in each mode. Observable from outside: a BusyPoll subscriber
+// never sleeps on the futex; the others do while the channel is idle.
+TEST(CApi, SubscriberWaitsInTheChannelsModeUnlessIpcmeshWaitModeSaysOtherwise) {
+  struct Case {
+    const char* what;
+    std::optional<WaitMode> channel_mode;  // nullopt: open by POSIX name, no document
+    const char* env;                       // IPCMESH_WAIT_MODE, nullptr: unset
+    bool busy_polls;
+  };
+  const Case cases[] = {
+      {"channel Adaptive", WaitMode::kAdaptive, nullptr, false},
+      {"channel SpinThenSleep", WaitMode::kSpinThenSleep, nullptr, false},
+      {"channel BusyPoll", WaitMode::kBusyPoll, nullptr, true},
+      {"channel BusyPoll, env Adaptive", WaitMode::kBusyPoll, "Adaptive", false},
+      {"channel Adaptive, env BusyPoll", WaitMode::kAdaptive, "BusyPoll", true},
+      {"POSIX name", std::nullopt, nullptr, false},
+      {"POSIX name, env BusyPoll", std::nullopt, "BusyPoll", true},
+  };
+  int index = 0;
+  for (const Case& c : cases) {
+    ChannelSpec spec;
+    spec.id = {"capi-" + std::to_string(getpid()), "wait-" + std::to_string(index++)};
+    spec.shared_memory = SharedMemorySpec{64 << 10, 1024, SlowConsumerPolicy::kBlock, 8,
+                                          c.channel_mode.value_or(WaitMode::kAdaptive)};
+    std::vector<std::string> env;
+    if (c.channel_mode) {
+      env.push_back(std::string(kEnvChannels) + "=" + serialize_channel_set({{spec}}));
+    }
+    if (c.env) env.push_back(std::string(kEnvWaitMode) + "=" + c.env);
+    const std::string name = c.channel_mode ? spec.id.name : spec.shm_name();
+
+    ShmChannelOptions options;
+    options.name = spec.shm_name();
+    options.capacity_bytes = spec.shared_memory->size_bytes;
+    options.max_message_size = spec.shared_memory->max_message_size;
+    auto channel = ShmChannel::create(options);
+    ASSERT_TRUE(channel) << c.what << ": " << channel.error().message;
+    Process subscriber({kExample, "subscribe", name, "shm", "20", "30000"}, env);
+    ASSERT_EQ(subscriber.read_line(), "ready") << c.what << ": " << subscriber.stderr_text();
+    if (c.busy_polls) {
+      EXPECT_FALSE(subscriber_sleeps(*channel, 300ms)) << c.what << ": slept, so not BusyPoll";
+    } else {
+      EXPECT_TRUE(subscriber_sleeps(*channel, 10s)) << c.what << ": never slept";
+    }
+    Process publisher({kExample, "publish", name, "shm", "20"}, env);
+    EXPECT_EQ(publisher.wait(), 0) << c.what << ": " << publisher.stderr_text();
+    EXPECT_EQ(subscriber.wait(), 0) << c.what << ": " << subscriber.stderr_text();
+    EXPECT_EQ(subscriber.remaining_stdout(), expected_lines(20)) << c.what;
+  }
+}
+
+// Proves a bad IPCMESH_WAIT_MODE makes a shared-memory subscriber's ipcmesh_open fail at once
+// (before it waits for the ring) with IPCMESH_ERR_INVALID_ARGUMENT and a message naming the
+// variable and the choices, and that it does not concern publishers.
+TEST(CApi, ABadIpcmeshWaitModeIsAnErrorNotASilentDefault) {
+  const std::string bad = std::string(kEnvWaitMode) + "=Fast";
+  Process subscriber({kExample, "subscribe", unique("never-created"), "shm", "1", "30000"}, {bad});
+  EXPECT_EQ(subscriber.wait(10s), IPCMESH_ERR_INVALID_ARGUMENT) << subscriber.stderr_text();
+  EXPECT_NE(subscriber.stderr_text().find(
+                "IPCMESH_WAIT_MODE: unknown wait mode \"Fast\" (one of Adaptive, SpinThenSleep, "
+                "BusyPoll)"),
+            std::string::npos)
+      << subscriber.stderr_text();
+
+  ShmChannelOptions options;
+  options.name = unique("bad-mode");
+  options.capacity_bytes = 4096;
+  options.max_message_size = 256;
+  auto channel = ShmChannel::create(options);
+  ASSERT_TRUE(channel) << channel.error().message;
+  Process publisher({kExample, "publish", options.name, "shm", "1"}, {bad});
+  EXPECT_EQ(publisher.wait(), 0) << publisher.stderr_text();
 }
 
 // Proves a channel that does not exist is reported by the exit status IPCMESH_ERR_NOT_FOUND and a

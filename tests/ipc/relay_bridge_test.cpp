@@ -5,6 +5,7 @@
 #include "ipcmesh/channel_spec.hpp"
 #include "ipcmesh/shm_channel.hpp"
 #include "relay_test_support.hpp"
+#include "subscriber_probe.hpp"
 
 namespace ipcmesh::relay_testing {
 namespace {
@@ -118,6 +119,34 @@ TEST_F(RelayBridge, ShmToMqFeedsAWorkQueueWithoutLoss) {
   EXPECT_EQ(metric(body, "ipcmesh_bridge_messages_total{channel_namespace=\"" + namespace_ +
                              "\",channel=\"work\",direction=\"shm_to_mq\"}"),
             kMessages);
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
+}
+
+// The shm->mq bridge's subscriber follows the channel's waitMode except BusyPoll, which it turns
+// into SpinThenSleep: on a BusyPoll channel it still sleeps while the ring is idle (an idle relay
+// uses no CPU), and it forwards every message.
+TEST_F(RelayBridge, ShmToMqBridgeOfABusyPollChannelStillSleepsWhenIdle) {
+  const std::string spec = write_spec({ChannelJson{.name = "polled",
+                                                   .transport = "Both",
+                                                   .shm_max_message = "1Ki",
+                                                   .wait_mode = "BusyPoll",
+                                                   .queue_max_message = "1Ki",
+                                                   .shm_to_mq = true}});
+  auto relay = start_relay(spec);
+  ASSERT_NE(wait_ready(*relay), 0);
+  auto channel = ShmChannel::open(shm_object_name({namespace_, "polled"}));
+  ASSERT_TRUE(channel) << channel.error().message;
+  ASSERT_EQ(channel->stats().subscribers.size(), 1u) << "the bridge subscribes before ready";
+  EXPECT_TRUE(subscriber_sleeps(*channel, 10s)) << "the bridge busy-polls";
+  auto pub = run({kCtl, "pub", "--channel", "polled", "--namespace", namespace_, "--size", "10",
+                  "--count", "5"});
+  auto sub = run({kCtl, "sub", "--channel", "polled", "--namespace", namespace_, "--transport",
+                  "mq", "--count", "5", "--timeout", "60s", "--quiet"});
+  ASSERT_EQ(pub->wait(), 0) << pub->err();
+  ASSERT_EQ(sub->wait(), 0) << sub->err();
+  EXPECT_EQ(sub->out(), "5\n");
+  channel = tl::unexpected(Error{ErrorCode::kNotFound, ""});
   relay->signal(SIGTERM);
   EXPECT_EQ(relay->wait(), 0) << relay->err();
 }

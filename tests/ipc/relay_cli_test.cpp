@@ -2,7 +2,9 @@
 // names the field, the spec may come from the environment, and both binaries keep their exit-code
 // promise (0 ok, 1 failure, 2 usage) with one clear line on stderr.
 #include "ipcmesh/channel_spec.hpp"
+#include "ipcmesh/shm_channel.hpp"
 #include "relay_test_support.hpp"
+#include "subscriber_probe.hpp"
 
 namespace ipcmesh::relay_testing {
 namespace {
@@ -98,6 +100,12 @@ TEST_F(RelayCli, IpcmeshctlExitCodesAreMeaningful) {
       {{kCtl, "pub"}, 2, "--channel is required"},
       {{kCtl, "sub", "--channel", "x", "--transport", "carrier-pigeon"}, 2, "--transport"},
       {{kCtl, "sub", "--channel", "x", "--count", "many"}, 2, "--count"},
+      {{kCtl, "sub", "--channel", "x", "--wait-mode", "nonsense"},
+       2,
+       "--wait-mode: unknown wait mode \"nonsense\" (one of Adaptive, SpinThenSleep, BusyPoll)"},
+      {{kCtl, "sub", "--channel", "x", "--transport", "mq", "--wait-mode", "BusyPoll"},
+       2,
+       "--wait-mode: only for --transport shm"},
       {{kCtl, "stat", "--channel", "Not_A_Name!"}, 2, "--channel"},
       {{kCtl, "stat", "--channel", "absent", "--namespace", namespace_}, 1, "absent"},
       {{kCtl, "pub", "--channel", "/absent_queue", "--transport", "mq", "--timeout", "100ms",
@@ -115,6 +123,62 @@ TEST_F(RelayCli, IpcmeshctlExitCodesAreMeaningful) {
   auto version = run({kCtl, "version"});
   EXPECT_EQ(version->wait(), 0);
   EXPECT_EQ(version->out(), std::string("ipcmeshctl ") + IPCMESH_VERSION + "\n");
+  auto bad_mode = run({kCtl, "sub", "--channel", "x"}, "", {"IPCMESH_WAIT_MODE=Fast"});
+  EXPECT_EQ(bad_mode->wait(), 2) << bad_mode->err();
+  EXPECT_EQ(bad_mode->err(),
+            "ipcmeshctl sub: IPCMESH_WAIT_MODE: unknown wait mode \"Fast\" (one of Adaptive, "
+            "SpinThenSleep, BusyPoll)\n");
+}
+
+// ipcmeshctl sub waits in --wait-mode, else IPCMESH_WAIT_MODE, else the channel's
+// sharedMemory.waitMode when it finds the channel in IPCMESH_CHANNELS, else Adaptive, and
+// receives every message in each. Observable from outside: a BusyPoll subscriber never sleeps on
+// the futex; the others do while the ring is idle.
+TEST_F(RelayCli, SubWaitsInTheChosenModeAndReceivesEveryMessage) {
+  const std::string spec = write_spec({ChannelJson{.name = "busy", .wait_mode = "BusyPoll"}});
+  auto relay = start_relay(spec);
+  ASSERT_NE(wait_ready(*relay), 0);
+  auto channel = ShmChannel::open(shm_object_name({namespace_, "busy"}));
+  ASSERT_TRUE(channel) << channel.error().message;
+  const std::string document = "IPCMESH_CHANNELS=" + read_file(spec);
+  struct Case {
+    const char* what;
+    std::vector<std::string> flags;
+    std::vector<std::string> env;
+    bool busy_polls;
+  };
+  const Case cases[] = {
+      {"--wait-mode BusyPoll", {"--wait-mode", "BusyPoll"}, {}, true},
+      {"the channel's BusyPoll", {}, {document}, true},
+      {"--wait-mode over the channel's", {"--wait-mode", "SpinThenSleep"}, {document}, false},
+      {"IPCMESH_WAIT_MODE over the channel's", {}, {document, "IPCMESH_WAIT_MODE=Adaptive"}, false},
+      {"--wait-mode over IPCMESH_WAIT_MODE",
+       {"--wait-mode", "BusyPoll"},
+       {"IPCMESH_WAIT_MODE=Adaptive"},
+       true},
+      {"derived name, no document: Adaptive", {}, {}, false},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kCtl,          "sub",      "--channel", "busy",
+                                     "--namespace", namespace_, "--count",   "10",
+                                     "--timeout",   "60s",      "--quiet"};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    auto sub = run(argv, "", c.env);
+    ASSERT_TRUE(eventually([&] { return channel->stats().subscribers.size() == 1; }))
+        << c.what << ": " << sub->err();
+    if (c.busy_polls) {
+      EXPECT_FALSE(subscriber_sleeps(*channel, 300ms)) << c.what << ": slept, so not BusyPoll";
+    } else {
+      EXPECT_TRUE(subscriber_sleeps(*channel, 10s)) << c.what << ": never slept";
+    }
+    auto pub = run({kCtl, "pub", "--channel", "busy", "--namespace", namespace_, "--size", "10",
+                    "--count", "10"});
+    ASSERT_EQ(pub->wait(), 0) << c.what << ": " << pub->err();
+    ASSERT_EQ(sub->wait(), 0) << c.what << ": " << sub->err();
+    EXPECT_EQ(sub->out(), "10\n") << c.what;
+  }
+  relay->signal(SIGTERM);
+  EXPECT_EQ(relay->wait(), 0) << relay->err();
 }
 
 // A subscriber that was promised N messages and gets fewer before its timeout exits 1 and says so;

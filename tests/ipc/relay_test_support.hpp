@@ -207,6 +207,7 @@ struct ChannelJson {
   std::string shm_size = "1Mi";
   std::string shm_max_message = "8Ki";
   std::string slow_consumer = "Block";
+  std::optional<std::string> wait_mode = std::nullopt;  // sharedMemory.waitMode, absent by default
   std::optional<std::string> queue_name = std::nullopt;
   int queue_max_messages = 10;
   std::string queue_max_message = "8Ki";
@@ -219,7 +220,9 @@ struct ChannelJson {
                        R"(","transport":")" + transport + R"(","scope":")" + scope + R"(")";
     if (transport != "MessageQueue") {
       json += R"(,"sharedMemory":{"size":")" + shm_size + R"(","maxMessageSize":")" +
-              shm_max_message + R"(","slowConsumer":")" + slow_consumer + R"("})";
+              shm_max_message + R"(","slowConsumer":")" + slow_consumer + R"(")";
+      if (wait_mode) json += R"(,"waitMode":")" + *wait_mode + R"(")";
+      json += "}";
     }
     if (transport != "SharedMemory") {
       json += R"(,"messageQueue":{)";

@@ -25,6 +25,9 @@ inline constexpr std::string_view kReadyFileName = "ready";  // created by the r
 inline constexpr std::string_view kAnnotationInject = "ipcmesh.io/inject";      // "false" opts out
 inline constexpr std::string_view kAnnotationChannels = "ipcmesh.io/channels";  // "a,b" selects
 inline constexpr std::string_view kAnnotationStatus = "ipcmesh.io/status";      // injector record
+// Set by an app (not the operator): the wait mode of its shm subscribers, overriding the
+// channel's sharedMemory.waitMode (see subscriber_wait_mode).
+inline constexpr std::string_view kEnvWaitMode = "IPCMESH_WAIT_MODE";
 inline constexpr int kContractVersion = 1;
 
 // ---- POSIX limits (Linux) ----
@@ -36,12 +39,26 @@ enum class Transport : std::uint8_t { kSharedMemory, kMessageQueue, kBoth };
 enum class Scope : std::uint8_t { kPod, kNode };
 enum class SlowConsumerPolicy : std::uint8_t { kBlock, kDropOldest, kDropNewest };
 
+// How a subscriber waits for the next message (docs/protocol.md W3 says when to choose which).
+// The contract owns the type because a channel's spec chooses it (sharedMemory.waitMode); the
+// ring's SubscriberOptions::wait_mode takes it as is.
+enum class WaitMode : std::uint8_t {
+  // Default: spins up to spin_time while that pays (most recent spins ended with data), else
+  // sleeps on the futex at once; a spin also ends as soon as it shows that the thread is being
+  // descheduled (a core shared with the producer, a spent CPU quota).
+  kAdaptive,
+  kSpinThenSleep,  // spins spin_time on every wait, then sleeps: low latency, costs CPU
+  kBusyPoll,       // never sleeps: lowest latency, one core busy (pinned, dedicated cores)
+};
+
 std::string_view to_string(Transport value) noexcept;
 std::string_view to_string(Scope value) noexcept;
 std::string_view to_string(SlowConsumerPolicy value) noexcept;
+std::string_view to_string(WaitMode value) noexcept;  // the CRD's spelling: "SpinThenSleep"
 Result<Transport> parse_transport(std::string_view text);
 Result<Scope> parse_scope(std::string_view text);
 Result<SlowConsumerPolicy> parse_slow_consumer_policy(std::string_view text);
+Result<WaitMode> parse_wait_mode(std::string_view text);
 
 // Kubernetes resource quantities as bytes: "64Mi", "1Ki", "8k", "1.5Gi", "1e3", "4096".
 // Rejects negatives, fractions of a byte, overflow, unknown suffixes, and milli ("m").
@@ -73,6 +90,7 @@ struct SharedMemorySpec {
   std::uint32_t max_message_size = 1u << 20;
   SlowConsumerPolicy slow_consumer = SlowConsumerPolicy::kBlock;
   std::uint32_t max_subscribers = 64;
+  WaitMode wait_mode = WaitMode::kAdaptive;  // for subscribers of the C API and ipcmeshctl
 };
 
 struct MessageQueueSpec {
@@ -121,5 +139,13 @@ Result<void> validate(const ChannelSpec& spec);
 
 // Reads the document from IPCMESH_CHANNELS, else from the file named by IPCMESH_CHANNELS_FILE.
 Result<ChannelSet> channel_set_from_environment();
+
+// The wait mode of an app's subscriber to a channel (the C API's, ipcmeshctl's): `env_value`
+// (the app's IPCMESH_WAIT_MODE; nullptr or "" when unset) when set, else the channel's
+// sharedMemory.waitMode (`spec` is nullptr for a raw POSIX name, which has no spec), else
+// kAdaptive. A bad env_value is an error that names IPCMESH_WAIT_MODE, never a silent default.
+Result<WaitMode> subscriber_wait_mode(const ChannelSpec* spec, const char* env_value);
+// The same with IPCMESH_WAIT_MODE read from this process's environment.
+Result<WaitMode> subscriber_wait_mode_from_environment(const ChannelSpec* spec);
 
 }  // namespace ipcmesh

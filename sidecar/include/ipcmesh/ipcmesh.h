@@ -42,7 +42,11 @@ typedef struct ipcmesh_channel ipcmesh_channel;
 
 /* Opens a channel created by the relay. `name` is either a POSIX object name ("/ipcmesh.ns.name",
  * "/legacy_queue") or a channel name looked up in the IPCMESH_CHANNELS document injected into the
- * Pod. Waits up to timeout_ms for the object to exist. */
+ * Pod. Waits up to timeout_ms for the object to exist.
+ * A shared-memory subscriber waits for messages in the channel's sharedMemory.waitMode (Adaptive
+ * for a POSIX name); IPCMESH_WAIT_MODE=Adaptive|SpinThenSleep|BusyPoll in the environment
+ * overrides it (docs/protocol.md W3 says which to choose). A bad value is
+ * IPCMESH_ERR_INVALID_ARGUMENT. */
 int ipcmesh_open(const char* name, ipcmesh_transport transport, ipcmesh_role role,
                  int timeout_ms, ipcmesh_channel** out);
 int ipcmesh_publish(ipcmesh_channel* channel, const void* data, size_t size, int timeout_ms);

@@ -223,17 +223,9 @@ class Publisher {
   std::chrono::steady_clock::time_point last_ring_check_{};
 };
 
-// How a subscriber waits for the next message (docs/protocol.md W3 says when to choose which).
-enum class WaitMode : std::uint8_t {
-  // Default: spins up to spin_time while that pays (most recent spins ended with data), else
-  // sleeps on the futex at once; a spin also ends as soon as it shows that the thread is being
-  // descheduled (a core shared with the producer, a spent CPU quota).
-  kAdaptive,
-  kSpinThenSleep,  // spins spin_time on every wait, then sleeps: low latency, costs CPU
-  kBusyPoll,       // never sleeps: lowest latency, one core busy (pinned, dedicated cores)
-};
-
 struct SubscriberOptions {
+  // How to wait for the next message: WaitMode is the channel contract's (channel_spec.hpp), so a
+  // channel's sharedMemory.waitMode maps onto it as is; docs/protocol.md W3 says which to choose.
   WaitMode wait_mode = WaitMode::kAdaptive;
   // The longest spin before sleeping (kAdaptive: the ceiling; kSpinThenSleep: every wait).
   std::chrono::nanoseconds spin_time = std::chrono::microseconds(50);

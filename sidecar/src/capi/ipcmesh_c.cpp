@@ -80,10 +80,17 @@ std::optional<std::chrono::nanoseconds> to_timeout(int timeout_ms) {
   return std::chrono::milliseconds(timeout_ms);
 }
 
+// What ipcmesh_open's name stands for: the POSIX object, and the channel's spec when the name was
+// looked up in the Pod's document (none for a POSIX name).
+struct ResolvedName {
+  std::string posix_name;
+  std::optional<ipcmesh::ChannelSpec> spec;
+};
+
 // A name with a leading '/' is a POSIX object name; anything else is a channel of the Pod's
 // IPCMESH_CHANNELS document, whose derived (or legacy) name for this transport is used.
-ipcmesh::Result<std::string> resolve_name(const char* name, ipcmesh_transport transport) {
-  if (name[0] == '/') return std::string(name);
+ipcmesh::Result<ResolvedName> resolve_name(const char* name, ipcmesh_transport transport) {
+  if (name[0] == '/') return ResolvedName{name, std::nullopt};
   auto set = ipcmesh::channel_set_from_environment();
   if (!set) {
     return ipcmesh::make_error(set.error().code,
@@ -107,7 +114,7 @@ ipcmesh::Result<std::string> resolve_name(const char* name, ipcmesh_transport tr
                                      std::string(ipcmesh::to_string(spec->transport)) +
                                      ", it has no shared-memory ring");
     }
-    return spec->shm_name();
+    return ResolvedName{spec->shm_name(), *spec};
   }
   if (!spec->message_queue) {
     return ipcmesh::make_error(ErrorCode::kInvalidArgument,
@@ -115,7 +122,7 @@ ipcmesh::Result<std::string> resolve_name(const char* name, ipcmesh_transport tr
                                    std::string(ipcmesh::to_string(spec->transport)) +
                                    ", it has no message queue");
   }
-  return spec->mq_name();
+  return ResolvedName{spec->mq_name(), *spec};
 }
 
 // Retries a missing queue until the relay has created it (no start-up race for apps).
@@ -158,14 +165,23 @@ int open_channel(const char* name, ipcmesh_transport transport, ipcmesh_role rol
                                                   std::to_string(timeout_ms) +
                                                   " (use -1 to wait forever, 0 to try once)");
   }
-  auto posix_name = resolve_name(name, transport);
-  if (!posix_name) return fail(posix_name.error());
+  auto resolved = resolve_name(name, transport);
+  if (!resolved) return fail(resolved.error());
+  const std::string& posix_name = resolved->posix_name;
 
   auto channel = std::make_unique<ipcmesh_channel>();
   channel->transport = transport;
   channel->role = role;
   if (transport == IPCMESH_SHARED_MEMORY) {
-    auto shm = ipcmesh::ShmChannel::open_wait(*posix_name, *timeout);
+    // Before waiting for the ring: a bad IPCMESH_WAIT_MODE fails at once.
+    ipcmesh::SubscriberOptions options;
+    if (role == IPCMESH_SUBSCRIBER) {
+      auto wait_mode = ipcmesh::subscriber_wait_mode_from_environment(
+          resolved->spec ? &*resolved->spec : nullptr);
+      if (!wait_mode) return fail(wait_mode.error());
+      options.wait_mode = *wait_mode;
+    }
+    auto shm = ipcmesh::ShmChannel::open_wait(posix_name, *timeout);
     if (!shm) return fail(shm.error());
     channel->shm.emplace(std::move(*shm));
     if (role == IPCMESH_PUBLISHER) {
@@ -173,14 +189,14 @@ int open_channel(const char* name, ipcmesh_transport transport, ipcmesh_role rol
       if (!publisher) return fail(publisher.error());
       channel->publisher.emplace(std::move(*publisher));
     } else {
-      auto subscriber = ipcmesh::Subscriber::attach(*channel->shm);
+      auto subscriber = ipcmesh::Subscriber::attach(*channel->shm, options);
       if (!subscriber) return fail(subscriber.error());
       channel->subscriber.emplace(std::move(*subscriber));
     }
   } else {
     const auto access = role == IPCMESH_PUBLISHER ? ipcmesh::MessageQueue::Access::kWriteOnly
                                                   : ipcmesh::MessageQueue::Access::kReadOnly;
-    auto queue = open_queue_wait(*posix_name, access, *timeout);
+    auto queue = open_queue_wait(posix_name, access, *timeout);
     if (!queue) return fail(queue.error());
     channel->queue.emplace(std::move(*queue));
   }

@@ -16,7 +16,7 @@ Result<ChannelTarget> resolve_target(const std::string& channel,
     if (auto valid = validate_posix_name(channel); !valid) {
       return make_error(ErrorCode::kInvalidArgument, "--channel: " + valid.error().message);
     }
-    return ChannelTarget{channel, channel};
+    return ChannelTarget{channel, channel, std::nullopt};
   }
   const bool have_document = std::getenv(std::string(kEnvChannels).c_str()) != nullptr ||
                              std::getenv(std::string(kEnvChannelsFile).c_str()) != nullptr;
@@ -28,7 +28,7 @@ Result<ChannelTarget> resolve_target(const std::string& channel,
     for (const ChannelSpec& spec : set->channels) {
       if (spec.id.name == channel &&
           (!namespace_name || spec.id.namespace_name == *namespace_name)) {
-        return ChannelTarget{spec.shm_name(), spec.mq_name()};
+        return ChannelTarget{spec.shm_name(), spec.mq_name(), spec};
       }
     }
   }
@@ -39,7 +39,7 @@ Result<ChannelTarget> resolve_target(const std::string& channel,
   if (auto valid = validate_dns1123_subdomain(id.name); !valid) {
     return make_error(ErrorCode::kInvalidArgument, "--channel: " + valid.error().message);
   }
-  return ChannelTarget{shm_object_name(id), mq_object_name(id)};
+  return ChannelTarget{shm_object_name(id), mq_object_name(id), std::nullopt};
 }
 
 Result<MessageQueue> open_queue_wait(const std::string& name, MessageQueue::Access access,

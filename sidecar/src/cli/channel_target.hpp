@@ -18,6 +18,7 @@ enum class TransportChoice : std::uint8_t { kShm, kMq };
 struct ChannelTarget {
   std::string shm_name;
   std::string mq_name;
+  std::optional<ChannelSpec> spec;  // when the channel was found in the Pod's document
 };
 
 Result<ChannelTarget> resolve_target(const std::string& channel,

@@ -26,6 +26,9 @@ Flags:
   --count N            stop after N messages (exit 1 if --timeout passes first)
   --timeout D          give up when no message arrives for D (default: wait forever); without
                        --count this ends a successful run
+  --wait-mode M        how a shm subscriber waits: Adaptive, SpinThenSleep or BusyPoll (BusyPoll
+                       only on a pinned, dedicated core). Default: $IPCMESH_WAIT_MODE, else the
+                       channel's sharedMemory.waitMode, else Adaptive
   --hex                print payloads as hex
   --quiet              print nothing per message, only the final count
   --help               this text
@@ -51,12 +54,23 @@ void print_message(std::span<const std::byte> data, bool hex) {
   std::fflush(stdout);
 }
 
+// --wait-mode, else IPCMESH_WAIT_MODE, else the channel's sharedMemory.waitMode, else Adaptive.
+Result<WaitMode> chosen_wait_mode(const std::optional<std::string>& flag,
+                                  const ChannelTarget& target) {
+  if (flag) {
+    auto parsed = parse_wait_mode(*flag);
+    if (!parsed) return make_error(parsed.error().code, "--wait-mode: " + parsed.error().message);
+    return parsed;
+  }
+  return subscriber_wait_mode_from_environment(target.spec ? &*target.spec : nullptr);
+}
+
 }  // namespace
 
 int run_sub(const std::vector<std::string>& args) {
   static const std::vector<relay::FlagSpec> kFlags = {
-      {"channel"}, {"namespace"},  {"transport"},    {"count"},
-      {"timeout"}, {"hex", false}, {"quiet", false}, {"help", false}};
+      {"channel"},   {"namespace"},  {"transport"},    {"count"},      {"timeout"},
+      {"wait-mode"}, {"hex", false}, {"quiet", false}, {"help", false}};
   auto line = relay::CommandLine::parse(args, kFlags);
   if (!line) {
     std::cerr << "ipcmeshctl sub: " << line.error() << "\n";
@@ -90,6 +104,11 @@ int run_sub(const std::vector<std::string>& args) {
     std::cerr << "ipcmeshctl sub: " << target.error().message << "\n";
     return kExitUsage;
   }
+  if (transport == "mq" && line->has("wait-mode")) {
+    std::cerr << "ipcmeshctl sub: --wait-mode: only for --transport shm (a queue receiver sleeps "
+                 "in the kernel)\n";
+    return kExitUsage;
+  }
   const bool hex = line->has("hex");
   const bool quiet = line->has("quiet");
 
@@ -110,6 +129,12 @@ int run_sub(const std::vector<std::string>& args) {
   };
 
   if (transport == "shm") {
+    // Before waiting for the ring: a bad mode is a usage error at once.
+    auto wait_mode = chosen_wait_mode(line->value("wait-mode"), *target);
+    if (!wait_mode) {
+      std::cerr << "ipcmeshctl sub: " << wait_mode.error().message << "\n";
+      return kExitUsage;
+    }
     auto channel = stop.in_slices(
         timeout,
         [&](std::chrono::nanoseconds slice) {
@@ -124,6 +149,7 @@ int run_sub(const std::vector<std::string>& args) {
     // Attaches at the tail: messages published before this point are not seen. A stop signal
     // cancels a blocked receive through the channel's wake-up.
     SubscriberOptions options;
+    options.wait_mode = *wait_mode;
     options.cancel = stop.flag();
     auto subscriber = Subscriber::attach(*channel, options);
     if (!subscriber) {

@@ -25,6 +25,10 @@ std::string_view to_string(BridgeDirection direction) noexcept {
   return direction == BridgeDirection::kMqToShm ? "mq_to_shm" : "shm_to_mq";
 }
 
+WaitMode bridge_wait_mode(WaitMode channel_mode) noexcept {
+  return channel_mode == WaitMode::kBusyPoll ? WaitMode::kSpinThenSleep : channel_mode;
+}
+
 Bridge::Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& health,
                MessageQueue& queue, std::shared_ptr<spdlog::logger> logger)
     : direction_(direction),
@@ -35,6 +39,7 @@ Bridge::Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& healt
 
 Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChannel& channel,
                                               RingHealth& health, MessageQueue& queue,
+                                              WaitMode channel_wait_mode,
                                               std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<Bridge> bridge(new Bridge(direction, channel, health, queue, std::move(logger)));
   bridge->stop_event_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -53,6 +58,7 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
     // The stop flag cancels a blocked receive (stop() sets it, then wake_all()): the bridge
     // sleeps without a timeout, so an idle relay never wakes.
     SubscriberOptions options;
+    options.wait_mode = bridge_wait_mode(channel_wait_mode);
     options.cancel = &bridge->stop_;
     auto subscriber = Subscriber::attach(channel, options);
     if (!subscriber) {

@@ -34,12 +34,21 @@ struct BridgeCounters {
 enum class BridgeDirection : std::uint8_t { kMqToShm, kShmToMq };
 std::string_view to_string(BridgeDirection direction) noexcept;
 
+// How the shm->mq bridge's subscriber waits: the channel's sharedMemory.waitMode, except that
+// BusyPoll becomes SpinThenSleep. BusyPoll is for an app on a pinned, dedicated core; the relay
+// runs on its own resources (by default a 10m CPU request and no core of its own) and uses no CPU
+// while idle (docs/relay.md), so a busy-polling relay would take a shared core for good.
+// SpinThenSleep keeps the spin before each sleep and still sleeps.
+WaitMode bridge_wait_mode(WaitMode channel_mode) noexcept;
+
 class Bridge {
  public:
   // Attaches to the ring (publisher or subscriber) before returning, so a subscriber attached
-  // after start() already sees every message the bridge forwards.
+  // after start() already sees every message the bridge forwards. `channel_wait_mode` is the
+  // channel's sharedMemory.waitMode (shm->mq only, through bridge_wait_mode).
   static Result<std::unique_ptr<Bridge>> start(BridgeDirection direction, ShmChannel& channel,
                                                RingHealth& health, MessageQueue& queue,
+                                               WaitMode channel_wait_mode,
                                                std::shared_ptr<spdlog::logger> logger);
   ~Bridge();  // stop()
   Bridge(const Bridge&) = delete;

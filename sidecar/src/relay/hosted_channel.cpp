@@ -194,8 +194,8 @@ Result<void> create_channel_objects(HostedChannel& channel, RingFaultGuard& faul
   if (spec.bridge.mq_to_shm || spec.bridge.shm_to_mq) {
     const auto direction =
         spec.bridge.mq_to_shm ? BridgeDirection::kMqToShm : BridgeDirection::kShmToMq;
-    auto bridge =
-        Bridge::start(direction, *channel.shm, *channel.ring_health, *channel.queue, logger);
+    auto bridge = Bridge::start(direction, *channel.shm, *channel.ring_health, *channel.queue,
+                                spec.shared_memory->wait_mode, logger);
     if (!bridge) {
       return make_error(bridge.error().code, "start bridge " + std::string(to_string(direction)) +
                                                  " for " + spec.id.name + ": " +

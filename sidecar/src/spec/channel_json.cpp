@@ -137,6 +137,12 @@ Result<SharedMemorySpec> shared_memory_from_json(const json& object, const std::
   IPCMESH_TRY(subscribers, integer_field(object, "maxSubscribers", join(at, "maxSubscribers"), 0,
                                          std::numeric_limits<std::uint32_t>::max()));
   if (*subscribers) shm.max_subscribers = static_cast<std::uint32_t>(**subscribers);
+  IPCMESH_TRY(wait_mode, string_field(object, "waitMode", join(at, "waitMode")));
+  if (*wait_mode) {
+    auto parsed = parse_wait_mode(**wait_mode);
+    if (!parsed) return invalid(join(at, "waitMode") + ": " + parsed.error().message);
+    shm.wait_mode = *parsed;
+  }
   return shm;
 }
 
@@ -229,7 +235,8 @@ json to_json(const ChannelSpec& spec) {
     out["sharedMemory"] = {{"size", format_quantity(shm->size_bytes)},
                            {"maxMessageSize", format_quantity(shm->max_message_size)},
                            {"slowConsumer", std::string(to_string(shm->slow_consumer))},
-                           {"maxSubscribers", shm->max_subscribers}};
+                           {"maxSubscribers", shm->max_subscribers},
+                           {"waitMode", std::string(to_string(shm->wait_mode))}};
   }
   if (const auto& mq = spec.message_queue) {
     json queue = {{"maxMessages", mq->max_messages},

@@ -2,6 +2,7 @@
 // validations state, so the API server and the sidecar refuse the same channels).
 #include "ipcmesh/channel_spec.hpp"
 
+#include <cstdlib>
 #include <string>
 
 namespace ipcmesh {
@@ -76,6 +77,18 @@ std::string_view to_string(SlowConsumerPolicy value) noexcept {
   return "?";
 }
 
+std::string_view to_string(WaitMode value) noexcept {
+  switch (value) {
+    case WaitMode::kAdaptive:
+      return "Adaptive";
+    case WaitMode::kSpinThenSleep:
+      return "SpinThenSleep";
+    case WaitMode::kBusyPoll:
+      return "BusyPoll";
+  }
+  return "?";
+}
+
 // Enum values are case-sensitive, as in the CRD's OpenAPI enums.
 Result<Transport> parse_transport(std::string_view text) {
   for (Transport value : {Transport::kSharedMemory, Transport::kMessageQueue, Transport::kBoth}) {
@@ -99,6 +112,28 @@ Result<SlowConsumerPolicy> parse_slow_consumer_policy(std::string_view text) {
     if (text == to_string(value)) return value;
   }
   return unknown_value("slowConsumer policy", text, kAll);
+}
+
+Result<WaitMode> parse_wait_mode(std::string_view text) {
+  const auto kAll = {WaitMode::kAdaptive, WaitMode::kSpinThenSleep, WaitMode::kBusyPoll};
+  for (WaitMode value : kAll) {
+    if (text == to_string(value)) return value;
+  }
+  return unknown_value("wait mode", text, kAll);
+}
+
+Result<WaitMode> subscriber_wait_mode(const ChannelSpec* spec, const char* env_value) {
+  if (env_value != nullptr && *env_value != '\0') {
+    auto parsed = parse_wait_mode(env_value);
+    if (!parsed) return invalid(std::string(kEnvWaitMode) + ": " + parsed.error().message);
+    return parsed;
+  }
+  if (spec != nullptr && spec->shared_memory) return spec->shared_memory->wait_mode;
+  return WaitMode::kAdaptive;
+}
+
+Result<WaitMode> subscriber_wait_mode_from_environment(const ChannelSpec* spec) {
+  return subscriber_wait_mode(spec, std::getenv(std::string(kEnvWaitMode).c_str()));
 }
 
 std::string ChannelSpec::mq_name() const {

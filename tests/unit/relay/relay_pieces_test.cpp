@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "relay/bridge.hpp"
 #include "relay/channel_source.hpp"
 #include "relay/command_line.hpp"
 #include "relay/duration.hpp"
@@ -20,6 +21,14 @@ namespace ipcmesh::relay {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The shm->mq bridge subscribes in the channel's waitMode, except that the relay never
+// busy-polls (tests/ipc/relay_bridge_test.cpp shows it asleep on a BusyPoll channel).
+TEST(BridgeWaitMode, FollowsTheChannelButNeverBusyPolls) {
+  EXPECT_EQ(bridge_wait_mode(WaitMode::kAdaptive), WaitMode::kAdaptive);
+  EXPECT_EQ(bridge_wait_mode(WaitMode::kSpinThenSleep), WaitMode::kSpinThenSleep);
+  EXPECT_EQ(bridge_wait_mode(WaitMode::kBusyPoll), WaitMode::kSpinThenSleep);
+}
 
 // Durations accept the units people type and reject the rest with the text quoted.
 TEST(Duration, ParsesCommonUnitsAndRejectsNonsense) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace ipcmesh {
@@ -27,6 +28,8 @@ TEST(ChannelSpecJson, AbsentObjectsTakeTheDefaultsTheTransportNeeds) {
   EXPECT_FALSE(shm->message_queue);
   EXPECT_EQ(shm->shared_memory->size_bytes, SharedMemorySpec{}.size_bytes);
   EXPECT_EQ(shm->shared_memory->max_message_size, SharedMemorySpec{}.max_message_size);
+  EXPECT_EQ(shm->shared_memory->wait_mode, WaitMode::kAdaptive);
+  EXPECT_EQ(to_json(*shm)["sharedMemory"]["waitMode"], "Adaptive");
   EXPECT_EQ(shm->scope, Scope::kPod);
   EXPECT_EQ(shm->metrics_port, 9090);
 
@@ -52,7 +55,7 @@ TEST(ChannelSpecJson, ReadsEveryFieldOfTheCrdShape) {
   const json object = json::parse(R"({
     "namespace": "video", "name": "frames", "transport": "Both", "scope": "Node",
     "sharedMemory": {"size": "256Mi", "maxMessageSize": 4194304, "slowConsumer": "DropOldest",
-                     "maxSubscribers": 8},
+                     "maxSubscribers": 8, "waitMode": "BusyPoll"},
     "messageQueue": {"name": "/legacy_frames", "maxMessages": 8, "maxMessageSize": "4Ki"},
     "relay": {"bridge": {"mqToShm": true, "shmToMq": false}, "metricsPort": 9400},
     "selector": {"matchLabels": {"app": "x"}}
@@ -66,6 +69,7 @@ TEST(ChannelSpecJson, ReadsEveryFieldOfTheCrdShape) {
   EXPECT_EQ(spec->shared_memory->max_message_size, 4u << 20);
   EXPECT_EQ(spec->shared_memory->slow_consumer, SlowConsumerPolicy::kDropOldest);
   EXPECT_EQ(spec->shared_memory->max_subscribers, 8u);
+  EXPECT_EQ(spec->shared_memory->wait_mode, WaitMode::kBusyPoll);
   EXPECT_EQ(spec->message_queue->name, "/legacy_frames");
   EXPECT_EQ(spec->message_queue->max_messages, 8u);
   EXPECT_EQ(spec->message_queue->max_message_size, 4u << 10);
@@ -83,18 +87,21 @@ TEST(ChannelSpecJson, RoundTripsThroughJson) {
   spec.id = {"team-a", "orders.v1"};
   spec.transport = Transport::kBoth;
   spec.scope = Scope::kNode;
-  spec.shared_memory = SharedMemorySpec{1ull << 30, 3u << 20, SlowConsumerPolicy::kDropNewest, 3};
+  spec.shared_memory = SharedMemorySpec{1ull << 30, 3u << 20, SlowConsumerPolicy::kDropNewest, 3,
+                                        WaitMode::kSpinThenSleep};
   spec.message_queue = MessageQueueSpec{"/orders", 7, 1500};
   spec.bridge = {true, false};
   spec.metrics_port = 1;
   const json first = to_json(spec);
   EXPECT_EQ(first["sharedMemory"]["size"], "1Gi");
   EXPECT_EQ(first["messageQueue"]["maxMessageSize"], "1500");
+  EXPECT_EQ(first["sharedMemory"]["waitMode"], "SpinThenSleep");
   auto back = channel_spec_from_json(first);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(to_json(*back), first);
   EXPECT_EQ(back->id, spec.id);
   EXPECT_EQ(back->shared_memory->max_message_size, spec.shared_memory->max_message_size);
+  EXPECT_EQ(back->shared_memory->wait_mode, WaitMode::kSpinThenSleep);
   EXPECT_EQ(back->message_queue->name, spec.message_queue->name);
 }
 
@@ -196,6 +203,11 @@ INSTANTIATE_TEST_SUITE_P(
                       "channels[0].sharedMemory.maxMessageSize: 8Gi is larger than"},
         JsonErrorCase{DOC("{" NS_NAME R"(,"sharedMemory":{"slowConsumer":"block"}})"),
                       "channels[0].sharedMemory.slowConsumer: unknown slowConsumer policy"},
+        JsonErrorCase{DOC("{" NS_NAME R"(,"sharedMemory":{"waitMode":"busypoll"}})"),
+                      "channels[0].sharedMemory.waitMode: unknown wait mode \"busypoll\" (one of "
+                      "Adaptive, SpinThenSleep, BusyPoll)"},
+        JsonErrorCase{DOC("{" NS_NAME R"(,"sharedMemory":{"waitMode":2}})"),
+                      "channels[0].sharedMemory.waitMode: must be a string, got number"},
         JsonErrorCase{DOC("{" NS_NAME R"(,"sharedMemory":{"maxSubscribers":0}})"),
                       "channels[0].sharedMemory.maxSubscribers: 0 is outside 1..1024"},
         JsonErrorCase{DOC("{" NS_NAME R"(,"sharedMemory":{"maxSubscribers":"8"}})"),
@@ -350,6 +362,11 @@ TEST(ChannelSpecEnums, SpellingsMatchTheCrdAndParseBack) {
                  SlowConsumerPolicy::kDropNewest}) {
     EXPECT_EQ(*parse_slow_consumer_policy(to_string(p)), p);
   }
+  for (auto w : {WaitMode::kAdaptive, WaitMode::kSpinThenSleep, WaitMode::kBusyPoll}) {
+    EXPECT_EQ(*parse_wait_mode(to_string(w)), w);
+  }
+  EXPECT_EQ(to_string(WaitMode::kSpinThenSleep), "SpinThenSleep");
+  EXPECT_FALSE(parse_wait_mode("busyPoll"));
   EXPECT_EQ(to_string(Transport::kSharedMemory), "SharedMemory");
   EXPECT_EQ(to_string(SlowConsumerPolicy::kDropOldest), "DropOldest");
   EXPECT_FALSE(parse_transport("sharedmemory"));
@@ -422,6 +439,74 @@ TEST(ChannelSetEnvironment, ReadsTheVariableThenTheFile) {
     auto absent = channel_set_from_environment();
     ASSERT_FALSE(absent);
     EXPECT_NE(absent.error().message.find("/nonexistent/ipcmesh.json"), std::string::npos);
+  }
+}
+
+struct WaitModeCase {
+  const char* what;
+  std::optional<WaitMode> channel;  // the channel's sharedMemory.waitMode; nullopt: no spec
+  const char* env;                  // IPCMESH_WAIT_MODE; nullptr: unset
+  WaitMode expected;
+};
+
+class SubscriberWaitMode : public ::testing::TestWithParam<WaitModeCase> {};
+
+// Proves the order an app's subscriber picks its wait mode in: IPCMESH_WAIT_MODE, the channel's
+// sharedMemory.waitMode, Adaptive.
+TEST_P(SubscriberWaitMode, EnvironmentThenChannelThenAdaptive) {
+  const auto& c = GetParam();
+  ChannelSpec spec;
+  spec.shared_memory = SharedMemorySpec{};
+  if (c.channel) spec.shared_memory->wait_mode = *c.channel;
+  auto mode = subscriber_wait_mode(c.channel ? &spec : nullptr, c.env);
+  ASSERT_TRUE(mode) << c.what << ": " << mode.error().message;
+  EXPECT_EQ(*mode, c.expected) << c.what;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, SubscriberWaitMode,
+    ::testing::Values(
+        WaitModeCase{"POSIX name, no override", std::nullopt, nullptr, WaitMode::kAdaptive},
+        WaitModeCase{"the channel's mode", WaitMode::kBusyPoll, nullptr, WaitMode::kBusyPoll},
+        WaitModeCase{"the channel's mode, empty variable", WaitMode::kSpinThenSleep, "",
+                     WaitMode::kSpinThenSleep},
+        WaitModeCase{"the variable over the channel", WaitMode::kBusyPoll, "Adaptive",
+                     WaitMode::kAdaptive},
+        WaitModeCase{"the variable for a POSIX name", std::nullopt, "BusyPoll",
+                     WaitMode::kBusyPoll}));
+
+// Proves a channel without a ring (transport MessageQueue) counts as Adaptive, and a bad
+// IPCMESH_WAIT_MODE is an error that names the variable and the choices, never a silent default.
+TEST(SubscriberWaitModeOverride, ABadVariableIsAnErrorThatNamesIt) {
+  ChannelSpec queue_only;
+  queue_only.transport = Transport::kMessageQueue;
+  queue_only.message_queue = MessageQueueSpec{};
+  EXPECT_EQ(subscriber_wait_mode(&queue_only, nullptr).value(), WaitMode::kAdaptive);
+  for (const char* bad : {"busypoll", "Fast", " Adaptive"}) {
+    auto mode = subscriber_wait_mode(nullptr, bad);
+    ASSERT_FALSE(mode) << bad;
+    EXPECT_EQ(mode.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(mode.error().message, std::string("IPCMESH_WAIT_MODE: unknown wait mode \"") + bad +
+                                        "\" (one of Adaptive, SpinThenSleep, BusyPoll)");
+  }
+}
+
+// Proves subscriber_wait_mode_from_environment reads IPCMESH_WAIT_MODE from the process.
+TEST(SubscriberWaitModeOverride, IsReadFromTheProcessEnvironment) {
+  ChannelSpec spec;
+  spec.shared_memory = SharedMemorySpec{};
+  spec.shared_memory->wait_mode = WaitMode::kSpinThenSleep;
+  {
+    ScopedEnv unset("IPCMESH_WAIT_MODE", nullptr);
+    EXPECT_EQ(subscriber_wait_mode_from_environment(&spec).value(), WaitMode::kSpinThenSleep);
+  }
+  {
+    ScopedEnv set("IPCMESH_WAIT_MODE", "BusyPoll");
+    EXPECT_EQ(subscriber_wait_mode_from_environment(&spec).value(), WaitMode::kBusyPoll);
+  }
+  {
+    ScopedEnv bad("IPCMESH_WAIT_MODE", "sometimes");
+    EXPECT_FALSE(subscriber_wait_mode_from_environment(&spec));
   }
 }
 

@@ -19,7 +19,8 @@ json channel_json() {
                 "labels":{"owner":"me"}},
     "spec":{"selector":{"matchLabels":{"app":"pipeline"}},
             "transport":"Both","scope":"Pod",
-            "sharedMemory":{"size":"16Mi","maxMessageSize":"64Ki","slowConsumer":"DropOldest"},
+            "sharedMemory":{"size":"16Mi","maxMessageSize":"64Ki","slowConsumer":"DropOldest",
+                            "waitMode":"BusyPoll"},
             "messageQueue":{"name":"/posix_mq_example","maxMessages":10,"maxMessageSize":8192},
             "relay":{"bridge":{"mqToShm":true},"metricsPort":9191,
                      "resources":{"requests":{"cpu":"10m","memory":"16Mi"},"limits":{"memory":67108864}}}},
@@ -46,6 +47,7 @@ TEST(IpcChannel, ParsesTheWholeCustomResource) {
   ASSERT_TRUE(channel->spec.shared_memory.has_value());
   EXPECT_EQ(channel->spec.shared_memory->size_bytes, 16u << 20);
   EXPECT_EQ(channel->spec.shared_memory->slow_consumer, SlowConsumerPolicy::kDropOldest);
+  EXPECT_EQ(channel->spec.shared_memory->wait_mode, WaitMode::kBusyPoll);
   ASSERT_TRUE(channel->spec.message_queue.has_value());
   EXPECT_EQ(channel->spec.mq_name(), "/posix_mq_example");
   EXPECT_TRUE(channel->spec.bridge.mq_to_shm);
@@ -80,6 +82,8 @@ TEST(IpcChannel, InvalidChannelsNameTheFieldAndTheReason) {
       {[](json& j) { j.erase("spec"); }, "spec: required"},
       {[](json& j) { j["spec"]["sharedMemory"]["size"] = "64Q"; }, "spec.sharedMemory.size"},
       {[](json& j) { j["spec"]["sharedMemory"]["maxMessageSize"] = "16Mi"; }, "does not fit"},
+      {[](json& j) { j["spec"]["sharedMemory"]["waitMode"] = "Spin"; },
+       "spec.sharedMemory.waitMode: unknown wait mode \"Spin\""},
       {[](json& j) { j["spec"]["messageQueue"]["name"] = "no-slash"; }, "messageQueue.name"},
       {[](json& j) { j["spec"]["transport"] = "SharedMemory"; }, "messageQueue"},
       {[](json& j) { j["spec"]["selector"]["matchLabels"]["app"] = 1; },

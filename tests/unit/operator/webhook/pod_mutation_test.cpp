@@ -203,6 +203,10 @@ TEST(PodMutation, PlainPodGetsANativeSidecarAndASizedDevShm) {
   ASSERT_TRUE(set.has_value());
   ASSERT_EQ(set->channels.size(), 1u);
   EXPECT_EQ(set->channels[0].shm_name(), shm_object_name({"team", "frames"}));
+  // The channel's waitMode reaches the apps (the C API and ipcmeshctl subscribe with it) and the
+  // relay (its shm->mq bridge) in the document.
+  EXPECT_EQ(set->channels[0].shared_memory->wait_mode, WaitMode::kSpinThenSleep);
+  EXPECT_EQ(env_of(relay, kEnvChannels), env_of(spec["containers"][0], kEnvChannels));
 }
 
 // Before 1.29 the relay is the first plain container, still with a startup probe; a Job Pod
