@@ -853,6 +853,7 @@ void Publisher::wake_if_sleeping() {
 Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std::byte>> payloads,
                                              std::chrono::nanoseconds timeout) {
   const auto deadline = deadline_after(timeout);
+  const auto policy = static_cast<SlowConsumerPolicy>(segment_->header.policy);
   std::size_t published = 0;
   bool unannounced = false;
   const auto announce = [&] {
@@ -863,9 +864,10 @@ Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std
   };
   for (const auto payload : payloads) {
     auto loan = this->loan(payload.size(), std::chrono::nanoseconds(0));
+    // DropNewest refuses at once whatever the timeout: a second try would count the refusal twice.
     if (!loan &&
         (loan.error().code == ErrorCode::kWouldBlock || loan.error().code == ErrorCode::kTimeout) &&
-        timeout.count() != 0) {
+        timeout.count() != 0 && policy != SlowConsumerPolicy::kDropNewest) {
       announce();
       loan = this->loan(payload.size(), timeout == kWaitForever
                                             ? kWaitForever

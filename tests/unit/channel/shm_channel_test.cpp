@@ -259,6 +259,7 @@ TEST(ShmChannel, PublishBatchStopsWhereTheRingIsFullUnderDropNewest) {
   auto again = pub->publish_batch(batch.spans);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kWouldBlock);
+  EXPECT_EQ(channel->stats().rejected_full, 2u) << "one refusal per batch that stopped";
   for (std::uint64_t i = 0; i < *published; ++i) {
     auto view = sub->receive(1s);
     ASSERT_TRUE(view) << view.error().message;
