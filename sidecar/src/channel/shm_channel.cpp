@@ -846,10 +846,11 @@ void Publisher::wake_if_sleeping() {
   if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) wake_sleepers(control);
 }
 
-// Rule W1 for a batch (P1): the records are committed with release stores and one seq_cst fence
-// then orders all of them before the load of sleeping_subscribers, which is the same Dekker pair
-// as a seq_cst commit per record, paid once. The check runs before any wait for space too: a
-// subscriber asleep on a record of this batch must be woken before this publisher waits for it.
+// Rule W1 for a batch (P1): every record is committed with a seq_cst store, as commit() does, but
+// sleeping_subscribers is loaded once, after the last one: each commit precedes that load in the
+// single total order, so the Dekker pair with a sleeper holds for all of them. The check runs
+// before any wait for space too: a subscriber asleep on a record of this batch must be woken
+// before this publisher waits for it.
 Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std::byte>> payloads,
                                              std::chrono::nanoseconds timeout) {
   const auto deadline = deadline_after(timeout);
@@ -858,7 +859,6 @@ Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std
   bool unannounced = false;
   const auto announce = [&] {
     if (!unannounced) return;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     wake_if_sleeping();
     unannounced = false;
   };
@@ -879,7 +879,7 @@ Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std
       return published;
     }
     if (!payload.empty()) std::memcpy(loan->data().data(), payload.data(), payload.size());
-    commit_record(*loan, std::memory_order_release);
+    commit_record(*loan, std::memory_order_seq_cst);
     unannounced = true;
     ++published;
   }
