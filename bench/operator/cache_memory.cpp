@@ -129,12 +129,15 @@ MemoryResult measure_cache_memory(const MemoryOptions& options) {
   result.baseline_rss_kib = status_kib("VmRSS");
 
   // The operator's informers, configured as operator_app.cpp configures them.
-  kube::Informer channels(api, clock, operator_main::channel_informer_options());
+  controller::ChannelInformer channels(api, clock, operator_main::channel_informer_options(),
+                                       ipcmesh::api::channel_record_from_json);
   controller::PodInformer pods(api, clock, operator_main::pod_informer_options(),
                                ipcmesh::api::pod_record_from_json);
   operator_main::connect_channel_catalog(channels, catalog);
   controller::WorkQueue queue;
-  controller::connect_informers(channels, pods, queue);
+  controller::ChannelPodIndex index;
+  controller::StatusPacer pacer(clock, std::chrono::seconds(1));
+  controller::connect_informers(channels, pods, index, pacer, queue);
 
   const auto started = std::chrono::steady_clock::now();
   channels.start();

@@ -15,48 +15,6 @@ bool is_live(const api::PodRecord& pod) {
   return !pod.terminating && pod.phase != "Succeeded" && pod.phase != "Failed";
 }
 
-// What the reconciler needs of a channel even when its spec does not parse.
-struct ChannelView {
-  std::string name;
-  std::string uid;
-  std::int64_t generation = 0;
-  std::optional<api::LabelSelector> selector;
-  std::optional<std::string> spec_error;
-};
-
-ChannelView view_of(const nlohmann::json& channel) {
-  ChannelView view;
-  const auto& metadata = channel.at("metadata");
-  view.name = metadata.value("name", "");
-  view.uid = metadata.value("uid", "");
-  view.generation = metadata.value("generation", std::int64_t{0});
-  const auto parsed = api::ipc_channel_from_json(channel);
-  if (parsed) {
-    view.selector = parsed->selector;
-    return view;
-  }
-  view.spec_error = parsed.error().message;
-  // An invalid channel still counts the Pods its selector would pick, so the user sees them.
-  const auto spec = channel.find("spec");
-  if (spec != channel.end() && spec->is_object() && spec->contains("selector") &&
-      !(*spec)["selector"].is_null()) {
-    if (auto selector = api::label_selector_from_json((*spec)["selector"], "spec.selector")) {
-      view.selector = std::move(*selector);
-    }
-  }
-  return view;
-}
-
-bool selects(const ChannelView& channel, const api::PodRecord& pod) {
-  if (pod.annotation(kAnnotationInject) == "false") return false;
-  if (channel.selector &&
-      channel.selector->matches([&pod](std::string_view key) { return pod.label(key); })) {
-    return true;
-  }
-  const auto names = api::split_channel_names(pod.annotation(kAnnotationChannels));
-  return std::find(names.begin(), names.end(), channel.name) != names.end();
-}
-
 std::string not_enabled_message(const std::string& ns, const std::string& label) {
   return "namespace \"" + ns + "\" is not labelled " + label +
          ", so the webhook is not called for its Pods: kubectl label namespace " + ns + " " + label;
@@ -208,29 +166,22 @@ std::optional<api::Condition> injection_condition(const std::string& ns,
 
 }  // namespace
 
-ChannelReport compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
+ChannelReport compute_status(const api::ChannelRecord& channel,
+                             const std::vector<ChannelMember>& members,
                              const api::IpcChannelStatus& previous,
                              std::chrono::system_clock::time_point wall_now,
                              const NamespaceInjection& injection) {
-  const ChannelView view = view_of(channel);
-  const std::string ns = channel.at("metadata").value("namespace", "");
+  const std::string& ns = channel.metadata.namespace_name;
   const std::string now = kube::format_time(wall_now);
   ChannelReport report;
   api::IpcChannelStatus& status = report.status;
-  status.observed_generation = view.generation;
+  status.observed_generation = channel.metadata.generation;
 
   std::vector<std::string> missing;         // selected, no record of this channel
   std::vector<std::string> outdated;        // selected, a record of an older channel
   std::vector<std::string> failing_relays;  // selected, injected: "name (what the relay does)"
-  for (const auto& pod : pods) {
+  for (const auto& [pod, selected, injected] : members) {
     if (!pod || !is_live(*pod)) continue;
-    const bool selected = selects(view, *pod);
-    std::optional<api::InjectedChannel> injected;
-    if (const std::string_view record = pod->annotation(kAnnotationStatus); !record.empty()) {
-      if (const auto parsed = api::parse_injection_status(record)) {
-        if (const auto* entry = parsed->find_channel(view.name)) injected = *entry;
-      }
-    }
     if (injected) ++status.injected_pods;
     if (!selected) continue;
     ++status.selected_pods;
@@ -238,8 +189,9 @@ ChannelReport compute_status(const nlohmann::json& channel, const std::vector<Po
       missing.push_back(pod->name);
       continue;
     }
-    if (injected->generation < view.generation ||
-        (!injected->uid.empty() && !view.uid.empty() && injected->uid != view.uid)) {
+    const api::ObjectMeta& meta = channel.metadata;
+    if (injected->generation < meta.generation ||
+        (!injected->uid.empty() && !meta.uid.empty() && injected->uid != meta.uid)) {
       outdated.push_back(pod->name);
     }
     // An outdated relay still serves the channel (an older spec of it): its health counts too.
@@ -264,12 +216,12 @@ ChannelReport compute_status(const nlohmann::json& channel, const std::vector<Po
       std::to_string(outdated.size()) +
       " Pods run an older generation of this channel: " + list_some(outdated);
 
-  const auto gen = view.generation;
-  if (view.spec_error) {
+  const auto gen = channel.metadata.generation;
+  if (!channel.valid()) {
     status.conditions.push_back(condition(api::kConditionReady, false, kReasonInvalidSpec,
-                                          *view.spec_error, gen, previous, now));
+                                          channel.spec_error, gen, previous, now));
     status.conditions.push_back(condition(api::kConditionDegraded, true, kReasonInvalidSpec,
-                                          *view.spec_error, gen, previous, now));
+                                          channel.spec_error, gen, previous, now));
     if (auto enabled = injection_condition(ns, injection, gen, previous, now)) {
       status.conditions.push_back(std::move(*enabled));
     }
@@ -331,48 +283,52 @@ ChannelReport compute_status(const nlohmann::json& channel, const std::vector<Po
   return report;
 }
 
+api::IpcChannelStatus IpcChannelReconciler::previous_status(const std::string& key,
+                                                            const api::ChannelRecord& channel) {
+  std::lock_guard lock(written_mutex_);
+  const auto it = written_.find(key);
+  if (it == written_.end()) return channel.status;
+  if (it->second.over_version == channel.metadata.resource_version) return it->second.status;
+  written_.erase(it);  // the cache has caught up (or someone else wrote): it is the truth now
+  return channel.status;
+}
+
 ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
   ReconcileResult result;
-  const kube::ObjectPtr channel = api_.channel(key);
+  const ChannelPtr channel = api_.channel(key);
   if (!channel) {  // deleted: nothing to report on, Events go with it
-    std::lock_guard lock(restart_counts_mutex_);
+    std::scoped_lock lock(restart_counts_mutex_, written_mutex_);
     restart_counts_.erase(key);
+    written_.erase(key);
+    if (pacer_) pacer_->forget(key);
     return result;
   }
-  const std::string ns = channel->at("metadata").value("namespace", "");
-
-  api::IpcChannelStatus previous;
-  if (const auto it = channel->find("status"); it != channel->end() && it->is_object()) {
-    if (auto parsed = api::status_from_json(*it)) previous = std::move(*parsed);
-  }
+  const api::IpcChannelStatus previous = previous_status(key, *channel);
   NamespaceInjection injection;
   if (injection_label_) {
     injection.required = injection_label_;
-    if (const NamespacePtr record = api_.namespace_record(ns)) {
+    if (const NamespacePtr record = api_.namespace_record(channel->metadata.namespace_name)) {
       injection.labelled = record->has(*injection_label_);
     }
   }
   const ChannelReport report =
-      compute_status(*channel, api_.pods_in(ns), previous, clock_.wall_now(), injection);
+      compute_status(*channel, api_.members(key), previous, clock_.wall_now(), injection);
   result.requeue_after = report.recompute_after;
   // Before the status write: a failed write is retried, and the restarts are reported once.
   report_relay_restarts(key, *channel, report.relay_pods);
   const api::IpcChannelStatus& status = report.status;
   if (status == previous) return result;
 
-  api_.write_status(*channel, api::status_to_json(status));
+  if (!api_.write_status(*channel, status)) return result;  // deleted, or created anew: its events
   result.status_written = true;
+  if (pacer_) pacer_->wrote(key);
+  {
+    std::lock_guard lock(written_mutex_);
+    written_[key] = {channel->metadata.resource_version, status};
+  }
   spdlog::info("reconciled {}: selected {} injected {} pending restart {}", key,
                status.selected_pods, status.injected_pods, status.pending_restart_pods);
 
-  if (status.selected_pods != previous.selected_pods ||
-      status.injected_pods != previous.injected_pods ||
-      status.pending_restart_pods != previous.pending_restart_pods) {
-    api_.record_event(*channel, kube::EventType::kNormal, "PodsChanged",
-                      "selects " + std::to_string(status.selected_pods) +
-                          " Pods: " + std::to_string(status.injected_pods) + " injected, " +
-                          std::to_string(status.pending_restart_pods) + " pending restart");
-  }
   std::vector<std::string> reported;  // one Event per reason (Ready repeats NamespaceNotEnabled)
   for (const auto& now : status.conditions) {
     const auto* before = previous.find_condition(now.type);
@@ -390,10 +346,14 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
 }
 
 void IpcChannelReconciler::report_relay_restarts(const std::string& key,
-                                                 const nlohmann::json& channel,
+                                                 const api::ChannelRecord& channel,
                                                  const std::vector<PodPtr>& pods) {
   std::unordered_map<std::string, std::int32_t> counts;
-  std::vector<std::string> notes;
+  struct Restart {
+    std::string note;  // the Event's: the same for every restart of a Pod ending the same way
+    std::string counts;
+  };
+  std::vector<Restart> restarts;
   {
     std::lock_guard lock(restart_counts_mutex_);
     auto& seen = restart_counts_[key];
@@ -403,18 +363,21 @@ void IpcChannelReconciler::report_relay_restarts(const std::string& key,
       counts[id] = count;
       const auto before = seen.find(id);
       if (before == seen.end() || count <= before->second) continue;  // baseline, or no restart
-      std::string note = "the relay of Pod " + pod->name + " restarted (restart count " +
-                         std::to_string(before->second) + " -> " + std::to_string(count);
+      // The counts stay out of the note: repeated restarts are then one Event series whose
+      // count grows (the status message has the restart count).
+      std::string note = "the relay of Pod " + pod->name + " restarted";
       if (pod->relay->last_termination) {
-        note += ", last exit: " + describe_termination(*pod->relay->last_termination);
+        note += " (last exit: " + describe_termination(*pod->relay->last_termination) + ")";
       }
-      notes.push_back(note + ")");
+      restarts.push_back({std::move(note), "restart count " + std::to_string(before->second) +
+                                               " -> " + std::to_string(count)});
     }
     seen = std::move(counts);  // Pods gone or no longer selected are forgotten
   }
-  for (const auto& note : notes) {
-    spdlog::warn("{}: {}", key, note);
-    api_.record_event(channel, kube::EventType::kWarning, std::string(kEventRelayRestarted), note);
+  for (const auto& restart : restarts) {
+    spdlog::warn("{}: {}, {}", key, restart.note, restart.counts);
+    api_.record_event(channel, kube::EventType::kWarning, std::string(kEventRelayRestarted),
+                      restart.note);
   }
 }
 

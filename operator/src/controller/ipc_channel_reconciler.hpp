@@ -1,5 +1,6 @@
 // Level-based reconcile of one IpcChannel from the caches: what the channel's status should say
-// given the Pods of its namespace, written through the status subresource only when it differs.
+// given its Pods (the channel->Pods index: its members, not the whole namespace), patched into the
+// status subresource only when it differs.
 //   selectedPods       live Pods the channel applies to (label selector or ipcmesh.io/channels),
 //                      minus those that opted out (ipcmesh.io/inject: "false")
 //   injectedPods       Pods whose ipcmesh.io/status record names this channel
@@ -11,14 +12,14 @@
 //                      (RelayNotReady) or Pods run an outdated injection
 //   InjectionEnabled   whether the namespace carries the label the webhook registration's
 //                      namespaceSelector requires (only when the operator checks one)
-// Events on the channel report count changes, condition transitions and relay restarts.
+// Events on the channel report condition transitions and relay restarts only (counts are in the
+// status); repeats aggregate into a series (kube/event_recorder.hpp).
 // docs/operator.md has the tables of conditions, reasons and Events.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "api/ipc_channel.hpp"
 #include "api/namespace_record.hpp"
 #include "controller/channel_api.hpp"
+#include "controller/status_pacer.hpp"
 #include "kube/clock.hpp"
 
 namespace ipcmesh::controller {
@@ -76,7 +78,8 @@ struct ChannelReport {
 // The status the channel should have. `previous` supplies lastTransitionTime for conditions
 // whose status did not change (metav1 SetStatusCondition semantics); `now` is written as their
 // lastTransitionTime and judges how long a relay has been starting.
-ChannelReport compute_status(const nlohmann::json& channel, const std::vector<PodPtr>& pods,
+ChannelReport compute_status(const api::ChannelRecord& channel,
+                             const std::vector<ChannelMember>& members,
                              const api::IpcChannelStatus& previous,
                              std::chrono::system_clock::time_point now,
                              const NamespaceInjection& injection = {});
@@ -89,22 +92,35 @@ struct ReconcileResult {
 class IpcChannelReconciler {
  public:
   // `injection_label`: the label namespaces need for the webhook to be called (the operator's
-  // --namespace-label); nullopt turns the InjectionEnabled condition off.
+  // --namespace-label); nullopt turns the InjectionEnabled condition off. `pacer`, when given,
+  // learns of every status write (connect_informers paces Pod events with it).
   IpcChannelReconciler(ChannelApi& api, kube::Clock& clock,
-                       std::optional<api::NamespaceLabel> injection_label = std::nullopt)
-      : api_(api), clock_(clock), injection_label_(std::move(injection_label)) {}
+                       std::optional<api::NamespaceLabel> injection_label = std::nullopt,
+                       StatusPacer* pacer = nullptr)
+      : api_(api), clock_(clock), injection_label_(std::move(injection_label)), pacer_(pacer) {}
   // Throws on a failed status write (the caller requeues with rate limiting).
   ReconcileResult reconcile(const std::string& key);
 
  private:
   // Records a RelayRestarted Event for each relay of `pods` whose restartCount rose since the last
   // reconcile of `key`, and remembers the counts (forgetting Pods no longer in `pods`).
-  void report_relay_restarts(const std::string& key, const nlohmann::json& channel,
+  void report_relay_restarts(const std::string& key, const api::ChannelRecord& channel,
                              const std::vector<PodPtr>& pods);
+  // The status to compare with: the cached one, or the one this reconciler wrote last when the
+  // cache has not seen that write yet (so a reconcile right after a write neither writes the same
+  // status again nor repeats its Events).
+  api::IpcChannelStatus previous_status(const std::string& key, const api::ChannelRecord& channel);
 
   ChannelApi& api_;
   kube::Clock& clock_;
   std::optional<api::NamespaceLabel> injection_label_;
+  StatusPacer* pacer_;
+  struct Written {
+    std::string over_version;  // the cached resourceVersion the write was computed from
+    api::IpcChannelStatus status;
+  };
+  std::mutex written_mutex_;
+  std::unordered_map<std::string, Written> written_;
   // Channel key -> Pod uid -> the relay's restartCount at the last reconcile. In memory only: the
   // first sighting after an operator start (or a leader change) is a baseline without an Event,
   // so a restart during that gap shows in the status but gets no Event.

@@ -25,8 +25,10 @@ bool ReconcileLoop::process_next() {
   if (!key) return false;
   const auto started = std::chrono::steady_clock::now();
   bool failed = false;
+  bool wrote_status = false;
   try {
     const ReconcileResult result = reconcile_(*key);
+    wrote_status = result.status_written;
     queue_.forget(*key);
     if (result.requeue_after) queue_.add_after(*key, *result.requeue_after);
   } catch (const std::exception& error) {
@@ -37,51 +39,57 @@ bool ReconcileLoop::process_next() {
   }
   queue_.done(*key);
   if (observer_.on_reconcile) {
-    observer_.on_reconcile(std::chrono::steady_clock::now() - started, failed);
+    observer_.on_reconcile(std::chrono::steady_clock::now() - started, failed, wrote_status);
   }
   return true;
 }
 
-namespace {
-// Whether a Pod changed in a field compute_status reads.
-bool counted_fields_differ(const api::PodRecord& a, const api::PodRecord& b) {
-  return a.labels != b.labels || a.annotations != b.annotations || a.terminating != b.terminating ||
-         a.phase != b.phase || a.relay != b.relay;
-}
-}  // namespace
-
-void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& queue) {
-  kube::InformerHandlers channel_handlers;
-  channel_handlers.on_add = [&queue](const kube::ObjectPtr& object) {
-    queue.add(kube::object_key(*object));
+void connect_informers(ChannelInformer& channels, PodInformer& pods, ChannelPodIndex& index,
+                       const StatusPacer& pacer, WorkQueue& queue) {
+  ChannelInformer::Handlers channel_handlers;
+  auto upsert = [&pods, &index, &queue](const ChannelPtr& channel) {
+    index.upsert_channel(channel,
+                         [&] { return pods.list_namespace(channel->metadata.namespace_name); });
+    queue.add(channel->key());
   };
-  channel_handlers.on_update = [&queue](const kube::ObjectPtr&, const kube::ObjectPtr& object) {
-    queue.add(kube::object_key(*object));
+  channel_handlers.on_add = upsert;
+  channel_handlers.on_update = [upsert](const ChannelPtr&, const ChannelPtr& channel) {
+    upsert(channel);
   };
-  channel_handlers.on_delete = channel_handlers.on_add;
+  channel_handlers.on_delete = [&index, &queue](const ChannelPtr& channel) {
+    index.remove_channel(channel->key());
+    queue.add(channel->key());
+  };
   channels.add_handlers(std::move(channel_handlers));
 
-  auto queue_namespace = [&channels, &queue](const PodPtr& pod) {
-    for (const auto& channel : channels.list_namespace(pod->namespace_name)) {
-      queue.add(kube::object_key(*channel));
+  auto queue_changed = [&pacer, &queue](const std::vector<std::string>& keys) {
+    for (const auto& key : keys) {
+      const auto delay = pacer.delay(key);
+      if (delay > std::chrono::nanoseconds::zero()) {
+        queue.add_after(key, delay);
+      } else {
+        queue.add(key);
+      }
     }
   };
   PodInformer::Handlers pod_handlers;
-  pod_handlers.on_add = queue_namespace;
-  pod_handlers.on_update = [queue_namespace](const PodPtr& old_pod, const PodPtr& pod) {
-    // Most Pod updates are status churn (conditions, IPs) that no channel's status depends on.
-    if (counted_fields_differ(*old_pod, *pod)) queue_namespace(pod);
+  pod_handlers.on_add = [&index, queue_changed](const PodPtr& pod) {
+    queue_changed(index.upsert_pod(pod));
   };
-  pod_handlers.on_delete = queue_namespace;
+  pod_handlers.on_update = [&index, queue_changed](const PodPtr& old_pod, const PodPtr& pod) {
+    // Most Pod updates are status churn (conditions, IPs) that no channel's status depends on.
+    if (counted_fields_differ(*old_pod, *pod)) queue_changed(index.upsert_pod(pod));
+  };
+  pod_handlers.on_delete = [&index, queue_changed](const PodPtr& pod) {
+    queue_changed(index.remove_pod(pod));
+  };
   pods.add_handlers(std::move(pod_handlers));
 }
 
-void connect_namespace_informer(kube::Informer& channels, NamespaceInformer& namespaces,
+void connect_namespace_informer(ChannelInformer& channels, NamespaceInformer& namespaces,
                                 WorkQueue& queue) {
   auto queue_channels = [&channels, &queue](const NamespacePtr& record) {
-    for (const auto& channel : channels.list_namespace(record->name)) {
-      queue.add(kube::object_key(*channel));
-    }
+    for (const auto& channel : channels.list_namespace(record->name)) queue.add(channel->key());
   };
   NamespaceInformer::Handlers handlers;
   handlers.on_add = queue_channels;

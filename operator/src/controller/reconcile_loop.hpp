@@ -1,8 +1,9 @@
 // Runs a reconcile function over a WorkQueue with N worker threads, controller-runtime style:
 // success forgets the key's failure history (and honours requeue_after), an exception requeues it
-// rate-limited. connect_informers() turns cache events into keys: an IpcChannel event queues that
-// channel, a Pod event queues every channel of the Pod's namespace (level-based: the reconcile
-// recounts from the cache, so over-queueing is cheap and dedup absorbs bursts).
+// rate-limited. connect_informers() keeps the channel->Pods index and turns cache events into
+// keys: an IpcChannel event queues that channel, a Pod event the channels whose view of the Pod
+// changed (channel_pod_index.hpp), paced by the StatusPacer (at most one status write per channel
+// per window under churn; the queue's dedup folds the events of a window into one reconcile).
 #pragma once
 
 #include <atomic>
@@ -19,8 +20,10 @@
 namespace ipcmesh::controller {
 
 struct ReconcileObserver {
-  // Called after each reconcile with its duration and whether it failed.
-  std::function<void(std::chrono::duration<double> duration, bool failed)> on_reconcile;
+  // Called after each reconcile with its duration, whether it failed and whether it wrote the
+  // channel's status.
+  std::function<void(std::chrono::duration<double> duration, bool failed, bool wrote_status)>
+      on_reconcile;
 };
 
 class ReconcileLoop {
@@ -43,11 +46,12 @@ class ReconcileLoop {
   std::vector<std::thread> workers_;
 };
 
-void connect_informers(kube::Informer& channels, PodInformer& pods, WorkQueue& queue);
+void connect_informers(ChannelInformer& channels, PodInformer& pods, ChannelPodIndex& index,
+                       const StatusPacer& pacer, WorkQueue& queue);
 // A Namespace added, deleted or relabelled queues every channel of that namespace, so labelling a
 // namespace clears its channels' InjectionEnabled=False at once (only when the operator checks a
 // namespace label, i.e. watches namespaces).
-void connect_namespace_informer(kube::Informer& channels, NamespaceInformer& namespaces,
+void connect_namespace_informer(ChannelInformer& channels, NamespaceInformer& namespaces,
                                 WorkQueue& queue);
 
 }  // namespace ipcmesh::controller

@@ -2,22 +2,12 @@
 
 #include <cctype>
 #include <ctime>
-#include <random>
 
 namespace ipcmesh::kube {
 namespace {
 
 std::string kind_path(const ResourcePath& path) {
   return path.group.empty() ? "/api/" + path.version : "/apis/" + path.group + "/" + path.version;
-}
-
-std::string random_suffix() {
-  // Event names only need to be unique per object and moment; a short random suffix does it.
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  for (int i = 0; i < 10; ++i) out.push_back(kAlphabet[engine() % (sizeof(kAlphabet) - 1)]);
-  return out;
 }
 
 }  // namespace
@@ -151,60 +141,6 @@ std::optional<nlohmann::json> KubeClient::update_status(
       if (error.not_found()) return std::nullopt;
       if (!error.conflict() || attempt + 1 >= max_conflict_retries_) throw;
     }
-  }
-}
-
-void KubeClient::record_event(const nlohmann::json& involved, EventType type,
-                              const std::string& reason, const std::string& action,
-                              const std::string& note, const std::string& reporting_controller,
-                              const std::string& reporting_instance,
-                              std::chrono::system_clock::time_point now) {
-  const auto& metadata = involved.at("metadata");
-  const std::string ns = metadata.value("namespace", "default");
-  const std::string name = metadata.value("name", "") + "." + random_suffix();
-  const nlohmann::json reference = {{"apiVersion", involved.value("apiVersion", "")},
-                                    {"kind", involved.value("kind", "")},
-                                    {"namespace", ns},
-                                    {"name", metadata.value("name", "")},
-                                    {"uid", metadata.value("uid", "")},
-                                    {"resourceVersion", metadata.value("resourceVersion", "")}};
-  const std::string type_text = type == EventType::kNormal ? "Normal" : "Warning";
-  // events.k8s.io/v1 limits note to 1 KiB.
-  const std::string short_note = note.size() > 1024 ? note.substr(0, 1024) : note;
-  try {
-    nlohmann::json event = {{"apiVersion", "events.k8s.io/v1"},
-                            {"kind", "Event"},
-                            {"metadata", {{"name", name}, {"namespace", ns}}},
-                            {"eventTime", format_micro_time(now)},
-                            {"type", type_text},
-                            {"reason", reason},
-                            {"action", action},
-                            {"note", short_note},
-                            {"regarding", reference},
-                            {"reportingController", reporting_controller},
-                            {"reportingInstance", reporting_instance}};
-    try {
-      create(kEvents.in(ns), event);
-      return;
-    } catch (const ApiError& error) {
-      if (!error.not_found()) throw;
-    }
-    nlohmann::json legacy = {{"apiVersion", "v1"},
-                             {"kind", "Event"},
-                             {"metadata", {{"name", name}, {"namespace", ns}}},
-                             {"type", type_text},
-                             {"reason", reason},
-                             {"message", short_note},
-                             {"involvedObject", reference},
-                             {"firstTimestamp", format_time(now)},
-                             {"lastTimestamp", format_time(now)},
-                             {"count", 1},
-                             {"source", {{"component", reporting_controller}}},
-                             {"reportingComponent", reporting_controller},
-                             {"reportingInstance", reporting_instance}};
-    create(ResourcePath{"", "v1", "events", "", "", ""}.in(ns), legacy);
-  } catch (const std::exception&) {
-    // Best effort by design (client-go's recorder drops on failure too); the caller logs state.
   }
 }
 

@@ -96,13 +96,6 @@ class KubeClient {
   std::optional<nlohmann::json> update_status(const ResourcePath& object,
                                               const std::function<bool(nlohmann::json&)>& mutate);
 
-  // An Event about `involved` (any object with apiVersion/kind/metadata). events.k8s.io/v1,
-  // falling back to core v1 when the server lacks it. Events are best effort: never throws.
-  void record_event(const nlohmann::json& involved, EventType type, const std::string& reason,
-                    const std::string& action, const std::string& note,
-                    const std::string& reporting_controller, const std::string& reporting_instance,
-                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
-
   ServerVersion server_version();
 
   // coordination.k8s.io/v1 Lease.

@@ -100,7 +100,8 @@ int run_operator(const OperatorConfig& config) {
   mutation.server_minor = learn_server_minor(client, clock, stopping);
 
   // Informers.
-  kube::Informer channels(*transport, clock, channel_informer_options());
+  controller::ChannelInformer channels(*transport, clock, channel_informer_options(),
+                                       api::channel_record_from_json);
   controller::PodInformer pods(*transport, clock, pod_informer_options(),
                                api::pod_record_from_json);
   channels.on_watch_restart([&metrics] { metrics.watch_restart("ipcchannels"); });
@@ -124,15 +125,21 @@ int run_operator(const OperatorConfig& config) {
 
   // Controller.
   controller::WorkQueue queue;
-  controller::connect_informers(channels, pods, queue);
+  controller::ChannelPodIndex index;
+  controller::StatusPacer pacer(clock, config.status_write_interval);
+  controller::connect_informers(channels, pods, index, pacer, queue);
   if (namespaces) controller::connect_namespace_informer(channels, *namespaces, queue);
-  controller::KubeChannelApi channel_api(channels, pods, client, identity,
+  kube::EventRecorder events(client, clock, "ipcmesh.io/operator", identity);
+  events.on_recorded([&metrics](kube::EventOutcome outcome, kube::EventType type) {
+    metrics.event(outcome, type);
+  });
+  controller::KubeChannelApi channel_api(channels, index, client, events,
                                          namespaces ? &*namespaces : nullptr);
-  controller::IpcChannelReconciler reconciler(channel_api, clock, config.namespace_label);
+  controller::IpcChannelReconciler reconciler(channel_api, clock, config.namespace_label, &pacer);
   controller::ReconcileLoop loop(
       queue, [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
-      {[&metrics](std::chrono::duration<double> duration, bool failed) {
-        metrics.reconcile(duration, failed);
+      {[&metrics](std::chrono::duration<double> duration, bool failed, bool wrote_status) {
+        metrics.reconcile(duration, failed, wrote_status);
       }});
   metrics.set_queue_depth_source([&queue] { return static_cast<double>(queue.depth()); });
 

@@ -134,24 +134,22 @@ void use_fixed_mmap_threshold() {
   }
 }
 
-void connect_channel_catalog(kube::Informer& channels,
+void connect_channel_catalog(controller::ChannelInformer& channels,
                              std::shared_ptr<webhook::ChannelSnapshot> catalog) {
-  auto upsert = [catalog](const kube::ObjectPtr& object) {
-    const auto& metadata = object->at("metadata");
-    auto parsed = api::ipc_channel_from_json(*object);
-    if (parsed) {
-      catalog->upsert(std::move(*parsed));
+  auto upsert = [catalog](const controller::ChannelPtr& record) {
+    if (record->valid()) {
+      catalog->upsert(*record->channel);
     } else {
-      catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
-      spdlog::warn("IpcChannel {} is invalid and will not be injected: {}",
-                   kube::object_key(*object), parsed.error().message);
+      catalog->remove(record->metadata.namespace_name, record->metadata.name);
+      spdlog::warn("IpcChannel {} is invalid and will not be injected: {}", record->key(),
+                   record->spec_error);
     }
   };
   channels.add_handlers(
-      {upsert, [upsert](const kube::ObjectPtr&, const kube::ObjectPtr& now) { upsert(now); },
-       [catalog](const kube::ObjectPtr& object) {
-         const auto& metadata = object->at("metadata");
-         catalog->remove(metadata.value("namespace", ""), metadata.value("name", ""));
+      {upsert,
+       [upsert](const controller::ChannelPtr&, const controller::ChannelPtr& now) { upsert(now); },
+       [catalog](const controller::ChannelPtr& record) {
+         catalog->remove(record->metadata.namespace_name, record->metadata.name);
        }});
 }
 

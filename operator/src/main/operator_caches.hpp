@@ -28,9 +28,10 @@ void drop_managed_fields(nlohmann::json& object);
 bool keep_channel_field(std::span<const std::string> path);
 
 // The informer options the operator uses for its caches (also used by the memory benchmark).
-// The Pod informer is a controller::PodInformer decoding with api::pod_record_from_json; the
-// Namespace informer (only when the operator checks a namespace label) a
-// controller::NamespaceInformer decoding with api::namespace_record_from_json.
+// The IpcChannel informer is a controller::ChannelInformer decoding with
+// api::channel_record_from_json; the Pod informer is a controller::PodInformer decoding with
+// api::pod_record_from_json; the Namespace informer (only when the operator checks a namespace
+// label) a controller::NamespaceInformer decoding with api::namespace_record_from_json.
 kube::InformerOptions channel_informer_options();
 kube::InformerOptions pod_informer_options();
 kube::InformerOptions namespace_informer_options();
@@ -49,7 +50,7 @@ void use_fixed_mmap_threshold();
 
 // Keeps `catalog` equal to the valid channels of `channels`; invalid channels are not injected
 // (they are removed and logged). Call before channels.start().
-void connect_channel_catalog(kube::Informer& channels,
+void connect_channel_catalog(controller::ChannelInformer& channels,
                              std::shared_ptr<webhook::ChannelSnapshot> catalog);
 
 }  // namespace ipcmesh::operator_main

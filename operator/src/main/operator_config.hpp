@@ -14,8 +14,10 @@
 namespace ipcmesh::operator_main {
 
 struct OperatorConfig {
-  int threads = 0;         // cpprestsdk pool size; 0: the number of cores
-  int workers = 2;         // reconcile workers
+  int threads = 0;  // cpprestsdk pool size; 0: the number of cores
+  int workers = 2;  // reconcile workers
+  // Under Pod churn, at most one status write per channel per interval (controller/status_pacer).
+  std::chrono::milliseconds status_write_interval{1000};
   std::string kubeconfig;  // "" : in-cluster, else KUBECONFIG / ~/.kube/config
   std::string context;
   std::string ns;        // the operator's namespace (Lease, never-inject); "" : service account's

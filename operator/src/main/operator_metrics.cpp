@@ -31,6 +31,17 @@ OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Regi
                              .Register(*registry_)
                              .Add({}, prometheus::Histogram::BucketBoundaries{
                                           0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
+  status_writes_ = &prometheus::BuildCounter()
+                        .Name("ipcmesh_status_writes_total")
+                        .Help("IpcChannel status subresource patches written")
+                        .Register(*registry_)
+                        .Add({});
+  events_ = &prometheus::BuildCounter()
+                 .Name("ipcmesh_events_total")
+                 .Help(
+                     "Events on IpcChannels, by type and outcome: created (a new Event), "
+                     "aggregated (an existing Event's series count raised) or failed")
+                 .Register(*registry_);
   queue_depth_ = &prometheus::BuildGauge()
                       .Name("ipcmesh_workqueue_depth")
                       .Help("IpcChannel keys waiting for a reconcile worker")
@@ -93,9 +104,21 @@ void OperatorMetrics::admission(const webhook::AdmissionEvent& event) {
   admission_latency_->Observe(std::chrono::duration<double>(event.duration).count());
 }
 
-void OperatorMetrics::reconcile(std::chrono::duration<double> duration, bool failed) {
+void OperatorMetrics::reconcile(std::chrono::duration<double> duration, bool failed,
+                                bool wrote_status) {
   reconciles_->Add({{"result", failed ? "error" : "success"}}).Increment();
   reconcile_duration_->Observe(duration.count());
+  if (wrote_status) status_writes_->Increment();
+}
+
+void OperatorMetrics::event(kube::EventOutcome outcome, kube::EventType type) {
+  const char* outcome_text = outcome == kube::EventOutcome::kCreated      ? "created"
+                             : outcome == kube::EventOutcome::kAggregated ? "aggregated"
+                                                                          : "failed";
+  events_
+      ->Add({{"type", type == kube::EventType::kNormal ? "Normal" : "Warning"},
+             {"outcome", outcome_text}})
+      .Increment();
 }
 
 void OperatorMetrics::watch_restart(const std::string& resource) {

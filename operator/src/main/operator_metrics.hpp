@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "kube/event_recorder.hpp"
 #include "webhook/admission.hpp"
 #include "webhook/admission_server.hpp"
 
@@ -28,7 +29,8 @@ class OperatorMetrics {
   ~OperatorMetrics();
 
   void admission(const webhook::AdmissionEvent& event);
-  void reconcile(std::chrono::duration<double> duration, bool failed);
+  void reconcile(std::chrono::duration<double> duration, bool failed, bool wrote_status = false);
+  void event(kube::EventOutcome outcome, kube::EventType type);
   void watch_restart(const std::string& resource);
   // Sampled at scrape time.
   void set_queue_depth_source(std::function<double()> depth) {
@@ -48,6 +50,8 @@ class OperatorMetrics {
   prometheus::Histogram* admission_latency_;
   prometheus::Family<prometheus::Counter>* reconciles_;
   prometheus::Histogram* reconcile_duration_;
+  prometheus::Counter* status_writes_;
+  prometheus::Family<prometheus::Counter>* events_;
   prometheus::Gauge* queue_depth_;
   prometheus::Family<prometheus::Counter>* watch_restarts_;
   prometheus::Gauge* leader_;

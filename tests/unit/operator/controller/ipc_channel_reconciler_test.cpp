@@ -39,6 +39,15 @@ WallTime at(const std::string& rfc3339) {
 
 const WallTime kNow = at("2026-11-28T12:00:00Z");
 
+// compute_status as the reconciler calls it: the channel decoded into its record, the Pods
+// filtered into its members as the index keeps them.
+ChannelReport compute(const json& channel, const std::vector<PodPtr>& pods,
+                      const api::IpcChannelStatus& previous, WallTime now,
+                      const NamespaceInjection& injection = {}) {
+  const auto record = api::channel_record_from_json(json(channel));
+  return compute_status(record, members_of(record, pods), previous, now, injection);
+}
+
 struct PodFixture {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -201,7 +210,7 @@ TEST(ComputeStatus, CountsPodsAndSetsConditionsForEachShape) {
     SCOPED_TRACE(c.name);
     std::vector<PodPtr> pods;
     for (const auto& p : c.pods) pods.push_back(make_pod(p));
-    const auto status = compute_status(c.channel, pods, {}, kNow).status;
+    const auto status = compute(c.channel, pods, {}, kNow).status;
     EXPECT_EQ(status.observed_generation, c.channel["metadata"]["generation"].get<int>());
     EXPECT_EQ(status.selected_pods, c.selected);
     EXPECT_EQ(status.injected_pods, c.injected);
@@ -224,15 +233,13 @@ TEST(ComputeStatus, CountsPodsAndSetsConditionsForEachShape) {
 TEST(ComputeStatus, KeepsTransitionTimeWhileTheStatusHolds) {
   const std::vector<PodPtr> one = {
       make_pod({"a", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}})};
-  const auto first = compute_status(channel_json(1), one, {}, at("2026-11-28T12:00:01Z")).status;
+  const auto first = compute(channel_json(1), one, {}, at("2026-11-28T12:00:01Z")).status;
   auto two = one;
   two.push_back(make_pod({"b", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}}));
-  const auto second =
-      compute_status(channel_json(1), two, first, at("2026-11-28T12:00:02Z")).status;
+  const auto second = compute(channel_json(1), two, first, at("2026-11-28T12:00:02Z")).status;
   EXPECT_EQ(second.find_condition("Ready")->last_transition_time, "2026-11-28T12:00:01Z");
   two.push_back(make_pod({"latecomer", kSelected, {}}));
-  const auto third =
-      compute_status(channel_json(1), two, second, at("2026-11-28T12:00:03Z")).status;
+  const auto third = compute(channel_json(1), two, second, at("2026-11-28T12:00:03Z")).status;
   EXPECT_EQ(third.find_condition("Ready")->last_transition_time, "2026-11-28T12:00:03Z");
   EXPECT_EQ(third.find_condition("Degraded")->last_transition_time, "2026-11-28T12:00:01Z");
   EXPECT_NE(third.find_condition("Ready")->message.find("latecomer"), std::string::npos);
@@ -310,7 +317,7 @@ TEST(ComputeStatus, InjectionEnabledFollowsTheNamespaceLabelAndHoldsReadyFalseWi
     SCOPED_TRACE(c.name);
     std::vector<PodPtr> pods;
     for (const auto& p : c.pods) pods.push_back(make_pod(p));
-    const auto status = compute_status(c.channel, pods, {}, kNow, c.injection).status;
+    const auto status = compute(c.channel, pods, {}, kNow, c.injection).status;
     const auto* ready = status.find_condition("Ready");
     ASSERT_NE(ready, nullptr);
     EXPECT_EQ(ready->status, c.ready_status);
@@ -333,7 +340,7 @@ TEST(ComputeStatus, InjectionEnabledFollowsTheNamespaceLabelAndHoldsReadyFalseWi
 // The message says which label is missing and gives the command that adds it, in both conditions.
 TEST(ComputeStatus, NotEnabledMessageNamesTheLabelAndTheCommand) {
   const NamespaceInjection custom{api::NamespaceLabel{"mesh.example.com/ipc", "on"}, false};
-  const auto status = compute_status(channel_json(1), {}, {}, kNow, custom).status;
+  const auto status = compute(channel_json(1), {}, {}, kNow, custom).status;
   const std::string expected =
       "namespace \"team\" is not labelled mesh.example.com/ipc=on, so the webhook is not called "
       "for its Pods: kubectl label namespace team mesh.example.com/ipc=on";
@@ -497,7 +504,7 @@ TEST(ComputeStatus, AFailingRelayInASelectedPodMakesTheChannelDegraded) {
     SCOPED_TRACE(c.name);
     std::vector<PodPtr> pods;
     for (const auto& p : c.pods) pods.push_back(make_pod(p));
-    const auto report = compute_status(c.channel, pods, {}, kNow);
+    const auto report = compute(c.channel, pods, {}, kNow);
     const auto* ready = report.status.find_condition("Ready");
     const auto* degraded = report.status.find_condition("Degraded");
     ASSERT_NE(ready, nullptr);
@@ -521,7 +528,7 @@ TEST(ComputeStatus, ReadyMentionsPendingRestartsAfterFailingRelays) {
   const std::vector<PodPtr> pods = {
       make_pod({"a", kSelected, injected(), "Running", false, relay_crash_looping(2)}),
       make_pod({"old", kSelected, {}})};
-  const auto status = compute_status(channel_json(1), pods, {}, kNow).status;
+  const auto status = compute(channel_json(1), pods, {}, kNow).status;
   EXPECT_EQ(status.find_condition("Ready")->message,
             "the relay is not ready in 1 of 2 selected Pods: a (relay restarted 2 times, last "
             "exit: Error, exit code 1; waiting: CrashLoopBackOff); also 1 of 2 selected Pods need "
@@ -532,31 +539,35 @@ TEST(ComputeStatus, ReadyMentionsPendingRestartsAfterFailingRelays) {
 TEST(ComputeStatus, AnUnlabelledNamespaceStaysReadysReasonWhileRelaysFail) {
   const std::vector<PodPtr> pods = {
       make_pod({"a", kSelected, injected(), "Running", false, relay_crash_looping(2)})};
-  const auto status = compute_status(channel_json(1), pods, {}, kNow, kNotLabelled).status;
+  const auto status = compute(channel_json(1), pods, {}, kNow, kNotLabelled).status;
   EXPECT_EQ(status.find_condition("Ready")->reason, "NamespaceNotEnabled");
   EXPECT_EQ(status.find_condition("Degraded")->reason, "RelayNotReady");
 }
 
 class FakeChannelApi final : public ChannelApi {
  public:
-  kube::ObjectPtr channel(const std::string& key) override {
-    return key == "team/frames" ? channel_ : nullptr;
+  ChannelPtr channel(const std::string& key) override {
+    if (key != "team/frames" || !channel_) return nullptr;
+    return std::make_shared<const api::ChannelRecord>(
+        api::channel_record_from_json(json(*channel_)));
   }
-  std::vector<kube::ObjectPtr> channels_in(const std::string&) override { return {channel_}; }
-  std::vector<PodPtr> pods_in(const std::string& ns) override {
-    return ns == "team" ? pods_ : std::vector<PodPtr>{};
+  std::vector<ChannelMember> members(const std::string& key) override {
+    const auto record = channel(key);
+    return record ? members_of(*record, pods_) : std::vector<ChannelMember>{};
   }
   NamespacePtr namespace_record(const std::string& name) override {
     return name == "team" ? namespace_ : nullptr;
   }
-  void write_status(const json& channel, const json& status) override {
-    writes.push_back(status);
-    // The watch would bring the written status back into the cache.
-    json updated = channel;
-    updated["status"] = status;
-    channel_ = std::make_shared<const json>(updated);
+  bool write_status(const api::ChannelRecord&, const api::IpcChannelStatus& status) override {
+    writes.push_back(api::status_to_json(status));
+    // The watch would bring the written status back into the cache, with a new version.
+    json updated = *channel_;
+    updated["status"] = writes.back();
+    updated["metadata"]["resourceVersion"] = std::to_string(++version_);
+    (cache_lags ? behind_ : channel_) = std::make_shared<const json>(updated);
+    return true;
   }
-  void record_event(const json&, kube::EventType type, const std::string& reason,
+  void record_event(const api::ChannelRecord&, kube::EventType type, const std::string& reason,
                     const std::string& note) override {
     events.push_back((type == kube::EventType::kWarning ? "Warning " : "Normal ") + reason);
     notes.push_back(note);
@@ -569,7 +580,12 @@ class FakeChannelApi final : public ChannelApi {
     namespace_ = std::make_shared<const api::NamespaceRecord>(std::move(record));
   }
 
-  kube::ObjectPtr channel_;
+  std::shared_ptr<const json> channel_;
+  // When set, writes reach the cache only at catch_up() (the watch event not yet delivered).
+  bool cache_lags = false;
+  std::shared_ptr<const json> behind_;
+  void catch_up() { channel_ = behind_; }
+  int version_ = 0;
   std::vector<PodPtr> pods_;
   NamespacePtr namespace_;
   int namespace_version_ = 0;
@@ -579,8 +595,8 @@ class FakeChannelApi final : public ChannelApi {
 };
 
 // The reconciler writes the status subresource only when the status changes, and records Events
-// for count changes and for conditions turning bad.
-TEST(IpcChannelReconciler, WritesOnlyChangesAndRecordsEvents) {
+// for condition transitions only (a count change is in the status, not an Event).
+TEST(IpcChannelReconciler, WritesOnlyChangesAndRecordsTransitionEvents) {
   FakeChannelApi api;
   kube::testing::FakeClock clock;
   IpcChannelReconciler reconciler(api, clock);
@@ -591,7 +607,7 @@ TEST(IpcChannelReconciler, WritesOnlyChangesAndRecordsEvents) {
   ASSERT_EQ(api.writes.size(), 1u);
   EXPECT_EQ(api.writes[0]["selectedPods"], 1);
   EXPECT_EQ(api.writes[0]["observedGeneration"], 1);
-  EXPECT_EQ(api.events, std::vector<std::string>{"Normal PodsChanged"});
+  EXPECT_EQ(api.events, std::vector<std::string>{});  // the first healthy status is not news
 
   clock.advance(std::chrono::minutes(5));
   EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);  // level: nothing changed
@@ -600,8 +616,13 @@ TEST(IpcChannelReconciler, WritesOnlyChangesAndRecordsEvents) {
   api.pods_.push_back(make_pod({"new", kSelected, {}}));
   EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
   EXPECT_EQ(api.writes.back()["pendingRestartPods"], 1);
-  EXPECT_EQ(api.events, (std::vector<std::string>{"Normal PodsChanged", "Normal PodsChanged",
-                                                  "Warning PodsPendingRestart"}));
+  EXPECT_EQ(api.events, std::vector<std::string>{"Warning PodsPendingRestart"});
+
+  // Another selected Pod: a new count, no new transition, no Event.
+  api.pods_.push_back(make_pod({"b", kSelected, {{"ipcmesh.io/status", record("frames", 1)}}}));
+  EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
+  EXPECT_EQ(api.writes.back()["selectedPods"], 3);
+  EXPECT_EQ(api.events, std::vector<std::string>{"Warning PodsPendingRestart"});
 
   // A deleted channel is nothing to do.
   EXPECT_FALSE(reconciler.reconcile("team/gone").status_written);
@@ -682,7 +703,7 @@ TEST(IpcChannelReconciler, RecordsEachRelayRestartOnceAfterABaseline) {
 
   api.pods_ = {crash_looping(2)};
   EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
-  EXPECT_EQ(api.events, (std::vector<std::string>{"Normal PodsChanged", "Warning RelayNotReady"}));
+  EXPECT_EQ(api.events, (std::vector<std::string>{"Warning RelayNotReady"}));
   EXPECT_NE(api.notes.back().find("Ready=False: the relay is not ready in 1 of 1 selected Pods: "
                                   "a (relay restarted 2 times"),
             std::string::npos)
@@ -692,8 +713,8 @@ TEST(IpcChannelReconciler, RecordsEachRelayRestartOnceAfterABaseline) {
   std::size_t before = api.events.size();
   EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);  // the message names 3
   EXPECT_EQ(events_since(api, before), std::vector<std::string>{"Warning RelayRestarted"});
-  EXPECT_EQ(api.notes.back(),
-            "the relay of Pod a restarted (restart count 2 -> 3, last exit: Error, exit code 1)");
+  // No counts in the note: the next restarts are the same Event again (a series).
+  EXPECT_EQ(api.notes.back(), "the relay of Pod a restarted (last exit: Error, exit code 1)");
 
   before = api.events.size();
   EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);
@@ -742,6 +763,37 @@ TEST(IpcChannelReconciler, LooksAgainWhenAStartingRelaysGraceEnds) {
   EXPECT_EQ(status->find_condition("Degraded")->reason, "RelayNotReady");
   EXPECT_EQ(status->find_condition("Degraded")->message,
             "the relay is not ready in 1 of 1 selected Pods: a (relay running, not ready)");
+}
+
+// A reconcile that runs before the watch brought its own write back into the cache compares with
+// what it wrote, not with the stale cache: no second write of the same status, no repeated
+// Events. Once the cache has caught up it is the truth again.
+TEST(IpcChannelReconciler, AReconcileBeforeTheCacheSeesItsWriteDoesNotWriteAgain) {
+  FakeChannelApi api;
+  kube::testing::FakeClock clock;
+  StatusPacer pacer(clock, std::chrono::seconds(1));
+  IpcChannelReconciler reconciler(api, clock, std::nullopt, &pacer);
+  api.channel_ = std::make_shared<const json>(channel_json(1));
+  api.pods_ = {make_pod({"old", kSelected, {}})};
+  api.cache_lags = true;
+
+  EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
+  EXPECT_EQ(api.events, std::vector<std::string>{"Warning PodsPendingRestart"});
+  EXPECT_EQ(pacer.delay("team/frames"), std::chrono::seconds(1));
+  clock.advance(std::chrono::milliseconds(300));
+  EXPECT_EQ(pacer.delay("team/frames"), std::chrono::milliseconds(700));
+
+  EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);
+  EXPECT_EQ(api.writes.size(), 1u);
+  EXPECT_EQ(api.events.size(), 1u);
+
+  api.catch_up();
+  EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);
+  api.pods_.clear();
+  EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
+  EXPECT_EQ(api.writes.back()["selectedPods"], 0);
+  clock.advance(std::chrono::seconds(2));
+  EXPECT_EQ(pacer.delay("team/frames"), std::chrono::nanoseconds::zero());
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ TEST(ReconcileLoop, FailuresRequeueRateLimitedAndSuccessForgets) {
         if (calls == 3) result.requeue_after = 10ms;
         return result;
       },
-      {[&](std::chrono::duration<double>, bool failed) { outcomes.push_back(failed); }});
+      {[&](std::chrono::duration<double>, bool failed, bool) { outcomes.push_back(failed); }});
   queue.add("team/frames");
   ASSERT_TRUE(loop.process_next());
   EXPECT_EQ(queue.num_requeues("team/frames"), 1);

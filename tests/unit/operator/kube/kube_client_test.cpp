@@ -92,28 +92,6 @@ TEST(KubeClient, StatusWriteSkipsMissingObjectsAndDeclinedMutations) {
   EXPECT_EQ(transport.requests().size(), 2u);
 }
 
-// Events go to events.k8s.io/v1; a server without it gets a core v1 Event instead.
-TEST(KubeClient, EventsFallBackToCoreV1) {
-  ScriptedTransport transport;
-  transport.push({404, R"({"kind":"Status","reason":"NotFound","code":404})", {}, {}, {}});
-  transport.push({201, "{}", {}, {}, {}});
-  KubeClient client(transport);
-  const json involved = {{"apiVersion", "ipcmesh.io/v1alpha1"},
-                         {"kind", "IpcChannel"},
-                         {"metadata", {{"name", "frames"}, {"namespace", "team"}, {"uid", "u1"}}}};
-  client.record_event(involved, EventType::kWarning, "InvalidSpec", "Reconcile", "bad size",
-                      "ipcmesh.io/operator", "pod-1");
-  const auto& requests = transport.requests();
-  ASSERT_EQ(requests.size(), 2u);
-  EXPECT_EQ(requests[0].path_and_query, "/apis/events.k8s.io/v1/namespaces/team/events");
-  EXPECT_EQ(json::parse(requests[0].body)["regarding"]["uid"], "u1");
-  EXPECT_EQ(requests[1].path_and_query, "/api/v1/namespaces/team/events");
-  const json legacy = json::parse(requests[1].body);
-  EXPECT_EQ(legacy["type"], "Warning");
-  EXPECT_EQ(legacy["involvedObject"]["kind"], "IpcChannel");
-  EXPECT_EQ(legacy["message"], "bad size");
-}
-
 // /version: "30+" (managed clusters) and an empty minor with a gitVersion both read as 1.30.
 TEST(KubeClient, ServerVersionReadsManagedClusterMinors) {
   EXPECT_EQ(parse_server_version({{"major", "1"}, {"minor", "30+"}}).minor, 30);

@@ -136,9 +136,12 @@ TEST(OperatorCaches, PodInformerCachesTheRecordsOfTheFullPodsTheReconcilerCounts
   EXPECT_FALSE(informer.get("team/b")->relay);
   const auto now = std::chrono::system_clock::time_point(
       std::chrono::seconds(*api::parse_kube_time("2026-03-01T00:00:00Z")));
+  const auto record = api::channel_record_from_json(channel(false));
   const auto from_cache =
-      controller::compute_status(channel(false), informer.list(), {}, now).status;
-  const auto from_full = controller::compute_status(channel(false), full, {}, now).status;
+      controller::compute_status(record, controller::members_of(record, informer.list()), {}, now)
+          .status;
+  const auto from_full =
+      controller::compute_status(record, controller::members_of(record, full), {}, now).status;
   EXPECT_EQ(from_cache, from_full);
   EXPECT_EQ(from_cache.selected_pods, 2);
   EXPECT_EQ(from_cache.injected_pods, 1);
@@ -188,11 +191,22 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
        {}});
   auto channel_options = channel_informer_options();
   channel_options.after_relist = nullptr;
-  kube::Informer channels(channel_server, clock, channel_options);
+  controller::ChannelInformer channels(channel_server, clock, channel_options,
+                                       api::channel_record_from_json);
   auto catalog = std::make_shared<webhook::ChannelSnapshot>();
   connect_channel_catalog(channels, catalog);
+  // Wired before either cache fills, as the operator does.
+  kube::testing::ScriptedTransport pod_server;
+  auto pod_options = pod_informer_options();
+  pod_options.after_relist = nullptr;
+  controller::PodInformer pods(pod_server, clock, pod_options, api::pod_record_from_json);
+  controller::WorkQueue queue;
+  controller::ChannelPodIndex index;
+  controller::StatusPacer pacer(clock, std::chrono::seconds(1));
+  controller::connect_informers(channels, pods, index, pacer, queue);
   kube::Cancellation channels_done;
   channels.run(channels_done);
+  EXPECT_EQ(queue.depth(), 1u);  // the channel itself
 
   webhook::AdmissionHandler admission(catalog, webhook::MutationOptions{});
   const auto review = [&](const json& labels) {
@@ -217,8 +231,6 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
   EXPECT_EQ(unselected["allowed"], true);
   EXPECT_FALSE(unselected.contains("patch")) << unselected.dump();
 
-  kube::testing::ScriptedTransport pod_server;
-  controller::WorkQueue queue;
   json pod = full_pod("a", "Running", true);
   pod_server.push(
       {200, json{{"metadata", {{"resourceVersion", "9"}}}, {"items", {pod}}}.dump(), {}, {}, {}});
@@ -258,10 +270,6 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
       {200, "", {json{{"type", "MODIFIED"}, {"object", pod}}.dump()}, std::nullopt, [&] {
          queued_after_relabel = queue.depth();
        }});
-  auto pod_options = pod_informer_options();
-  pod_options.after_relist = nullptr;
-  controller::PodInformer pods(pod_server, clock, pod_options, api::pod_record_from_json);
-  controller::connect_informers(channels, pods, queue);
   kube::Cancellation pods_done;
   pods.run(pods_done);
 
@@ -272,6 +280,12 @@ TEST(OperatorCaches, TheWebhookAndTheQueueFollowTheCaches) {
   EXPECT_EQ(queued_after_relabel, 1u);
   EXPECT_EQ(queue.get(), "team/frames");
   EXPECT_EQ(pods.get("team/a")->label("app"), "other");
+  // The channel's member with its latest record (it still asks for it by annotation).
+  const auto members = index.members("team/frames");
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].pod->label("app"), "other");
+  EXPECT_TRUE(members[0].selected);
+  EXPECT_TRUE(members[0].injected);
 }
 
 json full_namespace(const std::string& name, const std::string& version, json labels) {
@@ -303,7 +317,8 @@ TEST(OperatorCaches, NamespaceCacheKeepsLabelsAndRelabellingQueuesTheNamespacesC
   channel_server.push({200, kube::testing::list_body({channel(false)}, "9"), {}, std::nullopt, {}});
   auto channel_options = channel_informer_options();
   channel_options.after_relist = nullptr;
-  kube::Informer channels(channel_server, clock, channel_options);
+  controller::ChannelInformer channels(channel_server, clock, channel_options,
+                                       api::channel_record_from_json);
   kube::Cancellation channels_done;
   channels.run(channels_done);
 
