@@ -1,12 +1,14 @@
 // The mutation as a pipeline, as Istio's injector is (pkg/kube/inject/webhook.go: injectPod →
 // postProcessPod): decide (skip or deny) → plan (injection_plan.cpp) → apply volumes, app
 // containers, sysctls, groups → insert the relay built from the plan (relay_container.cpp) →
-// write the status record. Every step but the last two reads the plan only.
+// write the status record. Only decide and plan look at the channels and the policy; the steps
+// after them do what the plan says, so each rule is in one place.
 #include "webhook/pod_mutation.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <set>
 #include <tl/expected.hpp>
