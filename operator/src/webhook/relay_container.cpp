@@ -21,15 +21,16 @@ const api::ResourceRequirements& configured_relay_resources(
 
 json relay_env(const InjectionPlan& plan) {
   const auto field = [](const char* path) { return json{{"fieldRef", {{"fieldPath", path}}}}; };
-  return json::array({json{{"name", kEnvChannels}, {"value", plan.document}},
-                      json{{"name", kEnvControlDir}, {"value", plan.control_dir}},
-                      json{{"name", "POD_NAME"}, {"valueFrom", field("metadata.name")}},
-                      json{{"name", "POD_NAMESPACE"}, {"valueFrom", field("metadata.namespace")}}});
+  return json::array(
+      {json{{"name", kEnvChannels}, {"value", plan.document}},
+       json{{"name", kEnvControlDir}, {"value", plan.control_dir}},
+       json{{"name", kEnvPodName}, {"valueFrom", field("metadata.name")}},
+       json{{"name", kEnvPodNamespace}, {"valueFrom", field("metadata.namespace")}}});
 }
 
 json relay_ports(const InjectionPlan& plan, std::vector<std::string>& warnings) {
   const std::uint16_t port = plan.metrics_port;
-  json relay_port{{"name", kMetricsPortName}, {"containerPort", port}, {"protocol", "TCP"}};
+  json relay_port{{"name", kRelayMetricsPortName}, {"containerPort", port}, {"protocol", "TCP"}};
   if (plan.metrics_host_port) {
     // docs/webhook.md "hostNetwork Pods": the relay's port is then a node port. Declaring it as a
     // hostPort lets the scheduler keep two such Pods off one node instead of failing at bind().
@@ -41,8 +42,8 @@ json relay_ports(const InjectionPlan& plan, std::vector<std::string>& warnings) 
   return json::array({relay_port});
 }
 
-json http_probe(const char* path, int period, int timeout, int failures) {
-  return json{{"httpGet", {{"path", path}, {"port", kMetricsPortName}}},
+json http_probe(std::string_view path, int period, int timeout, int failures) {
+  return json{{"httpGet", {{"path", path}, {"port", kRelayMetricsPortName}}},
               {"periodSeconds", period},
               {"timeoutSeconds", timeout},
               {"failureThreshold", failures}};
@@ -51,12 +52,12 @@ json http_probe(const char* path, int period, int timeout, int failures) {
 void add_probes(json& relay) {
   // The relay creates the channel's objects before reporting ready; with a native sidecar the
   // kubelet starts the app containers only after this probe succeeds (no start-up race).
-  relay["startupProbe"] = http_probe("/readyz", 1, 1, 120);
+  relay["startupProbe"] = http_probe(kRelayReadyzPath, 1, 1, 120);
   // After start-up /readyz fails only when a channel breaks under the relay (a ring truncated by
   // a foreign writer, docs/relay.md): the Pod then leaves its Services' endpoints and the
   // channel's status names it (RelayNotReady).
-  relay["readinessProbe"] = http_probe("/readyz", 5, 2, 2);
-  relay["livenessProbe"] = http_probe("/healthz", 10, 2, 3);
+  relay["readinessProbe"] = http_probe(kRelayReadyzPath, 5, 2, 2);
+  relay["livenessProbe"] = http_probe(kRelayHealthzPath, 10, 2, 3);
 }
 
 // Everything the restricted Pod Security Standard asks of a container.
@@ -121,14 +122,15 @@ json relay_resources(const std::vector<const api::IpcChannel*>& channels,
 
 json relay_container(const InjectionPlan& plan, const MutationOptions& options,
                      std::vector<std::string>& warnings) {
-  json relay{{"name", kRelayContainerName},
-             {"image", options.relay_image},
-             {"imagePullPolicy", options.relay_image_pull_policy},
-             // The relay listens on 127.0.0.1 by default (docs/relay.md); the kubelet probes the
-             // Pod IP.
-             {"args", json::array({"--listen", "0.0.0.0:" + std::to_string(plan.metrics_port)})},
-             {"env", relay_env(plan)},
-             {"ports", relay_ports(plan, warnings)}};
+  json relay{
+      {"name", kRelayContainerName},
+      {"image", options.relay_image},
+      {"imagePullPolicy", options.relay_image_pull_policy},
+      // The relay listens on 127.0.0.1 by default (docs/relay.md); the kubelet probes the
+      // Pod IP.
+      {"args", json::array({kRelayListenFlag, "0.0.0.0:" + std::to_string(plan.metrics_port)})},
+      {"env", relay_env(plan)},
+      {"ports", relay_ports(plan, warnings)}};
   add_probes(relay);
   relay["resources"] = relay_resources(plan.channels, options, warnings);
   relay["securityContext"] = relay_security_context(options);
