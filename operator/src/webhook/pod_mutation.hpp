@@ -11,6 +11,7 @@
 
 #include "api/injection_status.hpp"
 #include "api/ipc_channel.hpp"
+#include "ipcmesh/channel_spec.hpp"
 
 namespace ipcmesh::webhook {
 
@@ -24,7 +25,7 @@ inline constexpr std::string_view kControlVolumeName = "ipcmesh-control";
 inline constexpr std::string_view kNoTokenVolumeName = "ipcmesh-no-token";
 inline constexpr std::string_view kServiceAccountTokenPath =
     "/var/run/secrets/kubernetes.io/serviceaccount";
-inline constexpr std::string_view kMetricsPortName = "ipcmesh-metrics";
+inline constexpr std::string_view kMetricsPortName = kRelayMetricsPortName;  // the contract's
 inline constexpr std::string_view kDevShmPath = "/dev/shm";
 // Kernel defaults of an IPC namespace (ipc/mq_sysctl.c): above them a queue needs Pod sysctls.
 inline constexpr std::uint32_t kKernelMsgMax = 10;

@@ -30,6 +30,22 @@ inline constexpr std::string_view kAnnotationStatus = "ipcmesh.io/status";      
 inline constexpr std::string_view kEnvWaitMode = "IPCMESH_WAIT_MODE";
 inline constexpr int kContractVersion = 1;
 
+// ---- The relay container: what the webhook writes into it and the relay answers to ----
+// docs/channel-contract.md "The relay container". The control mount is kDefaultControlDir above.
+// The relay serves its endpoints on 127.0.0.1 unless told HOST:PORT with this flag; the webhook
+// passes 0.0.0.0 and the first channel's metricsPort, because the kubelet probes the Pod IP.
+inline constexpr std::string_view kRelayListenFlag = "--listen";
+inline constexpr std::string_view kRelayHealthzPath = "/healthz";  // the process answers
+// Every channel object exists and no ring is broken: the startup and readiness probes.
+inline constexpr std::string_view kRelayReadyzPath = "/readyz";
+inline constexpr std::string_view kRelayMetricsPath = "/metrics";  // Prometheus text format
+// The name of the relay's container port: the probes (and scrape configs) refer to the port by it,
+// so a Pod's relay may listen on any metricsPort.
+inline constexpr std::string_view kRelayMetricsPortName = "ipcmesh-metrics";
+// The relay's own Pod, from the downward API (metadata.name, metadata.namespace).
+inline constexpr std::string_view kEnvPodName = "POD_NAME";
+inline constexpr std::string_view kEnvPodNamespace = "POD_NAMESPACE";
+
 // ---- POSIX limits (Linux) ----
 // shm_open and mq_open names: one leading '/', no other '/', at most NAME_MAX (255) bytes after
 // the slash, not "." or "..".

@@ -70,10 +70,10 @@ int Relay::run() {
   }
   port_ = server->port();
   server->start([this](std::string_view, std::string_view path) -> HttpResponse {
-    if (path == "/healthz") {
+    if (path == kRelayHealthzPath) {
       return {200, "text/plain; charset=utf-8", "ok\n"};
     }
-    if (path == "/readyz") {
+    if (path == kRelayReadyzPath) {
       const RelayPhase phase = phase_.load();
       if (phase == RelayPhase::kReady) {
         // Each probe looks at the rings (one fstat each): a truncated one is reported here.
@@ -87,14 +87,17 @@ int Relay::run() {
               std::string(phase_text(phase)) + (waiting_for_.empty() ? "" : ": " + waiting_for_) +
                   "\n"};
     }
-    if (path == "/metrics") {
+    if (path == kRelayMetricsPath) {
       metrics_.count_scrape();
       metrics_.set_ready(phase_.load() == RelayPhase::kReady && corrupted_ring().empty());
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
     }
-    return {404, "text/plain; charset=utf-8", "not found (try /healthz, /readyz, /metrics)\n"};
+    return {404, "text/plain; charset=utf-8",
+            "not found (try " + std::string(kRelayHealthzPath) + ", " +
+                std::string(kRelayReadyzPath) + ", " + std::string(kRelayMetricsPath) + ")\n"};
   });
-  logger_->info("serving /healthz /readyz /metrics on {}:{}", options_.listen_host, port_);
+  logger_->info("serving {} {} {} on {}:{}", kRelayHealthzPath, kRelayReadyzPath, kRelayMetricsPath,
+                options_.listen_host, port_);
 
   std::optional<ReadyFile> ready_file;
   if (create_channels()) {
