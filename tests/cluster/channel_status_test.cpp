@@ -9,8 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "api/channel_record.hpp"
 #include "cluster.hpp"
+#include "controller/channel_api.hpp"
 #include "ipc_objects.hpp"
+#include "kube/http_transport.hpp"
+#include "kube/kube_config.hpp"
 
 namespace ipcmesh::cluster {
 namespace {
@@ -295,6 +299,34 @@ TEST_F(ChannelStatus, ACrashLoopingRelayMakesTheChannelDegradedAndEachRestartIsA
     restart_events += event.value("reason", "") == "RelayRestarted" ? 1 : 0;
   }
   EXPECT_EQ(restart_events, 1u) << describe_events(events_about(ns_, "frames"));
+}
+
+// The operator's status write (a JSON patch testing the uid) reaches the channel it was computed
+// for and never a channel deleted and created again under the same name; a deleted one is gone.
+TEST_F(ChannelStatus, AStatusWriteNeverLandsOnAChannelRecreatedUnderTheSameName) {
+  auto transport = kube::make_cpprest_transport(kube::load_cluster_connection(
+      kube::process_environment(), ClusterEnvironment::control_plane().kubeconfig));
+  kube::KubeClient client(*transport);
+  apply(channel_manifest("frames", "demo"));
+  const api::ChannelRecord first = api::channel_record_from_json(get_channel(ns_, "frames"));
+  api::IpcChannelStatus status;
+  status.selected_pods = 7;
+  // (Not read back: this suite's operator rewrites the status it computes at any time.)
+  EXPECT_TRUE(controller::patch_channel_status(client, first, status));
+
+  // Recreated (the operator of this suite writes its own status into the new one).
+  kubectl_ok({"delete", "ipch", "frames", "-n", ns_, "--wait=true"});
+  apply(channel_manifest("frames", "demo"));
+  const json second = get_channel(ns_, "frames");
+  ASSERT_NE(second["metadata"].value("uid", ""), first.metadata.uid);
+  status.selected_pods = 42;  // a count the operator never writes here
+  EXPECT_FALSE(controller::patch_channel_status(client, first, status));
+  EXPECT_NE(get_channel(ns_, "frames")["status"].value("selectedPods", 0), 42);
+  EXPECT_TRUE(controller::patch_channel_status(
+      client, api::channel_record_from_json(json(second)), status));
+
+  kubectl_ok({"delete", "ipch", "frames", "-n", ns_, "--wait=true"});
+  EXPECT_FALSE(controller::patch_channel_status(client, first, status));
 }
 
 }  // namespace

@@ -4,20 +4,30 @@ namespace ipcmesh::controller {
 
 bool KubeChannelApi::write_status(const api::ChannelRecord& channel,
                                   const api::IpcChannelStatus& status) {
-  const auto path =
-      kIpcChannels.in(channel.metadata.namespace_name).named(channel.metadata.name).sub("status");
-  // A merge patch of the status subresource: no read before the write, and no conflict with a
-  // concurrent spec edit (only the leader writes status). The uid makes it apply to this very
-  // object: a channel deleted and created again under the same name is refused (409, "Precondition
-  // failed: UID in precondition"), and a deleted one is not found. Without a resourceVersion in the
-  // patch the API server retries its own write conflicts, so a 409 means only that.
-  const nlohmann::json body = {{"metadata", {{"uid", channel.metadata.uid}}},
-                               {"status", api::status_to_json(status)}};
+  return patch_channel_status(client_, channel, status);
+}
+
+bool patch_channel_status(kube::KubeClient& client, const api::ChannelRecord& channel,
+                          const api::IpcChannelStatus& status) {
+  const auto object = kIpcChannels.in(channel.metadata.namespace_name).named(channel.metadata.name);
+  // A JSON patch of the status subresource: no read before the write, no conflict with a
+  // concurrent spec edit (only the leader writes status), and its test makes it apply to this very
+  // object. The uid cannot ride in a merge patch: the status subresource keeps the stored metadata
+  // and drops the patch's (measured: a merge patch with another uid is applied), while a failed
+  // test refuses the whole patch (422).
+  const nlohmann::json patch = nlohmann::json::array(
+      {{{"op", "test"}, {"path", "/metadata/uid"}, {"value", channel.metadata.uid}},
+       {{"op", "add"}, {"path", "/status"}, {"value", api::status_to_json(status)}}});
   try {
-    client_.patch(path, body, kube::PatchType::kMerge);
+    client.patch(object.sub("status"), patch, kube::PatchType::kJson);
     return true;
   } catch (const kube::ApiError& error) {
-    if (error.not_found() || error.conflict()) return false;
+    if (error.not_found()) return false;
+    if (error.status_code() != 422) throw;
+    // The test failed (the channel was deleted and created again under its name), or the status
+    // itself is invalid: only the first is "gone".
+    const auto current = client.get_if_exists(object);
+    if (!current || current->at("metadata").value("uid", "") != channel.metadata.uid) return false;
     throw;
   }
 }

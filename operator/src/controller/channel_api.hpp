@@ -46,6 +46,10 @@ class ChannelApi {
 
 inline const kube::ResourcePath kIpcChannels{"ipcmesh.io", "v1alpha1", "ipcchannels", "", "", ""};
 
+// ChannelApi::write_status against the API server.
+bool patch_channel_status(kube::KubeClient& client, const api::ChannelRecord& channel,
+                          const api::IpcChannelStatus& status);
+
 class KubeChannelApi final : public ChannelApi {
  public:
   // `namespaces` may be null: the operator watches namespaces only when it checks their label.
