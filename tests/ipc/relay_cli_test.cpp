@@ -81,7 +81,9 @@ TEST_F(RelayCli, RelayFlagsKeepTheirExitCodes) {
   EXPECT_EQ(version->out(), std::string("ipcmesh-relay ") + IPCMESH_VERSION + "\n");
   auto bad = run({kRelay, "--no-such-flag"});
   EXPECT_EQ(bad->wait(), 2);
-  EXPECT_EQ(bad->err(), "ipcmesh-relay: unknown flag --no-such-flag (see --help)\n");
+  EXPECT_EQ(bad->err(),
+            "ipcmesh-relay: The following argument was not expected: --no-such-flag (see "
+            "ipcmesh-relay --help)\n");
   auto bad_grace = run({kRelay, "--grace-period", "soon"});
   EXPECT_EQ(bad_grace->wait(), 2);
   EXPECT_NE(bad_grace->err().find("--grace-period"), std::string::npos);
