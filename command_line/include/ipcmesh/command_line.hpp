@@ -61,8 +61,19 @@ inline void apply_conventions(CLI::App& app) {
 
 // Parses args (without the program name). Help and version win over any other argument, even a
 // bad one; the help text is the selected subcommand's.
-inline ParseOutcome parse(CLI::App& app, std::vector<std::string> args) {
-  std::reverse(args.begin(), args.end());  // CLI11 consumes the vector from its back
+inline ParseOutcome parse(CLI::App& app, const std::vector<std::string>& arguments) {
+  // CLI11 consumes the vector from its back. "--flag=" is the empty value, as `--flag ""` is
+  // (CLI11 alone would call the value missing): `--namespace-label=` turns a check off.
+  std::vector<std::string> args;
+  for (auto it = arguments.rbegin(); it != arguments.rend(); ++it) {
+    if (it->size() > 3 && it->starts_with("--") && it->back() == '=' &&
+        it->find('=') == it->size() - 1) {
+      args.emplace_back();
+      args.push_back(it->substr(0, it->size() - 1));
+    } else {
+      args.push_back(*it);
+    }
+  }
   try {
     app.parse(args);
     return {true, kExitOk, ""};
