@@ -83,6 +83,14 @@ inline ParseOutcome parse(CLI::App& app, const std::vector<std::string>& argumen
     return {false, kExitOk, app.help("", CLI::AppFormatMode::All)};
   } catch (const CLI::CallForVersion& version) {
     return {false, kExitOk, std::string(version.what()) + "\n"};
+  } catch (const CLI::RequiredError& error) {
+    // CLI11 checks what is required before what is unexpected: `pub --chanel x` would say
+    // "--channel is required". The argument that is wrong is the better message.
+    const std::vector<std::string> unexpected = app.remaining(true);
+    const std::string message =
+        unexpected.empty() ? std::string(error.what())
+                           : "The following argument was not expected: " + unexpected.front();
+    return {false, kExitUsage, usage_error(command_path(app), message)};
   } catch (const CLI::ParseError& error) {
     return {false, kExitUsage, usage_error(command_path(app), error.what())};
   }
