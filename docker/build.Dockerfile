@@ -12,13 +12,15 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential cmake ninja-build pkg-config binutils \
       libcpprest-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev \
-      libexpected-dev libssl-dev libboost-dev >/dev/null \
+      libexpected-dev libssl-dev libboost-dev libcli11-dev >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY command_line command_line
 COPY sidecar sidecar
 COPY operator operator
 COPY examples examples
+COPY cli cli
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DIPCMESH_BUILD_TESTS=OFF \
       -DIPCMESH_BUILD_BENCH=OFF \
  && cmake --build /build -j "$(nproc)" --target ipcmesh-relay ipcmesh-operator ipcmeshctl \

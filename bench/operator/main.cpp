@@ -26,37 +26,29 @@
 
 #include "admission_latency.hpp"
 #include "cache_memory.hpp"
+#include "ipcmesh/command_line.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+namespace command_line = ipcmesh::command_line;
 using nlohmann::json;
 using namespace ipcmesh::bench::operator_bench;
 
 constexpr double kLatencyTargetMs = 2.0;
 constexpr double kMemoryTargetMiB = 40.0;
 
+constexpr const char* kProgram = "ipcmesh-operator-bench";
+
 struct Options {
   LatencyOptions latency;
   MemoryOptions memory;
   std::string json_out;
-  std::string only;  // "", "latency", "memory"
+  std::string only;              // "", "latency", "memory"
+  std::string output = "table";  // -o table|json
   bool memory_child = false;
   bool fail_on_miss = false;
 };
-
-const char* kUsage =
-    "usage: ipcmesh-operator-bench [options]\n"
-    "  --seconds S          steady run length at --rate (default 10)\n"
-    "  --rate R             steady request rate, one keep-alive TLS connection (default 200)\n"
-    "  --max-seconds S      closed-loop maximum-rate run length (default 3)\n"
-    "  --connections N      connections for the maximum-rate run, 1-2 (default 2)\n"
-    "  --threads N          cpprestsdk pool threads (default: cores)\n"
-    "  --channels N         IpcChannels in the memory run's cache (default 1000)\n"
-    "  --pods N             Pods in the memory run's cache (default 10000)\n"
-    "  --only latency|memory   run one part\n"
-    "  --json-out FILE      write the results as JSON\n"
-    "  --fail-on-miss       exit 1 when a target is missed (default: report only)\n";
 
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
@@ -138,65 +130,66 @@ json run_memory_child(const Options& options, const Certificate& certificate) {
   return json::parse(output);
 }
 
-double parse_number(const std::string& flag, const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double value = std::stod(text, &used);
-    if (used == text.size() && value > 0) return value;
-  } catch (const std::exception&) {
-  }
-  throw std::runtime_error(flag + ": \"" + text + "\" is not a positive number");
+// A positive number; CLI11 has converted it, this says which flag when it is not positive.
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          std::size_t used = 0;
+          if (std::stod(text, &used) > 0 && used == text.size()) return {};
+        } catch (const std::exception&) {
+        }
+        return "\"" + text + "\" is not a positive number";
+      },
+      "POSITIVE");
 }
 
-Options parse(int argc, char** argv) {
-  Options options;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  options.latency.threads = cores;
-  options.memory.threads = cores;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
-    if (flag == "--memory-child") {
-      options.memory_child = true;
-      continue;
-    }
-    if (flag == "--fail-on-miss") {
-      options.fail_on_miss = true;
-      continue;
-    }
-    if (i + 1 >= argc) throw std::runtime_error(flag + " needs a value (see --help)");
-    const std::string value = argv[++i];
-    if (flag == "--seconds") {
-      options.latency.steady_seconds = parse_number(flag, value);
-    } else if (flag == "--rate") {
-      options.latency.rate = parse_number(flag, value);
-    } else if (flag == "--max-seconds") {
-      options.latency.max_seconds = parse_number(flag, value);
-    } else if (flag == "--connections") {
-      options.latency.max_connections = static_cast<int>(parse_number(flag, value));
-    } else if (flag == "--threads") {
-      options.latency.threads = options.memory.threads =
-          static_cast<int>(parse_number(flag, value));
-    } else if (flag == "--channels") {
-      options.memory.shape.channels = static_cast<std::size_t>(parse_number(flag, value));
-    } else if (flag == "--pods") {
-      options.memory.shape.pods = static_cast<std::size_t>(parse_number(flag, value));
-    } else if (flag == "--only" && (value == "latency" || value == "memory")) {
-      options.only = value;
-    } else if (flag == "--json-out") {
-      options.json_out = value;
-    } else if (flag == "--tls-cert") {
-      options.memory.certificate_file = value;
-    } else if (flag == "--tls-key") {
-      options.memory.key_file = value;
-    } else {
-      throw std::runtime_error("unknown flag or value: " + flag + " " + value + " (see --help)");
-    }
-  }
-  return options;
+void define_flags(CLI::App& app, Options& options) {
+  command_line::apply_conventions(app);
+  app.add_option("--seconds", options.latency.steady_seconds,
+                 "steady run length at --rate (default 10)")
+      ->check(positive())
+      ->option_text("S");
+  app.add_option("--rate", options.latency.rate,
+                 "steady request rate, one keep-alive TLS connection (default 200)")
+      ->check(positive())
+      ->option_text("R");
+  app.add_option("--max-seconds", options.latency.max_seconds,
+                 "closed-loop maximum-rate run length (default 3)")
+      ->check(positive())
+      ->option_text("S");
+  app.add_option("--connections", options.latency.max_connections,
+                 "connections for the maximum-rate run, 1-2 (default 2)")
+      ->check(CLI::Range(1, 2))
+      ->option_text("N");
+  app.add_option_function<int>(
+         "--threads",
+         [&options](int threads) { options.latency.threads = options.memory.threads = threads; },
+         "cpprestsdk pool threads (default: cores)")
+      ->check(CLI::Range(1, 256))
+      ->option_text("N");
+  app.add_option("--channels", options.memory.shape.channels,
+                 "IpcChannels in the memory run's cache (default 1000)")
+      ->check(positive())
+      ->option_text("N");
+  app.add_option("--pods", options.memory.shape.pods,
+                 "Pods in the memory run's cache (default 10000)")
+      ->check(positive())
+      ->option_text("N");
+  app.add_option("--only", options.only, "run one part: latency or memory")
+      ->check(CLI::IsMember({"latency", "memory"}))
+      ->option_text("PART");
+  command_line::add_output_option(app, options.output, {"table", "json"})
+      ->description("table (default) or json: the report as JSON on stdout instead of the table");
+  app.add_option("--json-out", options.json_out, "write the results as JSON to FILE")
+      ->option_text("FILE");
+  app.add_flag("--fail-on-miss", options.fail_on_miss,
+               "exit 1 when a target is missed (default: report only)");
+  // How the benchmark runs its own memory part in a fresh process; not for people.
+  app.add_flag("--memory-child", options.memory_child)->group("");
+  app.add_option("--tls-cert", options.memory.certificate_file)->group("");
+  app.add_option("--tls-key", options.memory.key_file)->group("");
+  for (CLI::Option* option : app.get_options()) option->take_last();
 }
 
 const char* verdict(bool pass) {
@@ -207,11 +200,18 @@ const char* verdict(bool pass) {
 
 int main(int argc, char** argv) {
   Options options;
-  try {
-    options = parse(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "ipcmesh-operator-bench: " << error.what() << "\n";
-    return 2;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.latency.threads = cores;
+  options.memory.threads = cores;
+  CLI::App app(
+      "The operator's admission latency over TLS and its cache memory with 1,000 IpcChannels "
+      "and\n10,000 Pods, each against its target.",
+      kProgram);
+  define_flags(app, options);
+  const auto parsed = command_line::parse(app, argc, argv);
+  if (!parsed.run) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
   }
   spdlog::set_level(spdlog::level::warn);  // the informers log each LIST at info
 
@@ -277,62 +277,66 @@ int main(int argc, char** argv) {
   }
   report["environment"]["load_average_after"] = load_average();
 
-  std::printf("\nipcmesh operator benchmark (%s, %u cores, load %s -> %s)\n\n", cpu_model().c_str(),
-              std::thread::hardware_concurrency(),
-              report["environment"]["load_average_before"].get<std::string>().c_str(),
-              load_average().c_str());
-  if (report.contains("latency")) {
-    const auto& l = report["latency"];
-    std::printf("Admission over TLS, keep-alive; AdmissionReview %zu B -> %zu B (JSONPatch)\n",
-                l["request_bytes"].get<std::size_t>(), l["response_bytes"].get<std::size_t>());
-    std::printf("%-26s %5s %9s %7s | %-22s | %-22s\n", "run", "conns", "req/s", "errors",
-                "server p50/p99/max ms", "client p50/p99/max ms");
-    for (const char* name : {"steady", "maximum"}) {
-      const auto& r = l[name];
-      const std::string label =
-          std::string(name) == "steady"
-              ? "steady " + std::to_string(static_cast<int>(l["rate"].get<double>())) + " req/s"
-              : "maximum (closed loop)";
-      std::printf("%-26s %5d %9.0f %7llu | %6.3f %6.3f %7.3f | %6.3f %6.3f %7.3f\n", label.c_str(),
-                  r["connections"].get<int>(), r["achieved_rate"].get<double>(),
-                  static_cast<unsigned long long>(r["errors"].get<std::uint64_t>()),
-                  r["server"]["p50_ms"].get<double>(), r["server"]["p99_ms"].get<double>(),
-                  r["server"]["max_ms"].get<double>(), r["client"]["p50_ms"].get<double>(),
-                  r["client"]["p99_ms"].get<double>(), r["client"]["max_ms"].get<double>());
+  if (options.output == "json") {
+    std::cout << report.dump(2) << std::endl;
+  } else {
+    std::printf("\nipcmesh operator benchmark (%s, %u cores, load %s -> %s)\n\n",
+                cpu_model().c_str(), std::thread::hardware_concurrency(),
+                report["environment"]["load_average_before"].get<std::string>().c_str(),
+                load_average().c_str());
+    if (report.contains("latency")) {
+      const auto& l = report["latency"];
+      std::printf("Admission over TLS, keep-alive; AdmissionReview %zu B -> %zu B (JSONPatch)\n",
+                  l["request_bytes"].get<std::size_t>(), l["response_bytes"].get<std::size_t>());
+      std::printf("%-26s %5s %9s %7s | %-22s | %-22s\n", "run", "conns", "req/s", "errors",
+                  "server p50/p99/max ms", "client p50/p99/max ms");
+      for (const char* name : {"steady", "maximum"}) {
+        const auto& r = l[name];
+        const std::string label =
+            std::string(name) == "steady"
+                ? "steady " + std::to_string(static_cast<int>(l["rate"].get<double>())) + " req/s"
+                : "maximum (closed loop)";
+        std::printf("%-26s %5d %9.0f %7llu | %6.3f %6.3f %7.3f | %6.3f %6.3f %7.3f\n",
+                    label.c_str(), r["connections"].get<int>(), r["achieved_rate"].get<double>(),
+                    static_cast<unsigned long long>(r["errors"].get<std::uint64_t>()),
+                    r["server"]["p50_ms"].get<double>(), r["server"]["p99_ms"].get<double>(),
+                    r["server"]["max_ms"].get<double>(), r["client"]["p50_ms"].get<double>(),
+                    r["client"]["p99_ms"].get<double>(), r["client"]["max_ms"].get<double>());
+      }
+      std::printf(
+          "target: server-side p99 <= %.1f ms at %.0f req/s: %s (server p99 %.3f ms; "
+          "client round trip p99 %.3f ms %s)\n\n",
+          kLatencyTargetMs, l["rate"].get<double>(), verdict(l["pass"].get<bool>()),
+          l["steady"]["server"]["p99_ms"].get<double>(),
+          l["steady"]["client"]["p99_ms"].get<double>(),
+          l["client_p99_within_target"].get<bool>() ? "also within" : "OVER the target");
     }
-    std::printf(
-        "target: server-side p99 <= %.1f ms at %.0f req/s: %s (server p99 %.3f ms; "
-        "client round trip p99 %.3f ms %s)\n\n",
-        kLatencyTargetMs, l["rate"].get<double>(), verdict(l["pass"].get<bool>()),
-        l["steady"]["server"]["p99_ms"].get<double>(),
-        l["steady"]["client"]["p99_ms"].get<double>(),
-        l["client_p99_within_target"].get<bool>() ? "also within" : "OVER the target");
+    if (report.contains("memory")) {
+      const auto& m = report["memory"];
+      std::printf(
+          "Operator memory (informers, Pod records, catalog, work queue, admission server)\n");
+      std::printf(
+          "  cached: %zu IpcChannels (%zu in the webhook catalog), %zu Pods "
+          "(%.0f B of JSON each, %.1f MiB listed; synced in %.1f s incl. generating it)\n",
+          m["cached_channels"].get<std::size_t>(), m["catalog_channels"].get<std::size_t>(),
+          m["cached_pods"].get<std::size_t>(), m["average_pod_bytes"].get<double>(),
+          m["listed_bytes"].get<double>() / 1048576.0, m["sync_seconds"].get<double>());
+      std::printf(
+          "  VmRSS baseline %.1f MiB, caches synced %.1f MiB (+%.1f MiB), peak VmHWM %.1f MiB\n",
+          m["baseline_rss_kib"].get<double>() / 1024.0, m["cached_rss_kib"].get<double>() / 1024.0,
+          (m["cached_rss_kib"].get<double>() - m["baseline_rss_kib"].get<double>()) / 1024.0,
+          m["peak_rss_kib"].get<double>() / 1024.0);
+      std::printf(
+          "  diagnostics: malloc heap in use %.1f MiB; VmRSS after malloc_trim(0) %.1f MiB "
+          "(the operator calls it after each relist)\n",
+          m["heap_in_use_kib"].get<double>() / 1024.0,
+          m["rss_after_malloc_trim_kib"].get<double>() / 1024.0);
+      std::printf("target: resident <= %.0f MiB with caches synced: %s\n\n", kMemoryTargetMiB,
+                  verdict(m["pass"].get<bool>()));
+    }
+    if (!all_pass) std::printf("AT LEAST ONE TARGET WAS MISSED (see above).\n");
+    if (errors) std::printf("ERRORS: some admission answers were not the expected patch.\n");
   }
-  if (report.contains("memory")) {
-    const auto& m = report["memory"];
-    std::printf(
-        "Operator memory (informers, Pod records, catalog, work queue, admission server)\n");
-    std::printf(
-        "  cached: %zu IpcChannels (%zu in the webhook catalog), %zu Pods "
-        "(%.0f B of JSON each, %.1f MiB listed; synced in %.1f s incl. generating it)\n",
-        m["cached_channels"].get<std::size_t>(), m["catalog_channels"].get<std::size_t>(),
-        m["cached_pods"].get<std::size_t>(), m["average_pod_bytes"].get<double>(),
-        m["listed_bytes"].get<double>() / 1048576.0, m["sync_seconds"].get<double>());
-    std::printf(
-        "  VmRSS baseline %.1f MiB, caches synced %.1f MiB (+%.1f MiB), peak VmHWM %.1f MiB\n",
-        m["baseline_rss_kib"].get<double>() / 1024.0, m["cached_rss_kib"].get<double>() / 1024.0,
-        (m["cached_rss_kib"].get<double>() - m["baseline_rss_kib"].get<double>()) / 1024.0,
-        m["peak_rss_kib"].get<double>() / 1024.0);
-    std::printf(
-        "  diagnostics: malloc heap in use %.1f MiB; VmRSS after malloc_trim(0) %.1f MiB "
-        "(the operator calls it after each relist)\n",
-        m["heap_in_use_kib"].get<double>() / 1024.0,
-        m["rss_after_malloc_trim_kib"].get<double>() / 1024.0);
-    std::printf("target: resident <= %.0f MiB with caches synced: %s\n\n", kMemoryTargetMiB,
-                verdict(m["pass"].get<bool>()));
-  }
-  if (!all_pass) std::printf("AT LEAST ONE TARGET WAS MISSED (see above).\n");
-  if (errors) std::printf("ERRORS: some admission answers were not the expected patch.\n");
 
   if (!options.json_out.empty()) {
     std::ofstream out(options.json_out);

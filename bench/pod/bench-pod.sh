@@ -24,7 +24,7 @@ args="${BENCH_POD_ARGS:---sizes 64 --no-fanout --paced 1000,10000,50000 --durati
 name="ipcmesh-bench-$(date +%s)"
 
 read -r -a bench_args <<<"$args"
-args_json="$(printf '"%s",' ipcmeshctl bench --host-ipc --json --no-table --quiet "${bench_args[@]}")"
+args_json="$(printf '"%s",' ipcmeshctl bench --host-ipc -o json --no-table --quiet "${bench_args[@]}")"
 "${kubectl[@]}" apply -f - <<YAML
 apiVersion: v1
 kind: Pod

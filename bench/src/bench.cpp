@@ -334,20 +334,16 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
 }
 
 int run_benchmark_command(int argc, char** argv) {
-  const std::string program = argc > 0 ? argv[0] : "ipcmesh-bench";
-  BenchOptions options;
-  try {
-    bool help = false;
-    options = parse_bench_options(argc, argv, help);
-    if (help) {
-      std::cout << bench_usage(program);
-      return 0;
-    }
-  } catch (const std::invalid_argument& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 2;
+  const std::string program = "ipcmesh-bench";
+  auto options = parse_bench_options(program, {argv + std::min(argc, 1), argv + argc});
+  if (!options) {
+    (options.error().exit_code == 0 ? std::cout : std::cerr) << options.error().output;
+    return options.error().exit_code;
   }
+  return run_benchmark(*options, program);
+}
 
+int run_benchmark(const BenchOptions& options, const std::string& program) {
   nlohmann::json report;
   try {
     report = run_benchmarks(options);

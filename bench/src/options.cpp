@@ -1,12 +1,12 @@
 // Command-line flags of the bench (shared by ipcmesh-bench and `ipcmeshctl bench`).
 #include <algorithm>
 #include <cstdlib>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "ipcmesh/bench/bench.hpp"
+#include "ipcmesh/command_line.hpp"
 #include "transport.hpp"
 
 namespace ipcmesh::bench {
@@ -106,129 +106,129 @@ std::vector<std::string> transport_names() {
   return names;
 }
 
-std::string bench_usage(const std::string& program) {
-  std::ostringstream out;
-  out << "Usage: " << program << " [options]\n"
-      << "Side-by-side IPC benchmark: round-trip latency (ping-pong) and one-way streaming\n"
-      << "throughput between two processes pinned to different cores, then 64 B fan-out\n"
-      << "(1 -> N subscribers) and fan-in (N -> 1), then 64 B at fixed rates (paced); every\n"
-      << "message verified.\n\n"
-      << "Options:\n"
-      << "  --sizes LIST        message sizes, e.g. 64,1K,8K,64K (default; K = 1024)\n"
-      << "  --transports LIST   comma-separated subset of:\n                      ";
-  const auto names = transport_names();
-  for (std::size_t i = 0; i < names.size(); ++i) out << (i ? "," : "") << names[i];
-  out << "\n"
-      << "  --duration SEC      time per measurement (default 1.0)\n"
-      << "  --messages N        a fixed count per measurement instead of a duration\n"
-      << "  --quick             smoke test: 0.1 s per measurement, short warm-up\n"
-      << "  --fill-payload      the producer writes every payload byte and the consumer checks\n"
-      << "                      every byte (default: only the 24-byte stamp, zero-copy style)\n"
-      << "  --json              print the JSON report on stdout (the table goes to stderr)\n"
-      << "  --json-out FILE     also write the JSON report to FILE\n"
-      << "  --no-table          do not print the table\n"
-      << "  --host-ipc          stay in the host IPC namespace (no private mqueue limits)\n"
-      << "  --timeout SEC       kill a measurement that takes longer than this (default 60)\n"
-      << "  --quiet             no progress lines on stderr\n"
-      << "  --inject-gap        self-check: skip one sequence number per stream, which must\n"
-      << "                      make the run fail verification (exit 1)\n"
-      << "  --fanout LIST       fan-out: one producer to each number of subscribers in LIST,\n"
-      << "                      every subscriber receiving every 64 B message (default 1,2,4,8)\n"
-      << "  --fanin N           fan-in: N producers to one subscriber (default 4)\n"
-      << "  --no-fanout         skip the fan-out and fan-in measurements\n"
-      << "  --plot-out FILE     write an SVG chart of the fan-out curve to FILE\n"
-      << "  --paced LIST        paced section: for each rate in LIST (msgs/s, default\n"
-      << "                      1000,10000,50000) a producer sends 64 B messages on a fixed\n"
-      << "                      timetable; one-way latency, each side's CPU use and the CFS\n"
-      << "                      throttling of this process's cgroup\n"
-      << "  --no-paced          skip the paced section\n"
-      << "  -h, --help          this text\n\n"
-      << "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
-      << "1 a verification failed, 2 usage or setup error.\n";
-  return out.str();
+void define_bench_flags(CLI::App& app, BenchFlags& flags) {
+  command_line::apply_conventions(app);
+  std::string transports;
+  for (const auto& name : transport_names()) transports += (transports.empty() ? "" : ",") + name;
+  app.footer(
+      "Exit status: 0 all messages verified (missed targets are reported, not failed),\n"
+      "1 a verification failed, 2 usage or setup error.");
+  app.add_option("--sizes", flags.sizes, "message sizes, e.g. 64,1K,8K,64K (default; K = 1024)")
+      ->option_text("LIST");
+  app.add_option("--transports", flags.transports, "comma-separated subset of: " + transports)
+      ->option_text("LIST");
+  app.add_option("--duration", flags.duration, "seconds per measurement (default 1.0)")
+      ->option_text("SEC");
+  app.add_option("--messages", flags.messages,
+                 "a fixed count per measurement instead of a duration")
+      ->option_text("N");
+  app.add_flag("--quick", flags.quick, "smoke test: 0.1 s per measurement, short warm-up");
+  app.add_flag("--fill-payload", flags.fill_payload,
+               "the producer writes every payload byte and the consumer checks every byte "
+               "(default: only the 24-byte stamp, zero-copy style)");
+  command_line::add_output_option(app, flags.output, {"table", "json"})
+      ->description(
+          "table (default) or json: the JSON report on stdout, the table then goes to stderr");
+  command_line::add_hidden_switch_alias(app, "--json", flags.output, "json");
+  app.add_option("--json-out", flags.json_out, "also write the JSON report to FILE")
+      ->option_text("FILE");
+  app.add_flag("--no-table", flags.no_table, "do not print the table");
+  app.add_flag("--host-ipc", flags.host_ipc,
+               "stay in the host IPC namespace (no private mqueue limits)");
+  app.add_option("--timeout", flags.timeout,
+                 "kill a measurement that takes longer than SEC seconds (default 60)")
+      ->option_text("SEC");
+  app.add_flag("--quiet", flags.quiet, "no progress lines on stderr");
+  app.add_flag("--inject-gap", flags.inject_gap,
+               "self-check: skip one sequence number per stream, which must make the run fail "
+               "verification (exit 1)");
+  app.add_option("--fanout", flags.fanout,
+                 "fan-out: one producer to each number of subscribers in LIST, every subscriber "
+                 "receiving every 64 B message (default 1,2,4,8)")
+      ->option_text("LIST");
+  app.add_option("--fanin", flags.fanin, "fan-in: N producers to one subscriber (default 4)")
+      ->option_text("N");
+  app.add_flag("--no-fanout", flags.no_fanout, "skip the fan-out and fan-in measurements");
+  app.add_option("--plot-out", flags.plot_out, "write an SVG chart of the fan-out curve to FILE")
+      ->option_text("FILE");
+  app.add_option("--paced", flags.paced,
+                 "paced section: for each rate in LIST (msgs/s, default 1000,10000,50000) a "
+                 "producer sends 64 B messages on a fixed timetable; one-way latency, each side's "
+                 "CPU use and the CFS throttling of this process's cgroup")
+      ->option_text("LIST");
+  app.add_flag("--no-paced", flags.no_paced, "skip the paced section");
+  for (CLI::Option* option : app.get_options()) option->take_last();
 }
 
-BenchOptions parse_bench_options(int argc, char** argv, bool& help) {
+BenchOptions to_bench_options(const BenchFlags& flags) {
   BenchOptions options;
-  help = false;
-  bool duration_given = false;
-  bool paced_given = false;
-  const auto value_of = [&](int& i, const std::string& flag) -> std::string {
-    if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string inline_value;
-    bool has_inline = false;
-    if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_inline = true;
-    }
-    const auto value = [&]() { return has_inline ? inline_value : value_of(i, arg); };
-    if (arg == "-h" || arg == "--help") {
-      help = true;
-    } else if (arg == "--sizes") {
-      options.sizes.clear();
-      for (const auto& part : split(value())) options.sizes.push_back(parse_size(part));
-      if (options.sizes.empty()) throw std::invalid_argument("--sizes: empty list");
-    } else if (arg == "--transports") {
-      options.transports = split(value());
-      const auto known = transport_names();
-      for (const auto& name : options.transports) {
-        if (std::find(known.begin(), known.end(), name) == known.end()) {
-          throw std::invalid_argument("--transports: unknown transport '" + name + "'");
-        }
+  if (flags.sizes) {
+    options.sizes.clear();
+    for (const auto& part : split(*flags.sizes)) options.sizes.push_back(parse_size(part));
+    if (options.sizes.empty()) throw std::invalid_argument("--sizes: empty list");
+  }
+  if (flags.transports) {
+    options.transports = split(*flags.transports);
+    const auto known = transport_names();
+    for (const auto& name : options.transports) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        throw std::invalid_argument("--transports: unknown transport '" + name + "'");
       }
-    } else if (arg == "--duration") {
-      options.duration_seconds = parse_positive(arg, value());
-      duration_given = true;
-    } else if (arg == "--messages") {
-      options.messages = static_cast<std::uint64_t>(parse_positive(arg, value()));
-    } else if (arg == "--quick") {
-      options.quick = true;
-    } else if (arg == "--json") {
-      options.print_json = true;
-    } else if (arg == "--json-out") {
-      options.json_out = value();
-    } else if (arg == "--no-table") {
-      options.print_table = false;
-    } else if (arg == "--host-ipc") {
-      options.private_ipc_namespace = false;
-    } else if (arg == "--timeout") {
-      options.measurement_timeout_seconds = parse_positive(arg, value());
-    } else if (arg == "--fill-payload") {
-      options.fill_payload = true;
-    } else if (arg == "--inject-gap") {
-      options.inject_gap = true;
-    } else if (arg == "--quiet") {
-      options.progress = false;
-    } else if (arg == "--fanout") {
-      options.fanout_subscribers = parse_number_list(arg, value(), 1, kMaxGroupMembers);
-    } else if (arg == "--fanin") {
-      options.fanin_producers = parse_whole_number(arg, value(), 2, kMaxGroupMembers);
-    } else if (arg == "--no-fanout") {
-      options.fanout = false;
-    } else if (arg == "--plot-out") {
-      options.plot_out = value();
-    } else if (arg == "--paced") {
-      options.paced_rates = parse_number_list(arg, value(), 1, kMaxPacedRate);
-      paced_given = true;
-    } else if (arg == "--no-paced") {
-      options.paced = false;
-    } else {
-      throw std::invalid_argument("unknown option '" + arg + "' (see --help)");
     }
   }
-  if (options.quick && !duration_given) options.duration_seconds = 0.1;
+  options.quick = flags.quick;
+  if (flags.duration) {
+    options.duration_seconds = parse_positive("--duration", *flags.duration);
+  } else if (options.quick) {
+    options.duration_seconds = 0.1;
+  }
+  if (flags.messages) {
+    options.messages = static_cast<std::uint64_t>(parse_positive("--messages", *flags.messages));
+  }
+  options.print_json = flags.output == "json";
+  options.json_out = flags.json_out;
+  options.print_table = !flags.no_table;
+  options.private_ipc_namespace = !flags.host_ipc;
+  if (flags.timeout) {
+    options.measurement_timeout_seconds = parse_positive("--timeout", *flags.timeout);
+  }
+  options.fill_payload = flags.fill_payload;
+  options.inject_gap = flags.inject_gap;
+  options.progress = !flags.quiet;
+  if (flags.fanout) {
+    options.fanout_subscribers = parse_number_list("--fanout", *flags.fanout, 1, kMaxGroupMembers);
+  }
+  if (flags.fanin) {
+    options.fanin_producers = parse_whole_number("--fanin", *flags.fanin, 2, kMaxGroupMembers);
+  }
+  options.fanout = !flags.no_fanout;
+  options.plot_out = flags.plot_out;
+  if (flags.paced) {
+    options.paced_rates = parse_number_list("--paced", *flags.paced, 1, kMaxPacedRate);
+  }
+  options.paced = !flags.no_paced;
   if (!options.fanout && !options.plot_out.empty()) {
     throw std::invalid_argument("--plot-out charts the fan-out measurements: drop --no-fanout");
   }
-  if (!options.paced && paced_given) {
+  if (!options.paced && flags.paced) {
     throw std::invalid_argument("--paced and --no-paced contradict each other");
   }
   return options;
+}
+
+tl::expected<BenchOptions, command_line::ParseOutcome> parse_bench_options(
+    const std::string& program, const std::vector<std::string>& args) {
+  CLI::App app(kBenchDescription, program);
+  BenchFlags flags;
+  define_bench_flags(app, flags);
+  auto outcome = command_line::parse(app, args);
+  if (!outcome.run) return tl::unexpected(std::move(outcome));
+  try {
+    return to_bench_options(flags);
+  } catch (const std::invalid_argument& error) {
+    return tl::unexpected(command_line::ParseOutcome{
+        false, command_line::kExitUsage, command_line::usage_error(program, error.what())});
+  }
 }
 
 }  // namespace ipcmesh::bench

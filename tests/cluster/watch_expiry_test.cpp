@@ -332,7 +332,7 @@ class WatchExpiry : public ::testing::Test {
     // No webhook either: a frozen webhook would hold every Pod creation for its timeout.
     OperatorProcess op({.identity = "watch-expiry-" + ns_,
                         .extra_flags = {"--kubeconfig", kubeconfig_for_port(proxy.port()),
-                                        "--leader-elect", "false"}});
+                                        "--leader-elect=false"}});
     op.wait_ready();
 
     apply(channel_manifest("frames", "demo"));

@@ -50,7 +50,7 @@ class NodeScopeTest : public ::testing::Test {
 void exchange_through_the_node(const std::string& ns, const std::string& subscriber_channel,
                                const std::string& peer_channel, bool peer_injected) {
   const std::string stat =
-      "ipcmeshctl stat --channel " + peer_channel + " --namespace " + ns + " --json";
+      "ipcmeshctl stat --channel " + peer_channel + " --namespace " + ns + " -o json";
   kubectl_ok({"apply", "-n", ns, "-f", "-"},
              pod("subscriber", "shared",
                  "set -e; ipcmeshctl sub --channel " + subscriber_channel + " --namespace " + ns +

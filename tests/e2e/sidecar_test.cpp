@@ -39,7 +39,7 @@ TEST_F(SidecarTest, RelayIsANativeSidecarReadyBeforeTheAppStarts) {
   // not created the channel before the kubelet started the app.
   kubectl_ok(
       {"apply", "-n", ns_, "-f", "-"},
-      app_pod("first", "ticks", "ipcmeshctl stat --channel ticks --namespace " + ns_ + " --json"));
+      app_pod("first", "ticks", "ipcmeshctl stat --channel ticks --namespace " + ns_ + " -o json"));
   wait_for_phase(ns_, "first", "Succeeded");
 
   const auto pod = kubectl_json({"get", "pod", "first", "-n", ns_});

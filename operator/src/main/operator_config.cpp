@@ -8,6 +8,9 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
+
+#include "ipcmesh/command_line.hpp"
 
 namespace ipcmesh::operator_main {
 namespace {
@@ -43,12 +46,17 @@ std::vector<std::string> to_list(const std::string& text) {
   return out;
 }
 
+constexpr const char* kProgram = "ipcmesh-operator";
+
 // Every setting once, with its flag name and YAML path, so the file and the flags cannot drift.
 struct Setting {
   const char* flag;
   const char* yaml_path;  // dotted
   const char* help;
   std::function<void(OperatorConfig&, const std::string&)> set;
+  // A switch takes no value on the command line (--leader-elect, --leader-elect=false), so it
+  // never swallows the next argument; in the file it is a boolean.
+  bool is_switch = false;
 };
 
 const std::vector<Setting>& settings() {
@@ -80,9 +88,8 @@ const std::vector<Setting>& settings() {
       {"tls-key", "webhook.keyFile", "webhook private key (PEM), re-read on change",
        [](OperatorConfig& c, const std::string& v) { c.webhook_key_file = v; }},
       {"leader-elect", "leaderElection.enabled", "elect a leader among replicas (true)",
-       [](OperatorConfig& c, const std::string& v) {
-         c.leader_elect = to_bool("leader-elect", v);
-       }},
+       [](OperatorConfig& c, const std::string& v) { c.leader_elect = to_bool("leader-elect", v); },
+       true},
       {"lease-name", "leaderElection.leaseName", "Lease name (ipcmesh-operator)",
        [](OperatorConfig& c, const std::string& v) { c.lease_name = v; }},
       {"lease-duration", "leaderElection.leaseDurationSeconds", "seconds (15)",
@@ -111,7 +118,8 @@ const std::vector<Setting>& settings() {
        "kubelets allow fs.mqueue.* sysctls (false)",
        [](OperatorConfig& c, const std::string& v) {
          c.mutation.policy.allow_mqueue_sysctls = to_bool("allow-mqueue-sysctls", v);
-       }},
+       },
+       true},
       {"mqueue-limit-action", "injection.mqueueLimitAction",
        "Deny|Warn when a queue needs sysctls the policy forbids (Deny)",
        [](OperatorConfig& c, const std::string& v) {
@@ -163,25 +171,43 @@ std::vector<std::string> split_path(const std::string& dotted) {
   return parts;
 }
 
+// What the command line holds before the file and the flags are applied, in that order.
+struct CommandLineValues {
+  std::string config_file;
+  std::vector<std::string> values = std::vector<std::string>(settings().size());
+  std::vector<CLI::Option*> options = std::vector<CLI::Option*>(settings().size());
+};
+
+void define_flags(CLI::App& app, CommandLineValues& line) {
+  command_line::apply_conventions(app);
+  app.set_version_flag("--version", std::string(kProgram) + " " + IPCMESH_VERSION,
+                       "print the version and exit");
+  app.footer(
+      "Settings come from their defaults, then the --config file (its key is shown as [file: "
+      "key]),\nthen the flags, each overriding the one before. Switches take no value: --flag or "
+      "--flag=false.");
+  app.add_option("--config", line.config_file, "YAML file with the settings below")
+      ->option_text("FILE")
+      ->take_last();
+  for (std::size_t i = 0; i < settings().size(); ++i) {
+    const Setting& s = settings()[i];
+    std::string names = std::string("--") + s.flag;
+    if (std::string_view(s.flag) == "namespace") names = "-n," + names;
+    const std::string help = std::string(s.help) + " [file: " + s.yaml_path + "]";
+    line.options[i] = s.is_switch
+                          ? app.add_flag(names, line.values[i], help)
+                          : app.add_option(names, line.values[i], help)->option_text("VALUE");
+    line.options[i]->take_last();
+  }
+}
+
 }  // namespace
 
 std::string usage() {
-  std::ostringstream out;
-  out << "ipcmesh-operator " << IPCMESH_VERSION
-      << ": IpcChannel controller and Pod admission webhook\n\n"
-      << "usage: ipcmesh-operator [--config FILE] [--flag VALUE | --flag=VALUE]...\n\n"
-      << "  --config FILE                  YAML file with the settings below (flags override it)\n";
-  for (const auto& s : settings()) {
-    std::string left = std::string("  --") + s.flag + " (" + s.yaml_path + ")";
-    if (left.size() < 33) {
-      left.resize(33, ' ');
-    } else {
-      left += "\n" + std::string(33, ' ');
-    }
-    out << left << s.help << "\n";
-  }
-  out << "  --help, --version\n";
-  return out.str();
+  CLI::App app("ipcmesh-operator: IpcChannel controller and Pod admission webhook", kProgram);
+  CommandLineValues line;
+  define_flags(app, line);
+  return app.help();
 }
 
 void apply_yaml(OperatorConfig& config, const std::string& yaml_text) {
@@ -214,58 +240,28 @@ void apply_yaml(OperatorConfig& config, const std::string& yaml_text) {
 }
 
 ConfigOutcome parse_operator_config(const std::vector<std::string>& arguments) {
+  CLI::App app("ipcmesh-operator: IpcChannel controller and Pod admission webhook", kProgram);
+  CommandLineValues line;
+  define_flags(app, line);
+  const command_line::ParseOutcome parsed = command_line::parse(app, arguments);
   ConfigOutcome outcome;
-  std::vector<std::pair<std::string, std::string>> flags;
-  std::string config_file;
-  for (std::size_t i = 0; i < arguments.size(); ++i) {
-    const std::string& argument = arguments[i];
-    if (argument == "--help" || argument == "-h") {
-      outcome.output = usage();
-      return outcome;
-    }
-    if (argument == "--version") {
-      outcome.output = std::string("ipcmesh-operator ") + IPCMESH_VERSION + "\n";
-      return outcome;
-    }
-    if (argument.rfind("--", 0) != 0) {
-      outcome.exit_code = 2;
-      outcome.output = "unexpected argument \"" + argument + "\" (see --help)\n";
-      return outcome;
-    }
-    std::string name = argument.substr(2);
-    std::string value;
-    if (const auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    } else if (i + 1 < arguments.size()) {
-      value = arguments[++i];
-    } else {
-      outcome.exit_code = 2;
-      outcome.output = "--" + name + " needs a value (see --help)\n";
-      return outcome;
-    }
-    if (name == "config") {
-      config_file = value;
-    } else {
-      flags.emplace_back(name, value);
-    }
+  if (!parsed.run) {
+    outcome.exit_code = parsed.exit_code;
+    outcome.output = parsed.output;
+    return outcome;
   }
-
   OperatorConfig config;
   try {
-    if (!config_file.empty()) {
-      std::ifstream in(config_file);
-      if (!in) throw std::runtime_error("config: cannot read " + config_file);
+    if (!line.config_file.empty()) {
+      std::ifstream in(line.config_file);
+      if (!in) throw std::runtime_error("config: cannot read " + line.config_file);
       std::ostringstream text;
       text << in.rdbuf();
       apply_yaml(config, text.str());
     }
-    for (const auto& [name, value] : flags) {
-      const auto& all = settings();
-      const auto it = std::find_if(all.begin(), all.end(),
-                                   [&name](const Setting& s) { return name == s.flag; });
-      if (it == all.end()) throw std::runtime_error("unknown flag --" + name + " (see --help)");
-      it->set(config, value);
+    // Flags after the file, whatever their position on the command line.
+    for (std::size_t i = 0; i < settings().size(); ++i) {
+      if (line.options[i]->count() > 0) settings()[i].set(config, line.values[i]);
     }
     if (config.renew_deadline >= config.lease_duration) {
       throw std::runtime_error("renew-deadline must be shorter than lease-duration");
@@ -274,8 +270,8 @@ ConfigOutcome parse_operator_config(const std::vector<std::string>& arguments) {
       throw std::runtime_error("retry-period must be shorter than renew-deadline");
     }
   } catch (const std::runtime_error& error) {
-    outcome.exit_code = 2;
-    outcome.output = std::string(error.what()) + "\n";
+    outcome.exit_code = command_line::kExitUsage;
+    outcome.output = command_line::usage_error(kProgram, error.what());
     return outcome;
   }
   outcome.config = std::move(config);

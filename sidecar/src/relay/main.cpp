@@ -1,9 +1,9 @@
 // ipcmesh-relay: parse flags, load and validate the channels, run the relay (relay.hpp).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "relay/channel_source.hpp"
-#include "relay/command_line.hpp"
 #include "relay/json_log.hpp"
 #include "relay/relay.hpp"
 #include "relay/relay_options.hpp"
@@ -15,18 +15,10 @@ int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the blocked mask.
   const ShutdownSignals signals;
 
-  auto options = parse_relay_options(to_args(argc, argv, 1));
+  auto options = parse_relay_options({argv + std::min(argc, 1), argv + argc});
   if (!options) {
-    std::cerr << "ipcmesh-relay: " << options.error() << "\n";
-    return 2;
-  }
-  if (options->help) {
-    std::cout << relay_usage();
-    return 0;
-  }
-  if (options->version) {
-    std::cout << "ipcmesh-relay " << IPCMESH_VERSION << "\n";
-    return 0;
+    (options.error().exit_code == 0 ? std::cout : std::cerr) << options.error().output;
+    return options.error().exit_code;
   }
   auto logger = make_json_logger("relay", options->log_level);
   auto channels = load_channel_set(options->spec_file);

@@ -3,12 +3,50 @@
 #include <cstdlib>
 
 #include "ipcmesh/channel_spec.hpp"
-#include "relay/command_line.hpp"
 #include "relay/duration.hpp"
 #include "relay/json_log.hpp"
 
 namespace ipcmesh::relay {
 namespace {
+
+constexpr const char* kProgram = "ipcmesh-relay";
+
+// What the flags hold before they are checked and turned into RelayOptions.
+struct RawFlags {
+  std::optional<std::string> spec;
+  std::optional<std::string> control_dir;
+  std::optional<int> metrics_port;
+  std::optional<std::string> listen;
+  std::optional<std::string> grace_period;
+  std::optional<std::string> log_level;
+};
+
+void define_flags(CLI::App& app, RawFlags& flags) {
+  command_line::apply_conventions(app);
+  app.footer(
+      "Channels come from --spec FILE, else from the environment variable IPCMESH_CHANNELS (the "
+      "JSON\ndocument), else from the file named by IPCMESH_CHANNELS_FILE.\n\n"
+      "Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or invalid channel spec.");
+  app.set_version_flag("--version", std::string(kProgram) + " " + IPCMESH_VERSION,
+                       "print the version and exit");
+  app.add_option("--spec", flags.spec, "read the channel document from FILE")->option_text("FILE");
+  app.add_option("--control-dir", flags.control_dir,
+                 "control files (ready file); default $IPCMESH_CONTROL_DIR or /var/run/ipcmesh")
+      ->option_text("DIR");
+  app.add_option("--metrics-port", flags.metrics_port,
+                 "/healthz, /readyz, /metrics port on 127.0.0.1 (0 picks a free port); default: "
+                 "the first channel's metricsPort")
+      ->check(CLI::Range(0, 65535))
+      ->option_text("PORT");
+  app.add_option("--listen", flags.listen,
+                 "address and port for the same endpoints (e.g. 0.0.0.0:9090)")
+      ->option_text("HOST:PORT");
+  app.add_option("--grace-period", flags.grace_period,
+                 "how long SIGTERM waits for subscribers to drain (default 10s; 500ms, 2m...)")
+      ->option_text("DURATION");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info (default), warn, error, off")
+      ->option_text("LEVEL");
+}
 
 tl::expected<void, std::string> apply_listen(std::string_view text, RelayOptions& options) {
   const auto colon = text.rfind(':');
@@ -26,22 +64,12 @@ tl::expected<void, std::string> apply_listen(std::string_view text, RelayOptions
   return {};
 }
 
-}  // namespace
-
-tl::expected<RelayOptions, std::string> parse_relay_options(const std::vector<std::string>& args) {
-  static const std::vector<FlagSpec> kFlags = {{"spec"},        {"control-dir"},   {"metrics-port"},
-                                               {"listen"},      {"grace-period"},  {"log-level"},
-                                               {"help", false}, {"version", false}};
-  auto line = CommandLine::parse(args, kFlags);
-  if (!line) {
-    return tl::unexpected(line.error());
-  }
+// The checks CLI11 cannot express; the error is the message without the program name.
+tl::expected<RelayOptions, std::string> to_options(const RawFlags& flags) {
   RelayOptions options;
-  options.help = line->has("help");
-  options.version = line->has("version");
-  options.spec_file = line->value("spec");
-  if (auto dir = line->value("control-dir")) {
-    options.control_dir = *dir;
+  options.spec_file = flags.spec;
+  if (flags.control_dir) {
+    options.control_dir = *flags.control_dir;
   } else if (const char* env = std::getenv(std::string(kEnvControlDir).c_str()); env && *env) {
     options.control_dir = env;
   } else {
@@ -50,55 +78,54 @@ tl::expected<RelayOptions, std::string> parse_relay_options(const std::vector<st
   if (options.control_dir.empty()) {
     return tl::unexpected(std::string("--control-dir: must not be empty"));
   }
-  if (auto listen = line->value("listen")) {
-    if (auto applied = apply_listen(*listen, options); !applied) {
+  if (flags.listen) {
+    if (auto applied = apply_listen(*flags.listen, options); !applied) {
       return tl::unexpected(applied.error());
     }
   }
-  auto port = line->integer("metrics-port", 0, 65535);
-  if (!port) {
-    return tl::unexpected(port.error());
+  if (flags.metrics_port) {
+    options.metrics_port = static_cast<std::uint16_t>(*flags.metrics_port);
   }
-  if (*port) {
-    options.metrics_port = static_cast<std::uint16_t>(**port);
-  }
-  if (auto grace = line->value("grace-period")) {
-    auto parsed = parse_duration(*grace);
+  if (flags.grace_period) {
+    auto parsed = parse_duration(*flags.grace_period);
     if (!parsed) {
       return tl::unexpected("--grace-period: " + parsed.error());
     }
     options.grace_period = *parsed;
   }
-  if (auto level = line->value("log-level")) {
-    if (!parse_log_level(*level, options.log_level)) {
-      return tl::unexpected("--log-level: '" + *level +
-                            "' is not one of trace, debug, info, warn, error, off");
-    }
+  if (flags.log_level && !parse_log_level(*flags.log_level, options.log_level)) {
+    return tl::unexpected("--log-level: '" + *flags.log_level +
+                          "' is not one of trace, debug, info, warn, error, off");
   }
   return options;
 }
 
+}  // namespace
+
+tl::expected<RelayOptions, command_line::ParseOutcome> parse_relay_options(
+    const std::vector<std::string>& args) {
+  CLI::App app("ipcmesh-relay: creates, guards, bridges and measures the channels of a Pod.",
+               kProgram);
+  RawFlags flags;
+  define_flags(app, flags);
+  auto outcome = command_line::parse(app, args);
+  if (!outcome.run) {
+    return tl::unexpected(std::move(outcome));
+  }
+  auto options = to_options(flags);
+  if (!options) {
+    return tl::unexpected(command_line::ParseOutcome{
+        false, command_line::kExitUsage, command_line::usage_error(kProgram, options.error())});
+  }
+  return std::move(*options);
+}
+
 std::string relay_usage() {
-  return R"(ipcmesh-relay: creates, guards, bridges and measures the channels of a Pod.
-
-Usage: ipcmesh-relay [flags]
-
-Channels come from --spec FILE, else from the environment variable IPCMESH_CHANNELS (the JSON
-document), else from the file named by IPCMESH_CHANNELS_FILE.
-
-Flags:
-  --spec FILE            read the channel document from FILE
-  --control-dir DIR      control files (ready file); default $IPCMESH_CONTROL_DIR or /var/run/ipcmesh
-  --metrics-port PORT    /healthz, /readyz, /metrics port on 127.0.0.1 (0 picks a free port);
-                         default: the first channel's metricsPort
-  --listen HOST:PORT     address and port for the same endpoints (e.g. 0.0.0.0:9090)
-  --grace-period D       how long SIGTERM waits for subscribers to drain (default 10s; 500ms, 2m...)
-  --log-level LEVEL      trace, debug, info (default), warn, error, off
-  --help                 this text
-  --version              print the version
-
-Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or invalid channel spec.
-)";
+  CLI::App app("ipcmesh-relay: creates, guards, bridges and measures the channels of a Pod.",
+               kProgram);
+  RawFlags flags;
+  define_flags(app, flags);
+  return app.help();
 }
 
 }  // namespace ipcmesh::relay

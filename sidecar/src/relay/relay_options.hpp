@@ -11,6 +11,8 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "ipcmesh/command_line.hpp"
+
 namespace ipcmesh::relay {
 
 struct RelayOptions {
@@ -20,13 +22,14 @@ struct RelayOptions {
   std::optional<std::uint16_t> metrics_port;  // unset: the first channel's metricsPort
   std::chrono::nanoseconds grace_period = std::chrono::seconds(10);
   spdlog::level::level_enum log_level = spdlog::level::info;
-  bool help = false;
-  bool version = false;
 };
 
-// The error is a one-line usage message (exit code 2).
-tl::expected<RelayOptions, std::string> parse_relay_options(const std::vector<std::string>& args);
+// args excludes the program name. The options to run with, or what to print and the exit code
+// (--help and --version: the text and 0; a usage mistake: one line naming it and 2).
+tl::expected<RelayOptions, command_line::ParseOutcome> parse_relay_options(
+    const std::vector<std::string>& args);
 
+// The --help text.
 std::string relay_usage();
 
 }  // namespace ipcmesh::relay

@@ -11,12 +11,36 @@
 namespace ipcmesh::bench {
 namespace {
 
-BenchOptions parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "ipcmesh-bench");
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  bool help = false;
-  return parse_bench_options(static_cast<int>(argv.size()), argv.data(), help);
+// The options, or std::invalid_argument with the usage line (a usage error is exit 2).
+BenchOptions parse(const std::vector<std::string>& args) {
+  auto options = parse_bench_options("ipcmesh-bench", args);
+  if (!options) {
+    EXPECT_EQ(options.error().exit_code, 2) << options.error().output;
+    throw std::invalid_argument(options.error().output);
+  }
+  return *options;
+}
+
+// -o json is the JSON report on stdout; --json, its older spelling, still works (bench-pod.sh).
+TEST(BenchOptions, OutputJsonInEverySpelling) {
+  EXPECT_FALSE(parse({}).print_json);
+  EXPECT_TRUE(parse({"-o", "json"}).print_json);
+  EXPECT_TRUE(parse({"--output=json"}).print_json);
+  EXPECT_TRUE(parse({"--json"}).print_json);
+  EXPECT_THROW(parse({"-o", "yaml"}), std::invalid_argument);
+}
+
+// A usage mistake is one line that names the flag; --help is the usage and exit 0.
+TEST(BenchOptions, MistakesAreOneLineNamingTheFlag) {
+  auto bad = parse_bench_options("ipcmesh-bench", {"--fanin", "1"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().output.rfind("ipcmesh-bench: --fanin: '1'", 0), 0u) << bad.error().output;
+  EXPECT_EQ(std::count(bad.error().output.begin(), bad.error().output.end(), '\n'), 1);
+  auto help = parse_bench_options("ipcmesh-bench", {"--fanin", "1", "--help"});
+  ASSERT_FALSE(help);
+  EXPECT_EQ(help.error().exit_code, 0);
+  EXPECT_NE(help.error().output.find("--no-paced"), std::string::npos);
+  EXPECT_EQ(help.error().output.find("--json "), std::string::npos);  // hidden
 }
 
 TEST(BenchOptions, FanOutOneTwoFourEightAndFourToOneByDefault) {

@@ -1,5 +1,6 @@
 // The side-by-side transport benchmark as a library: `ipcmesh-bench` and `ipcmeshctl bench` both
-// call run_benchmark_command(), so every way of running it produces the same JSON report.
+// define their flags with define_bench_flags() and call run_benchmark(), so every way of running it
+// produces the same JSON report.
 //
 // One run measures, for each message size and transport, the round-trip latency (ping-pong) and
 // the one-way streaming throughput between two forked processes pinned to different cores, with
@@ -12,8 +13,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <tl/expected.hpp>
 #include <vector>
+
+#include "ipcmesh/command_line.hpp"
 
 namespace ipcmesh::bench {
 
@@ -46,10 +51,29 @@ struct BenchOptions {
 // Every transport the bench knows, in report order.
 std::vector<std::string> transport_names();
 
-// Parses the command line (argv[0] is the program name). Throws std::invalid_argument with a
-// message for the user on a bad flag. Sets help to true for --help.
-BenchOptions parse_bench_options(int argc, char** argv, bool& help);
-std::string bench_usage(const std::string& program);
+// What the command line holds before it is checked (to_bench_options); the flags are defined
+// once, for ipcmesh-bench and for the `ipcmeshctl bench` subcommand alike.
+struct BenchFlags {
+  std::optional<std::string> sizes, transports, duration, messages, timeout, fanout, fanin, paced;
+  std::string output = "table";  // -o table|json
+  std::string json_out, plot_out;
+  bool quick = false, fill_payload = false, no_table = false, host_ipc = false, quiet = false,
+       inject_gap = false, no_fanout = false, no_paced = false;
+};
+
+inline constexpr const char* kBenchDescription =
+    "Side-by-side IPC benchmark: round-trip latency (ping-pong) and one-way streaming\n"
+    "throughput between two processes pinned to different cores, then 64 B fan-out\n"
+    "(1 -> N subscribers) and fan-in (N -> 1), then 64 B at fixed rates (paced); every\n"
+    "message verified.";
+
+void define_bench_flags(CLI::App& app, BenchFlags& flags);
+// The rules of each flag and across flags. Throws std::invalid_argument naming the flag.
+BenchOptions to_bench_options(const BenchFlags& flags);
+// Both, for ipcmesh-bench: args exclude the program name. The options, or what to print and the
+// exit code (help: the usage and 0; a mistake: one line naming it and 2).
+tl::expected<BenchOptions, command_line::ParseOutcome> parse_bench_options(
+    const std::string& program, const std::vector<std::string>& args);
 
 // Runs every selected measurement and returns the report: machine, limits, per transport and
 // size the figures and their verification, ratios to raw mqueue and iceoryx, and the targets
@@ -70,9 +94,12 @@ std::string render_fanout_svg(const nlohmann::json& report);
 // no crashed or hung process).
 bool report_verified(const nlohmann::json& report);
 
-// The whole command: parse, run, print, write. Returns the exit code: 0 when every message was
-// verified (missed performance targets are reported, not failed), 1 when verification failed,
-// 2 on a usage or setup error. `ipcmeshctl bench ARGS...` passes its arguments here unchanged.
+// Run, print, write. Returns the exit code: 0 when every message was verified (missed
+// performance targets are reported, not failed), 1 when verification failed, 2 on a setup error.
+// `program` prefixes its messages.
+int run_benchmark(const BenchOptions& options, const std::string& program);
+
+// ipcmesh-bench's whole command: parse_bench_options, then run_benchmark.
 int run_benchmark_command(int argc, char** argv);
 
 }  // namespace ipcmesh::bench

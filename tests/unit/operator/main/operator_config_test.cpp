@@ -159,7 +159,7 @@ INSTANTIATE_TEST_SUITE_P(
             "FlagsOverrideTheFileInBothSpellings",
             kFullFile,
             {"--workers", "7", "--webhook-port=11443", "--log-level", "warn",
-             "--host-ipc-namespaces=*", "--leader-elect", "true", "--mqueue-limit-action", "Deny"},
+             "--host-ipc-namespaces=*", "--leader-elect=true", "--mqueue-limit-action", "Deny"},
             [](const OperatorConfig& c) {
               EXPECT_EQ(c.workers, 7);
               EXPECT_EQ(c.webhook_port, 11443);
@@ -198,10 +198,26 @@ INSTANTIATE_TEST_SUITE_P(
                   }},
         ValueCase{"CommaSeparatedFlagListsDropEmptyItems",
                   "",
-                  {"--excluded-namespaces", "a,,b,", "--allow-mqueue-sysctls", "yes"},
+                  {"--excluded-namespaces", "a,,b,", "--allow-mqueue-sysctls=yes"},
                   [](const OperatorConfig& c) {
                     EXPECT_EQ(c.mutation.policy.excluded_namespaces, (Strings{"a", "b"}));
                     EXPECT_TRUE(c.mutation.policy.allow_mqueue_sysctls);
+                  }},
+        // A switch never swallows the flag after it (issue 14).
+        ValueCase{"SwitchesTakeNoValue",
+                  "",
+                  {"--allow-mqueue-sysctls", "--kubeconfig", "/k", "--leader-elect=false"},
+                  [](const OperatorConfig& c) {
+                    EXPECT_TRUE(c.mutation.policy.allow_mqueue_sysctls);
+                    EXPECT_EQ(c.kubeconfig, "/k");
+                    EXPECT_FALSE(c.leader_elect);
+                  }},
+        ValueCase{"ShortNamespaceAndTheLastOfARepeatedFlag",
+                  "",
+                  {"-n", "ops", "--kubeconfig", "/a", "--kubeconfig=/b"},
+                  [](const OperatorConfig& c) {
+                    EXPECT_EQ(c.ns, "ops");
+                    EXPECT_EQ(c.kubeconfig, "/b");
                   }},
         ValueCase{"NamespaceLabelFlagOverridesTheFile",
                   kFullFile,
@@ -264,11 +280,20 @@ TEST_P(OperatorConfigRefusals, IsAUsageErrorNamingTheProblem) {
 INSTANTIATE_TEST_SUITE_P(
     Table, OperatorConfigRefusals,
     ::testing::Values(
-        RefusalCase{"UnknownFlag", "", {"--bogus", "1"}, "unknown flag --bogus (see --help)"},
+        RefusalCase{"UnknownFlag",
+                    "",
+                    {"--bogus"},
+                    "ipcmesh-operator: The following argument was not expected: --bogus (see "
+                    "ipcmesh-operator --help)\n"},
+        RefusalCase{"UnknownFlagWithEquals",
+                    "",
+                    {"--webhook-prot=9443"},
+                    "not expected: --webhook-prot=9443"},
+        RefusalCase{"PositionalArgument", "", {"serve"}, "not expected: serve"},
+        RefusalCase{"FlagWithoutValue", "", {"--workers"}, "--workers: 1 required TEXT missing"},
+        // A switch takes no value: the next word is not swallowed but refused.
         RefusalCase{
-            "UnknownFlagWithEquals", "", {"--webhook-prot=9443"}, "unknown flag --webhook-prot"},
-        RefusalCase{"PositionalArgument", "", {"serve"}, "unexpected argument \"serve\""},
-        RefusalCase{"FlagWithoutValue", "", {"--workers"}, "--workers needs a value"},
+            "SwitchFollowedByAWord", "", {"--allow-mqueue-sysctls", "true"}, "not expected: true"},
         RefusalCase{"RenewDeadlineNotBelowLeaseDuration",
                     "",
                     {"--lease-duration", "10", "--renew-deadline", "10"},
@@ -297,7 +322,7 @@ INSTANTIATE_TEST_SUITE_P(
             "NumberWithTrailingText", "", {"--workers", "3x"}, "workers: \"3x\" is not a number"},
         RefusalCase{"BooleanNotTrueOrFalse",
                     "",
-                    {"--leader-elect", "maybe"},
+                    {"--leader-elect=maybe"},
                     "leader-elect: \"maybe\" is not true or false"},
         RefusalCase{"UnknownMqueueLimitAction",
                     "",
@@ -357,11 +382,12 @@ TEST(OperatorConfig, HelpPrintsEveryFlagAndExitsZero) {
   }
   const std::string text = usage();
   for (const char* expected :
-       {"--config FILE", "--threads (threads)", "--webhook-port (webhook.port)",
-        "--tls-cert (webhook.certFile)", "--lease-duration (leaderElection.leaseDurationSeconds)",
-        "--renew-deadline", "--retry-period", "--host-ipc-namespaces", "--mqueue-limit-action",
-        "--excluded-namespaces", "--namespace-label (injection.namespaceLabel)",
-        "--help, --version"}) {
+       {"--config FILE", "--threads VALUE", "[file: threads]", "--webhook-port VALUE",
+        "[file: webhook.port]", "[file: webhook.certFile]",
+        "[file: leaderElection.leaseDurationSeconds]", "--renew-deadline", "--retry-period",
+        "--host-ipc-namespaces", "--mqueue-limit-action", "--excluded-namespaces",
+        "[file: injection.namespaceLabel]", "-h,--help", "--version", "-n,--namespace",
+        "--leader-elect ", "--allow-mqueue-sysctls "}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected;
   }
 }

@@ -6,33 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/channel_target.hpp"
-#include "cli/commands.hpp"
-#include "cli/stop_request.hpp"
-#include "relay/command_line.hpp"
+#include "channel_target.hpp"
+#include "commands.hpp"
 #include "relay/duration.hpp"
+#include "stop_request.hpp"
 
 namespace ipcmesh::cli {
 namespace {
-
-constexpr std::string_view kSubUsage = R"(Usage: ipcmeshctl sub --channel NAME [flags]
-
-Prints every message it receives on its own line.
-
-Flags:
-  --channel NAME       channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX name
-  --namespace NS       the channel's namespace (default "default")
-  --transport T        shm (default) or mq
-  --count N            stop after N messages (exit 1 if --timeout passes first)
-  --timeout D          give up when no message arrives for D (default: wait forever); without
-                       --count this ends a successful run
-  --wait-mode M        how a shm subscriber waits: Adaptive, SpinThenSleep or BusyPoll (BusyPoll
-                       only on a pinned, dedicated core). Default: $IPCMESH_WAIT_MODE, else the
-                       channel's sharedMemory.waitMode, else Adaptive
-  --hex                print payloads as hex
-  --quiet              print nothing per message, only the final count
-  --help               this text
-)";
 
 void print_message(std::span<const std::byte> data, bool hex) {
   if (hex) {
@@ -67,50 +47,53 @@ Result<WaitMode> chosen_wait_mode(const std::optional<std::string>& flag,
 
 }  // namespace
 
-int run_sub(const std::vector<std::string>& args) {
-  static const std::vector<relay::FlagSpec> kFlags = {
-      {"channel"},   {"namespace"},  {"transport"},    {"count"},      {"timeout"},
-      {"wait-mode"}, {"hex", false}, {"quiet", false}, {"help", false}};
-  auto line = relay::CommandLine::parse(args, kFlags);
-  if (!line) {
-    std::cerr << "ipcmeshctl sub: " << line.error() << "\n";
+CLI::App* add_sub_command(CLI::App& app, SubArguments& arguments) {
+  CLI::App* command = app.add_subcommand("sub", "receive and print messages from a channel");
+  command_line::apply_conventions(*command);
+  command->footer("Prints every message it receives on its own line.");
+  add_channel_flags(*command, arguments.channel);
+  command
+      ->add_option("--count", arguments.count,
+                   "stop after N messages (exit 1 if --timeout passes first)")
+      ->check(CLI::Range(1ll, 1ll << 40))
+      ->option_text("N");
+  command
+      ->add_option("--timeout", arguments.timeout,
+                   "give up when no message arrives for this long (default: wait forever); "
+                   "without --count this ends a successful run")
+      ->option_text("DURATION");
+  command
+      ->add_option("--wait-mode", arguments.wait_mode,
+                   "how a shm subscriber waits: Adaptive, SpinThenSleep or BusyPoll (BusyPoll "
+                   "only on a pinned, dedicated core). Default: $IPCMESH_WAIT_MODE, else the "
+                   "channel's sharedMemory.waitMode, else Adaptive")
+      ->option_text("MODE");
+  command->add_flag("--hex", arguments.hex, "print payloads as hex");
+  command->add_flag("--quiet", arguments.quiet, "print nothing per message, only the final count");
+  return command;
+}
+
+int run_sub(const SubArguments& arguments) {
+  const auto usage_error = [](const std::string& message) {
+    std::cerr << command_line::usage_error("ipcmeshctl sub", message);
     return kExitUsage;
-  }
-  if (line->has("help")) {
-    std::cout << kSubUsage;
-    return kExitOk;
-  }
-  const std::string transport = line->value_or("transport", "shm");
-  if (transport != "shm" && transport != "mq") {
-    std::cerr << "ipcmeshctl sub: --transport: '" << transport << "' is not shm or mq\n";
-    return kExitUsage;
-  }
-  auto count = line->integer("count", 1, 1ll << 40);
-  if (!count) {
-    std::cerr << "ipcmeshctl sub: " << count.error() << "\n";
-    return kExitUsage;
-  }
+  };
+  const std::string& transport = arguments.channel.transport;
+  const std::optional<long long>& count = arguments.count;
   std::chrono::nanoseconds timeout = kWaitForever;
-  if (auto text = line->value("timeout")) {
-    auto parsed = relay::parse_duration(*text);
-    if (!parsed) {
-      std::cerr << "ipcmeshctl sub: --timeout: " << parsed.error() << "\n";
-      return kExitUsage;
-    }
+  if (arguments.timeout) {
+    auto parsed = relay::parse_duration(*arguments.timeout);
+    if (!parsed) return usage_error("--timeout: " + parsed.error());
     timeout = *parsed;
   }
-  auto target = resolve_target(line->value_or("channel", ""), line->value("namespace"));
-  if (!target) {
-    std::cerr << "ipcmeshctl sub: " << target.error().message << "\n";
-    return kExitUsage;
+  auto target = resolve_target(arguments.channel.channel, arguments.channel.namespace_name);
+  if (!target) return usage_error(target.error().message);
+  if (transport == "mq" && arguments.wait_mode) {
+    return usage_error(
+        "--wait-mode: only for --transport shm (a queue receiver sleeps in the kernel)");
   }
-  if (transport == "mq" && line->has("wait-mode")) {
-    std::cerr << "ipcmeshctl sub: --wait-mode: only for --transport shm (a queue receiver sleeps "
-                 "in the kernel)\n";
-    return kExitUsage;
-  }
-  const bool hex = line->has("hex");
-  const bool quiet = line->has("quiet");
+  const bool hex = arguments.hex;
+  const bool quiet = arguments.quiet;
 
   StopRequest stop;
   long long received = 0;
@@ -120,9 +103,9 @@ int run_sub(const std::vector<std::string>& args) {
       std::printf("%lld\n", received);
       std::fflush(stdout);
     }
-    if (timed_out && *count) {
+    if (timed_out && count) {
       std::cerr << "ipcmeshctl sub: timed out after " << relay::format_duration(timeout)
-                << " without a message, " << received << " of " << **count << " received\n";
+                << " without a message, " << received << " of " << *count << " received\n";
       return kExitFailure;
     }
     return kExitOk;
@@ -130,11 +113,8 @@ int run_sub(const std::vector<std::string>& args) {
 
   if (transport == "shm") {
     // Before waiting for the ring: a bad mode is a usage error at once.
-    auto wait_mode = chosen_wait_mode(line->value("wait-mode"), *target);
-    if (!wait_mode) {
-      std::cerr << "ipcmeshctl sub: " << wait_mode.error().message << "\n";
-      return kExitUsage;
-    }
+    auto wait_mode = chosen_wait_mode(arguments.wait_mode, *target);
+    if (!wait_mode) return usage_error(wait_mode.error().message);
     auto channel = stop.in_slices(
         timeout,
         [&](std::chrono::nanoseconds slice) {
@@ -157,7 +137,7 @@ int run_sub(const std::vector<std::string>& args) {
       return kExitFailure;
     }
     stop.on_stop([&] { channel->wake_all(); });
-    while ((!*count || received < **count) && !stop.requested()) {
+    while ((!count || received < *count) && !stop.requested()) {
       auto view = subscriber->receive(timeout);
       if (!view) {
         if (view.error().code == ErrorCode::kTimeout) {
@@ -192,7 +172,7 @@ int run_sub(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   std::vector<std::byte> buffer(queue->max_message_size());
-  while (!*count || received < **count) {
+  while (!count || received < *count) {
     auto message = stop.in_slices(
         timeout, [&](std::chrono::nanoseconds slice) { return queue->receive(buffer, slice); });
     if (!message) {

@@ -1,29 +1,17 @@
 // ipcmeshctl stat: what a channel's header says right now (capacity, fill, producers, subscribers
-// and their lag), or a queue's attributes, as text or --json.
+// and their lag), or a queue's attributes, as text or -o json|yaml.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "cli/channel_target.hpp"
-#include "cli/commands.hpp"
-#include "relay/command_line.hpp"
+#include "channel_target.hpp"
+#include "commands.hpp"
+#include "yaml_documents.hpp"
 
 namespace ipcmesh::cli {
 namespace {
-
-constexpr std::string_view kStatUsage = R"(Usage: ipcmeshctl stat --channel NAME [flags]
-
-Reads a channel's shared-memory header (or, with --transport mq, the queue's attributes).
-
-Flags:
-  --channel NAME       channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX name
-  --namespace NS       the channel's namespace (default "default")
-  --transport T        shm (default) or mq
-  --json               one JSON object instead of text
-  --help               this text
-)";
 
 nlohmann::json shm_json(const ChannelStats& stats) {
   nlohmann::json subscribers = nlohmann::json::array();
@@ -92,29 +80,37 @@ void print_shm_text(const ChannelStats& stats) {
 
 }  // namespace
 
-int run_stat(const std::vector<std::string>& args) {
-  static const std::vector<relay::FlagSpec> kFlags = {
-      {"channel"}, {"namespace"}, {"transport"}, {"json", false}, {"help", false}};
-  auto line = relay::CommandLine::parse(args, kFlags);
-  if (!line) {
-    std::cerr << "ipcmeshctl stat: " << line.error() << "\n";
-    return kExitUsage;
-  }
-  if (line->has("help")) {
-    std::cout << kStatUsage;
-    return kExitOk;
-  }
-  const std::string transport = line->value_or("transport", "shm");
-  if (transport != "shm" && transport != "mq") {
-    std::cerr << "ipcmeshctl stat: --transport: '" << transport << "' is not shm or mq\n";
-    return kExitUsage;
-  }
-  auto target = resolve_target(line->value_or("channel", ""), line->value("namespace"));
+CLI::App* add_stat_command(CLI::App& app, StatArguments& arguments) {
+  CLI::App* command = app.add_subcommand(
+      "stat", "show a channel's header: capacity, fill, producers, subscribers and their lag");
+  command_line::apply_conventions(*command);
+  command->footer(
+      "Reads a channel's shared-memory header (or, with --transport mq, the queue's attributes).");
+  add_channel_flags(*command, arguments.channel);
+  command_line::add_output_option(*command, arguments.output, {"text", "wide", "json", "yaml"})
+      ->description(
+          "text (default; wide is the same: every field and one line per subscriber), json or "
+          "yaml (one object)");
+  command_line::add_hidden_switch_alias(*command, "--json", arguments.output, "json");
+  return command;
+}
+
+int run_stat(const StatArguments& arguments) {
+  auto target = resolve_target(arguments.channel.channel, arguments.channel.namespace_name);
   if (!target) {
-    std::cerr << "ipcmeshctl stat: " << target.error().message << "\n";
+    std::cerr << command_line::usage_error("ipcmeshctl stat", target.error().message);
     return kExitUsage;
   }
-  const bool json = line->has("json");
+  const std::string& transport = arguments.channel.transport;
+  // One object for json and yaml; the text (and wide) layout otherwise.
+  const auto print_object = [&](const nlohmann::json& object) {
+    if (arguments.output == "yaml") {
+      std::cout << documents_to_yaml({object});
+    } else {
+      std::cout << object.dump() << "\n";
+    }
+  };
+  const bool json = arguments.output == "json" || arguments.output == "yaml";
   if (transport == "shm") {
     auto channel = ShmChannel::open(target->shm_name);
     if (!channel) {
@@ -123,7 +119,7 @@ int run_stat(const std::vector<std::string>& args) {
     }
     const ChannelStats stats = channel->stats();
     if (json) {
-      std::cout << shm_json(stats).dump() << "\n";
+      print_object(shm_json(stats));
     } else {
       print_shm_text(stats);
     }
@@ -135,13 +131,11 @@ int run_stat(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   if (json) {
-    std::cout << nlohmann::json{{"name", queue->name()},
+    print_object(nlohmann::json{{"name", queue->name()},
                                 {"transport", "mq"},
                                 {"messages", queue->current_messages()},
                                 {"maxMessages", queue->max_messages()},
-                                {"maxMessageSize", queue->max_message_size()}}
-                     .dump()
-              << "\n";
+                                {"maxMessageSize", queue->max_message_size()}});
   } else {
     std::printf("queue           %s\nmessages        %ld of %u\nmax message     %u bytes\n",
                 queue->name().c_str(), queue->current_messages(), queue->max_messages(),

@@ -1,4 +1,4 @@
-#include "cli/stop_request.hpp"
+#include "stop_request.hpp"
 
 #include <pthread.h>
 #include <signal.h>

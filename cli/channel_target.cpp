@@ -1,4 +1,4 @@
-#include "cli/channel_target.hpp"
+#include "channel_target.hpp"
 
 #include <cstdlib>
 #include <thread>
@@ -6,6 +6,22 @@
 #include "ipcmesh/channel_spec.hpp"
 
 namespace ipcmesh::cli {
+
+void add_channel_flags(CLI::App& command, ChannelFlags& flags) {
+  command
+      .add_option("--channel", flags.channel,
+                  "channel name (looked up in IPCMESH_CHANNELS, else derived) or a POSIX name "
+                  "such as /posix_mq_example")
+      ->required()
+      ->option_text("NAME");
+  command
+      .add_option("-n,--namespace", flags.namespace_name,
+                  "the channel's namespace (default \"default\")")
+      ->option_text("NS");
+  command.add_option("--transport", flags.transport, "shm (default) or mq")
+      ->check(CLI::IsMember({"shm", "mq"}))
+      ->option_text("T");
+}
 
 Result<ChannelTarget> resolve_target(const std::string& channel,
                                      const std::optional<std::string>& namespace_name) {

@@ -7,13 +7,22 @@
 #include <optional>
 #include <string>
 
+#include "ipcmesh/command_line.hpp"
 #include "ipcmesh/error.hpp"
 #include "ipcmesh/message_queue.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::cli {
 
-enum class TransportChoice : std::uint8_t { kShm, kMq };
+// The flags that name a channel, the same in pub, sub and stat.
+struct ChannelFlags {
+  std::string channel;
+  std::optional<std::string> namespace_name;
+  std::string transport = "shm";
+};
+
+// --channel NAME (required), -n/--namespace NS, --transport shm|mq.
+void add_channel_flags(CLI::App& command, ChannelFlags& flags);
 
 struct ChannelTarget {
   std::string shm_name;

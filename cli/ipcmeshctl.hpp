@@ -1,0 +1,16 @@
+// ipcmeshctl's whole command line: every subcommand on one CLI11 app, parsed, then the selected
+// one run. main() calls it with the process's streams; tests call it with their own (pub, sub and
+// stat write to the process's stdout and stderr: they run as real processes in tests/ipc).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace ipcmesh::cli {
+
+// args exclude the program name. Exit codes: 0 ok, 1 failure, 2 usage.
+int run_ipcmeshctl(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+                   std::ostream& err);
+
+}  // namespace ipcmesh::cli
