@@ -65,6 +65,12 @@ const std::vector<Setting>& settings() {
        [](OperatorConfig& c, const std::string& v) { c.threads = to_int("threads", v, 1, 64); }},
       {"workers", "workers", "reconcile workers (default 2)",
        [](OperatorConfig& c, const std::string& v) { c.workers = to_int("workers", v, 1, 64); }},
+      {"status-write-interval-ms", "statusWriteIntervalMilliseconds",
+       "under Pod churn, at least this long between two status writes of a channel (1000)",
+       [](OperatorConfig& c, const std::string& v) {
+         c.status_write_interval =
+             std::chrono::milliseconds(to_int("status-write-interval-ms", v, 0, 60000));
+       }},
       {"kubeconfig", "kubeconfig", "kubeconfig file (default: in-cluster, then $KUBECONFIG)",
        [](OperatorConfig& c, const std::string& v) { c.kubeconfig = v; }},
       {"context", "context", "kubeconfig context",

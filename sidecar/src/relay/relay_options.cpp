@@ -38,7 +38,7 @@ void define_flags(CLI::App& app, RawFlags& flags) {
                  "the first channel's metricsPort")
       ->check(CLI::Range(0, 65535))
       ->option_text("PORT");
-  app.add_option("--listen", flags.listen,
+  app.add_option(std::string(kRelayListenFlag), flags.listen,
                  "address and port for the same endpoints (e.g. 0.0.0.0:9090)")
       ->option_text("HOST:PORT");
   app.add_option("--grace-period", flags.grace_period,
@@ -51,14 +51,15 @@ void define_flags(CLI::App& app, RawFlags& flags) {
 tl::expected<void, std::string> apply_listen(std::string_view text, RelayOptions& options) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return tl::unexpected("--listen: '" + std::string(text) + "' is not HOST:PORT");
+    return tl::unexpected(std::string(kRelayListenFlag) + ": '" + std::string(text) +
+                          "' is not HOST:PORT");
   }
   options.listen_host = std::string(text.substr(0, colon));
   const std::string port(text.substr(colon + 1));
   char* end = nullptr;
   const long value = std::strtol(port.c_str(), &end, 10);
   if (port.empty() || *end != '\0' || value < 0 || value > 65535) {
-    return tl::unexpected("--listen: port '" + port + "' is not 0..65535");
+    return tl::unexpected(std::string(kRelayListenFlag) + ": port '" + port + "' is not 0..65535");
   }
   options.metrics_port = static_cast<std::uint16_t>(value);
   return {};

@@ -52,6 +52,7 @@ ConfigOutcome parse_with_file(const std::string& tag, const std::string& yaml,
 constexpr const char* kFullFile = R"(
 threads: 3
 workers: 5
+statusWriteIntervalMilliseconds: 250
 kubeconfig: /etc/kube/config
 context: staging
 namespace: ipcmesh-ops
@@ -108,6 +109,7 @@ INSTANTIATE_TEST_SUITE_P(
                   [](const OperatorConfig& c) {
                     EXPECT_EQ(c.threads, 0);
                     EXPECT_EQ(c.workers, 2);
+                    EXPECT_EQ(c.status_write_interval, std::chrono::milliseconds(1000));
                     EXPECT_EQ(c.kubeconfig, "");
                     EXPECT_EQ(c.log_level, "info");
                     EXPECT_EQ(c.health_port, 8080);
@@ -133,6 +135,7 @@ INSTANTIATE_TEST_SUITE_P(
             [](const OperatorConfig& c) {
               EXPECT_EQ(c.threads, 3);
               EXPECT_EQ(c.workers, 5);
+              EXPECT_EQ(c.status_write_interval, std::chrono::milliseconds(250));
               EXPECT_EQ(c.kubeconfig, "/etc/kube/config");
               EXPECT_EQ(c.context, "staging");
               EXPECT_EQ(c.ns, "ipcmesh-ops");

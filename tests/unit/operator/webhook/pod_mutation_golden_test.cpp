@@ -15,12 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "webhook/inject_command.hpp"
 #include "webhook/pod_mutation.hpp"
+#include "yaml_documents.hpp"
 
 namespace ipcmesh::webhook {
 namespace {
 
+using cli::documents_from_yaml;
+using cli::documents_to_yaml;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
