@@ -13,7 +13,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   clang libclang-rt-14-dev
   libcpprest-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  prometheus-cpp-dev libexpected-dev libssl-dev libboost-dev
+  prometheus-cpp-dev libexpected-dev libssl-dev libboost-dev libcli11-dev
   # the benchmark peer
   iceoryx libiceoryx-posh-dev
   # tests, the control plane's PKI and the demo
