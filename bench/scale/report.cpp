@@ -181,7 +181,8 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
          n({"counts", "status_writes"}, 0) + " / " + n({"counts", "operator_status_writes"}, 0));
   figure("Events on channels: objects / counted with series",
          n({"counts", "channel_events"}, 0) + " / " + n({"counts", "channel_event_count"}, 0));
-  figure("create errors", n({"counts", "create_errors"}, 0) +
+  figure("failed creates / failed requests (all)",
+         n({"counts", "create_errors"}, 0) + " / " + n({"counts", "request_errors"}, 0) +
                               (r["counts"].value("first_error", "").empty()
                                    ? ""
                                    : " (first: " + r["counts"].value("first_error", "") + ")"));

@@ -185,6 +185,12 @@ class Scenario {
   double delete_pods_in_parallel();
   void delete_collection(const std::string& ns);
   json phase_counts(const Snapshot& from, const Snapshot& to, double seconds) const;
+  // Any failed request: counted, the first one kept for the report.
+  void note_error(const std::string& what) {
+    ++errors_;
+    std::lock_guard lock(error_mutex_);
+    if (first_error_.empty()) first_error_ = what;
+  }
 
   const ScaleOptions& options_;
   std::unique_ptr<ControlPlane> plane_;
@@ -204,8 +210,10 @@ class Scenario {
   std::string bare_ns_;                   // not selected by the webhook: the baseline
   std::atomic<long> pods_created_with_webhook_{0};
   std::atomic<long> create_errors_{0};
+  std::atomic<long> errors_{0};  // every failed request, creates included
   std::mutex error_mutex_;
   std::string first_error_;
+  int never_quiet_ = 0;  // waits for a quiet operator that ran out of time
   Snapshot final_;  // the run's counts end before the operator stops
   std::optional<std::uint64_t> rss_end_kib_;
   std::optional<std::uint64_t> hwm_kib_;
@@ -276,19 +284,20 @@ double Scenario::wait_status_exact(const std::vector<int>& expected, const std::
   return seconds_between(start, SteadyClock::now());
 }
 
-// Until a whole second passes with under 20 ms of operator CPU: the work queue has drained.
+// Until a whole second passes with under 20 ms of operator CPU: the work queue has drained. At
+// most 120 s: an operator that never goes quiet is a finding, reported, not a reason to stop.
 double Scenario::wait_operator_quiet() {
   const auto start = SteadyClock::now();
   double before = operator_probe_.cpu_seconds().value_or(0);
-  wait_until(
-      [&] {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        const double now = operator_probe_.cpu_seconds().value_or(0);
-        const bool quiet = now - before < 0.02;
-        before = now;
-        return quiet;
-      },
-      "the operator to go quiet", std::chrono::milliseconds(0));
+  while (seconds_between(start, SteadyClock::now()) < 120) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double now = operator_probe_.cpu_seconds().value_or(0);
+    if (now - before < 0.02) return seconds_between(start, SteadyClock::now());
+    before = now;
+  }
+  progress("   the operator did not go quiet within 120 s (%.0f ms of CPU in the last second)",
+           (operator_probe_.cpu_seconds().value_or(0) - before) * 1000.0);
+  ++never_quiet_;
   return seconds_between(start, SteadyClock::now());
 }
 
@@ -382,7 +391,13 @@ double Scenario::parallel(int count, int concurrency,
       workers.emplace_back([&] {
         auto transport = new_transport();
         kube::KubeClient client(*transport);
-        for (int index = next++; index < count; index = next++) work(client, index);
+        for (int index = next++; index < count; index = next++) {
+          try {
+            work(client, index);
+          } catch (const std::exception& error) {  // counted; the wait that follows says more
+            note_error(error.what());
+          }
+        }
       });
     }
   }
@@ -397,8 +412,7 @@ void Scenario::create_pods_in_parallel(const std::string& prefix, int count) {
       ++pods_created_with_webhook_;
     } catch (const std::exception& error) {
       ++create_errors_;
-      std::lock_guard lock(error_mutex_);
-      if (first_error_.empty()) first_error_ = error.what();
+      note_error(error.what());
     }
   });
   progress("created %d Pods (%s*) in %.1f s with %d clients", count, prefix.c_str(), seconds,
@@ -539,8 +553,8 @@ void Scenario::sequential_creates() {
         client_->create(kube::kPods.in(ns), pod);
       } catch (const std::exception& error) {
         ++errors;
-        std::lock_guard lock(error_mutex_);
-        if (first_error_.empty()) first_error_ = error.what();
+        ++create_errors_;
+        note_error(error.what());
         continue;
       }
       const double ms = ms_since(start);
@@ -582,7 +596,11 @@ void Scenario::burst_creates() {
       workers.emplace_back([&, w] {
         auto transport = new_transport();
         kube::KubeClient client(*transport);
-        client.get(kube::kNamespaces.named(ns_));  // the TLS connection up before the clock runs
+        try {
+          client.get(kube::kNamespaces.named(ns_));  // the TLS connection up before the clock runs
+        } catch (const std::exception& error) {
+          note_error(error.what());
+        }
         for (int r = 0; r < rounds; ++r) {
           sync.arrive_and_wait();  // released together
           const bool with_webhook = round_ns == ns_;
@@ -597,8 +615,8 @@ void Scenario::burst_creates() {
             if (with_webhook) ++pods_created_with_webhook_;
           } catch (const std::exception& error) {
             ++errors;
-            std::lock_guard lock(error_mutex_);
-            if (first_error_.empty()) first_error_ = error.what();
+            ++create_errors_;
+            note_error(error.what());
           }
           sync.arrive_and_wait();  // the round is over
         }
@@ -842,6 +860,8 @@ json Scenario::run() {
       {"channel_events", final_.channel_events - start.channel_events},
       {"channel_event_count", final_.channel_event_count - start.channel_event_count},
       {"create_errors", create_errors_.load()},
+      {"request_errors", errors_.load()},
+      {"operator_never_quiet", never_quiet_},
       {"first_error", first_error_}};
   results_["operator_memory"] = {{"rss_peak_mib", static_cast<double>(rss_->peak_kib()) / 1024.0},
                                  {"rss_end_mib", mib(rss_end_kib_)},
