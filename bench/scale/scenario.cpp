@@ -139,15 +139,19 @@ struct Snapshot {
 json optional_json(const std::optional<double>& value) {
   return value ? json(*value) : json(nullptr);
 }
+// A counter's growth from a to b. prometheus-cpp shows a labelled counter only once it has a
+// sample (ipcmesh_admission_requests_total before the first review): absent at a reads as 0;
+// absent at b means the operator has no such metric (n/a).
 std::optional<double> optional_difference(const std::optional<double>& a,
                                           const std::optional<double>& b) {
-  if (!a || !b) return std::nullopt;
-  return *b - *a;
+  if (!b) return std::nullopt;
+  return *b - a.value_or(0);
 }
 
 class Scenario {
  public:
-  explicit Scenario(const ScaleOptions& options) : options_(options) {}
+  Scenario(const ScaleOptions& options, std::atomic<pid_t>& operator_pid)
+      : options_(options), operator_pid_(operator_pid) {}
   json run();
 
  private:
@@ -181,7 +185,7 @@ class Scenario {
   // Each of `concurrency` clients takes the next index until `count`; returns the wall time.
   double parallel(int count, int concurrency,
                   const std::function<void(kube::KubeClient&, int index)>& work);
-  void create_pods_in_parallel(const std::string& prefix, int count);
+  double create_pods_in_parallel(const std::string& step, int count);
   double delete_pods_in_parallel();
   void delete_collection(const std::string& ns);
   json phase_counts(const Snapshot& from, const Snapshot& to, double seconds) const;
@@ -193,6 +197,7 @@ class Scenario {
   }
 
   const ScaleOptions& options_;
+  std::atomic<pid_t>& operator_pid_;
   std::unique_ptr<ControlPlane> plane_;
   kube::ClusterConnection connection_;
   std::unique_ptr<kube::HttpTransport> transport_;
@@ -404,19 +409,28 @@ double Scenario::parallel(int count, int concurrency,
   return seconds_between(start, SteadyClock::now());
 }
 
-void Scenario::create_pods_in_parallel(const std::string& prefix, int count) {
+// Pods <step>-<i> (the step is also their `step` label) from `burst_concurrency` clients; throws
+// when any create failed, since every later figure counts on exactly `count` Pods.
+double Scenario::create_pods_in_parallel(const std::string& step, int count) {
+  std::atomic<int> failed{0};
   const double seconds = parallel(count, options_.burst_concurrency, [&](kube::KubeClient& client, int i) {
     try {
-      client.create(kube::kPods.in(ns_), pod_object(prefix + std::to_string(i),
-                                                    i % options_.channels, prefix));
+      client.create(kube::kPods.in(ns_), pod_object(step + "-" + std::to_string(i),
+                                                    i % options_.channels, step));
       ++pods_created_with_webhook_;
     } catch (const std::exception& error) {
       ++create_errors_;
+      ++failed;
       note_error(error.what());
     }
   });
-  progress("created %d Pods (%s*) in %.1f s with %d clients", count, prefix.c_str(), seconds,
-           options_.burst_concurrency);
+  if (failed > 0) {
+    throw std::runtime_error(std::to_string(failed.load()) + " of " + std::to_string(count) +
+                             " creates of " + step + " Pods failed; first error: " + first_error_);
+  }
+  progress("   created %d Pods (%s-*) in %.1f s with %d clients (%.0f Pods/s)", count, step.c_str(),
+           seconds, options_.burst_concurrency, count / seconds);
+  return seconds;
 }
 
 // Every Pod the informer knows, deleted by name from `delete_concurrency` clients; returns the
@@ -476,6 +490,7 @@ void Scenario::start_operator() {
   settings.extra_flags = options_.operator_flags;
   progress("starting %s", settings.binary.c_str());
   operator_ = std::make_unique<OperatorProcess>(*plane_, settings);
+  operator_pid_ = operator_->pid();
   operator_->wait_ready(std::chrono::seconds(120));
   operator_probe_ = ProcessProbe(operator_->pid());
   rss_ = std::make_unique<RssSampler>(operator_probe_);
@@ -775,7 +790,7 @@ void Scenario::deletes() {
   wait_operator_quiet();
 
   // With the operator.
-  create_pods_in_parallel("fill-a-", options_.pods);
+  results_["delete"]["refill_create_s"] = create_pods_in_parallel("fill-a", options_.pods);
   const auto fill_start = SteadyClock::now();
   wait_until([&] { return static_cast<int>(pods_->size()) >= options_.pods; }, "the refill");
   wait_status_exact(counts, "the channels to count the refill");
@@ -791,7 +806,7 @@ void Scenario::deletes() {
 
   // Without: the same Pods again (injected: the operator serves their creation), then the
   // operator stops and its webhook goes.
-  create_pods_in_parallel("fill-b-", options_.pods);
+  create_pods_in_parallel("fill-b", options_.pods);
   wait_until([&] { return static_cast<int>(pods_->size()) >= options_.pods; }, "the second refill");
   wait_status_exact(counts, "the channels to count the second refill");
   wait_operator_quiet();
@@ -800,6 +815,7 @@ void Scenario::deletes() {
   hwm_kib_ = operator_probe_.status_field_kib("VmHWM");
   webhook_->remove();
   operator_->stop();
+  operator_pid_ = -1;
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const double apiserver_before = apiserver_probe_.cpu_seconds().value_or(0);
   const double without_s = delete_pods_in_parallel();
@@ -874,8 +890,8 @@ json Scenario::run() {
 
 }  // namespace
 
-json run_scale_scenario(const ScaleOptions& options) {
-  Scenario scenario(options);
+json run_scale_scenario(const ScaleOptions& options, std::atomic<pid_t>& operator_pid) {
+  Scenario scenario(options, operator_pid);
   return scenario.run();
 }
 

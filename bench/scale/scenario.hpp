@@ -11,6 +11,9 @@
 // it has one), Events on the channels, admission calls per Pod.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "scale_options.hpp"
@@ -18,7 +21,9 @@
 namespace ipcmesh::bench::scale {
 
 // Runs everything, printing progress to stderr; returns the figures (report.hpp reads them).
-// Throws when the control plane or the operator cannot be set up or a wait times out.
-nlohmann::json run_scale_scenario(const ScaleOptions& options);
+// Throws when the control plane or the operator cannot be set up or a wait times out. The
+// operator's pid (its process group) is published in `operator_pid` while it runs, so an
+// interrupted bench can stop it (main.cpp).
+nlohmann::json run_scale_scenario(const ScaleOptions& options, std::atomic<pid_t>& operator_pid);
 
 }  // namespace ipcmesh::bench::scale
