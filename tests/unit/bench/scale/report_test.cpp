@@ -22,7 +22,11 @@ json figures(double cpu_per_event_ms, double operator_cpu, double apiserver_cpu)
             {"channel_events_per_channel", 2.0}}},
           {"counts", {{"admission_calls_per_pod", 1.0}}},
           {"sequential", {{"added_p50_ms", 3.5}}},
-          {"delete", {{"ratio", 1.05}, {"with_operator_s", 10.5}, {"without_operator_s", 10.0}}},
+          {"delete",
+           {{"ratio", 1.05},
+            {"with_operator_s", 10.5},
+            {"without_operator_s", 10.0},
+            {"with_operator", {{"status_writes_per_channel_per_s", 0.5}}}}},
           {"operator_memory", {{"rss_peak_mib", 30.0}, {"vm_hwm_mib", 31.0}}}};
 }
 
