@@ -58,15 +58,17 @@ int free_port() {
 
 ControlPlane::ControlPlane(PlaneSettings settings) : settings_(std::move(settings)) {
   const std::string script = settings_.source_dir + "/tests/cluster/control-plane.sh";
-  for (const char* tool : {"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm"}) {
+  for (const char* tool :
+       {"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm"}) {
     const std::string path = settings_.tools_bin + "/" + tool;
     if (::access(path.c_str(), X_OK) != 0) {
       throw std::runtime_error(path + " is missing: build the tools with 'make tools-cluster'");
     }
   }
-  const CommandResult up = cluster::run_command(
-      {script, "up", settings_.dir}, "", {"IPCMESH_TOOLS_BIN=" + settings_.tools_bin});
-  if (!up.ok()) throw std::runtime_error("control-plane.sh up " + settings_.dir + " failed:\n" + up.err);
+  const CommandResult up = cluster::run_command({script, "up", settings_.dir}, "",
+                                                {"IPCMESH_TOOLS_BIN=" + settings_.tools_bin});
+  if (!up.ok())
+    throw std::runtime_error("control-plane.sh up " + settings_.dir + " failed:\n" + up.err);
   up_ = true;
   const std::string env_text = read_text_file(settings_.dir + "/env");
   settings_.dir = env_value(env_text, "IPCMESH_CLUSTER_DIR");  // absolute
@@ -77,7 +79,8 @@ ControlPlane::ControlPlane(PlaneSettings settings) : settings_(std::move(setting
 
 ControlPlane::~ControlPlane() {
   if (!up_ || settings_.keep) return;
-  cluster::run_command({settings_.source_dir + "/tests/cluster/control-plane.sh", "down", settings_.dir});
+  cluster::run_command(
+      {settings_.source_dir + "/tests/cluster/control-plane.sh", "down", settings_.dir});
 }
 
 pid_t ControlPlane::pid_of(const std::string& name) const {
@@ -105,16 +108,19 @@ std::string ControlPlane::kubectl_ok(const std::vector<std::string>& args,
 
 void ControlPlane::install_operator_prerequisites() {
   kubectl_ok({"apply", "-f", settings_.source_dir + "/crds/ipcchannel.yaml"});
-  kubectl_ok({"wait", "--for=condition=Established", "--timeout=60s", "crd/ipcchannels.ipcmesh.io"});
-  kubectl_ok({"apply", "-f", "-"}, std::string("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ") +
-                                       kOperatorNamespace + "\n");
+  kubectl_ok(
+      {"wait", "--for=condition=Established", "--timeout=60s", "crd/ipcchannels.ipcmesh.io"});
+  kubectl_ok({"apply", "-f", "-"},
+             std::string("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ") +
+                 kOperatorNamespace + "\n");
   // The chart's ServiceAccount and RBAC, as `helm install -n ipcmesh-system` renders them: the
   // operator runs with exactly the rights users give it.
   const CommandResult rendered = cluster::run_command(
-      {settings_.tools_bin + "/helm", "template", "ipcmesh", settings_.source_dir + "/charts/ipcmesh",
-       "--namespace", kOperatorNamespace, "--show-only", "templates/serviceaccount.yaml",
-       "--show-only", "templates/rbac.yaml"});
-  if (!rendered.ok()) throw std::runtime_error("helm template of the chart's RBAC: " + rendered.err);
+      {settings_.tools_bin + "/helm", "template", "ipcmesh",
+       settings_.source_dir + "/charts/ipcmesh", "--namespace", kOperatorNamespace, "--show-only",
+       "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"});
+  if (!rendered.ok())
+    throw std::runtime_error("helm template of the chart's RBAC: " + rendered.err);
   const nlohmann::json applied =
       nlohmann::json::parse(kubectl_ok({"apply", "-f", "-", "-o", "json"}, rendered.out));
   const nlohmann::json items =
@@ -124,13 +130,13 @@ void ControlPlane::install_operator_prerequisites() {
     if (item.value("kind", "") == "ServiceAccount") account = item["metadata"]["name"];
   }
   if (account.empty()) throw std::runtime_error("the chart rendered no ServiceAccount");
-  const std::string token = trim(kubectl_ok(
-      {"create", "token", account, "-n", kOperatorNamespace, "--duration", "24h"}));
+  const std::string token =
+      trim(kubectl_ok({"create", "token", account, "-n", kOperatorNamespace, "--duration", "24h"}));
   operator_kubeconfig_ = settings_.dir + "/operator.kubeconfig";
   std::ofstream out(operator_kubeconfig_, std::ios::trunc);
   out << "apiVersion: v1\nkind: Config\nclusters:\n- name: scale\n  cluster:\n    server: "
-      << apiserver_url_ << "\n    certificate-authority: " << ca_file_ << "\nusers:\n- name: "
-      << account << "\n  user:\n    token: " << token
+      << apiserver_url_ << "\n    certificate-authority: " << ca_file_
+      << "\nusers:\n- name: " << account << "\n  user:\n    token: " << token
       << "\ncontexts:\n- name: scale\n  context: {cluster: scale, user: " << account
       << "}\ncurrent-context: scale\n";
   if (!out) throw std::runtime_error("cannot write " + operator_kubeconfig_);
@@ -138,7 +144,8 @@ void ControlPlane::install_operator_prerequisites() {
   ::chmod(operator_kubeconfig_.c_str(), 0600);
 }
 
-void ControlPlane::issue_serving_certificate(const std::string& dir, const std::string& name) const {
+void ControlPlane::issue_serving_certificate(const std::string& dir,
+                                             const std::string& name) const {
   const std::string key = dir + "/" + name + ".key";
   const std::string csr = dir + "/" + name + ".csr";
   const std::string crt = dir + "/" + name + ".crt";
@@ -166,21 +173,33 @@ OperatorProcess::OperatorProcess(const ControlPlane& plane, const OperatorSettin
     throw std::runtime_error("operator binary " + settings.binary + " is not executable");
   }
   std::vector<std::string> argv = {settings.binary,
-                                   "--kubeconfig", plane.operator_kubeconfig(),
-                                   "--namespace", kOperatorNamespace,
-                                   "--identity", "scale-bench",
-                                   "--health-port", std::to_string(health_port_),
-                                   "--webhook-port", std::to_string(webhook_port_),
-                                   "--tls-cert", dir + "/webhook.crt",
-                                   "--tls-key", dir + "/webhook.key",
-                                   "--log-level", settings.log_level};
+                                   "--kubeconfig",
+                                   plane.operator_kubeconfig(),
+                                   "--namespace",
+                                   kOperatorNamespace,
+                                   "--identity",
+                                   "scale-bench",
+                                   "--health-port",
+                                   std::to_string(health_port_),
+                                   "--webhook-port",
+                                   std::to_string(webhook_port_),
+                                   "--tls-cert",
+                                   dir + "/webhook.crt",
+                                   "--tls-key",
+                                   dir + "/webhook.key",
+                                   "--log-level",
+                                   settings.log_level};
   argv.insert(argv.end(), settings.extra_flags.begin(), settings.extra_flags.end());
   process_ = BackgroundProcess(argv, log_file_);
 }
 
-OperatorProcess::~OperatorProcess() { stop(); }
+OperatorProcess::~OperatorProcess() {
+  stop();
+}
 
-void OperatorProcess::stop() { process_.stop(std::chrono::seconds(20)); }
+void OperatorProcess::stop() {
+  process_.stop(std::chrono::seconds(20));
+}
 
 std::string OperatorProcess::health_get(const std::string& path) const {
   const CommandResult result = cluster::run_command(
@@ -233,7 +252,9 @@ WebhookRegistration::WebhookRegistration(const ControlPlane& plane, int port) : 
   plane_.kubectl_ok({"apply", "-f", "-"}, yaml.str());
 }
 
-WebhookRegistration::~WebhookRegistration() { remove(); }
+WebhookRegistration::~WebhookRegistration() {
+  remove();
+}
 
 void WebhookRegistration::remove() {
   if (!registered_) return;

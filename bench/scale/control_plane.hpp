@@ -21,10 +21,10 @@ using cluster::BackgroundProcess;
 using cluster::CommandResult;
 
 struct PlaneSettings {
-  std::string dir;        // control-plane.sh's DIR
-  std::string tools_bin;  // etcd, kube-apiserver, kube-controller-manager, kubectl, helm
-  std::string source_dir; // the repository: the script, crds/, charts/
-  bool keep = false;      // leave it running at exit (for a look with kubectl)
+  std::string dir;         // control-plane.sh's DIR
+  std::string tools_bin;   // etcd, kube-apiserver, kube-controller-manager, kubectl, helm
+  std::string source_dir;  // the repository: the script, crds/, charts/
+  bool keep = false;       // leave it running at exit (for a look with kubectl)
 };
 
 // Up on construction, down on destruction (unless kept). Throws with the script's stderr.

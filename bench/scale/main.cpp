@@ -37,7 +37,8 @@ void tear_down_on_interrupt(const ipcmesh::bench::scale::ScaleOptions& options,
   std::thread([&options, &operator_pid] {
     char byte = 0;
     if (::read(interrupt_pipe[0], &byte, 1) != 1) return;
-    std::cerr << "\nipcmesh-scale-bench: interrupted; stopping the operator and the control plane\n";
+    std::cerr
+        << "\nipcmesh-scale-bench: interrupted; stopping the operator and the control plane\n";
     if (const pid_t pid = operator_pid.load(); pid > 0) ::kill(-pid, SIGKILL);
     if (!options.keep_cluster) {
       ipcmesh::cluster::run_command(

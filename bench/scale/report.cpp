@@ -55,11 +55,12 @@ std::vector<TargetRow> evaluate_targets(const json& results) {
     rows.push_back(row);
   }
   rows.push_back(at_most("status writes per channel per s, Deployment churn",
-                         number_at(results, {"deployment", "status_writes_per_channel_per_s"}),
-                         1.0, 2, "", "<= 1"));
-  rows.push_back(at_most("status writes per channel per s, deleting N Pods",
-                         number_at(results, {"delete", "with_operator", "status_writes_per_channel_per_s"}),
-                         1.0, 2, "", "<= 1"));
+                         number_at(results, {"deployment", "status_writes_per_channel_per_s"}), 1.0,
+                         2, "", "<= 1"));
+  rows.push_back(
+      at_most("status writes per channel per s, deleting N Pods",
+              number_at(results, {"delete", "with_operator", "status_writes_per_channel_per_s"}),
+              1.0, 2, "", "<= 1"));
   rows.push_back(at_most("status writes per channel per s, one-Pod churn",
                          number_at(results, {"pod_event", "status_writes_per_channel_per_s"}), 1.0,
                          2, "", "<= 1"));
@@ -110,10 +111,10 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
   const auto n = [&](std::initializer_list<const char*> path, int decimals, const char* unit = "") {
     return fixed(number_at(r, path), decimals, unit);
   };
-  out << "ipcmesh-scale-bench " << r.value("date", "") << ", "
-      << r["machine"].value("nproc", 0) << " cores (" << r["machine"].value("cpu_model", "?")
-      << "), load average " << r.value("load_average_start", "?") << " at start, "
-      << r.value("load_average_end", "?") << " at end\n";
+  out << "ipcmesh-scale-bench " << r.value("date", "") << ", " << r["machine"].value("nproc", 0)
+      << " cores (" << r["machine"].value("cpu_model", "?") << "), load average "
+      << r.value("load_average_start", "?") << " at start, " << r.value("load_average_end", "?")
+      << " at end\n";
   out << "operator: " << r["parameters"].value("operator_bin", "?") << "\n\n";
   out << "1. sequential creates (" << n({"sequential", "with_webhook", "count"}, 0)
       << " per namespace)\n";
@@ -129,8 +130,8 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
                                        n({"burst", "with_webhook", "p99_ms"}, 1, " ms"));
   figure("without p50 / p99", n({"burst", "without_webhook", "p50_ms"}, 1) + " / " +
                                   n({"burst", "without_webhook", "p99_ms"}, 1, " ms"));
-  figure("added p50 / p99", n({"burst", "added_p50_ms"}, 1) + " / " +
-                                n({"burst", "added_p99_ms"}, 1, " ms"));
+  figure("added p50 / p99",
+         n({"burst", "added_p50_ms"}, 1) + " / " + n({"burst", "added_p99_ms"}, 1, " ms"));
   out << "3. Deployments 0 -> " << n({"parameters", "pods"}, 0) << " Pods\n";
   figure("all Pods exist after", n({"deployment", "all_pods_created_s"}, 1, " s") + " (" +
                                      n({"deployment", "pods_per_s"}, 1) + " Pods/s)");
@@ -141,8 +142,9 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
          n({"deployment", "operator_cpu_s"}, 1, " s") + " / " +
              n({"deployment", "apiserver_cpu_s"}, 1, " s") + " (ratio " +
              n({"deployment", "operator_to_apiserver_cpu"}, 2) + ")");
-  figure("etcd / controller manager CPU", n({"deployment", "etcd_cpu_s"}, 1, " s") + " / " +
-                                              n({"deployment", "controller_manager_cpu_s"}, 1, " s"));
+  figure("etcd / controller manager CPU",
+         n({"deployment", "etcd_cpu_s"}, 1, " s") + " / " +
+             n({"deployment", "controller_manager_cpu_s"}, 1, " s"));
   figure("operator CPU after status exact (backlog)",
          n({"deployment", "operator_cpu_after_exact_s"}, 1, " s") + " over " +
              n({"deployment", "operator_busy_after_exact_s"}, 1, " s"));
@@ -151,8 +153,9 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
              n({"deployment", "status_writes_per_channel_per_s"}, 2));
   figure("status writes (operator's ipcmesh_status_writes_total)",
          n({"deployment", "operator_status_writes"}, 0));
-  figure("Events on channels (objects / counted with series)",
-         n({"deployment", "channel_events"}, 0) + " / " + n({"deployment", "channel_event_count"}, 0));
+  figure(
+      "Events on channels (objects / counted with series)",
+      n({"deployment", "channel_events"}, 0) + " / " + n({"deployment", "channel_event_count"}, 0));
   figure("operator RSS peak / at the end of the step",
          n({"deployment", "operator_rss_peak_mib"}, 1) + " / " +
              n({"deployment", "operator_rss_end_mib"}, 1, " MiB"));
@@ -165,7 +168,8 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
          n({"pod_event", "reconciles_per_event"}, 1) + " / " +
              n({"pod_event", "reconcile_ms_each"}, 2, " ms"));
   figure("status writes / Events per event", n({"pod_event", "status_writes_per_event"}, 2) +
-                                                 " / " + n({"pod_event", "channel_events_per_event"}, 2));
+                                                 " / " +
+                                                 n({"pod_event", "channel_events_per_event"}, 2));
   out << "5. deleting " << n({"delete", "pods"}, 0) << " Pods (" << n({"delete", "concurrency"}, 0)
       << " clients)\n";
   figure("with the operator: gone / status exact",
@@ -178,20 +182,21 @@ std::string format_report(const json& r, const std::vector<TargetRow>& rows) {
              n({"delete", "with_operator", "channel_events"}, 0));
   out << "6. over the run\n";
   figure("Pods created through the webhook / admission calls",
-         n({"counts", "pods_created_with_webhook"}, 0) + " / " + n({"counts", "admission_calls"}, 0) +
-             " (operator counted " + n({"counts", "operator_admission_requests"}, 0) + ")");
+         n({"counts", "pods_created_with_webhook"}, 0) + " / " +
+             n({"counts", "admission_calls"}, 0) + " (operator counted " +
+             n({"counts", "operator_admission_requests"}, 0) + ")");
   figure("status writes: API server / operator metric",
          n({"counts", "status_writes"}, 0) + " / " + n({"counts", "operator_status_writes"}, 0));
   figure("Events on channels: objects / counted with series",
          n({"counts", "channel_events"}, 0) + " / " + n({"counts", "channel_event_count"}, 0));
   figure("failed creates / failed requests (all)",
          n({"counts", "create_errors"}, 0) + " / " + n({"counts", "request_errors"}, 0) +
-                              (r["counts"].value("first_error", "").empty()
-                                   ? ""
-                                   : " (first: " + r["counts"].value("first_error", "") + ")"));
-  figure("operator RSS peak / end / VmHWM",
-         n({"operator_memory", "rss_peak_mib"}, 1) + " / " + n({"operator_memory", "rss_end_mib"}, 1) +
-             " / " + n({"operator_memory", "vm_hwm_mib"}, 1, " MiB"));
+             (r["counts"].value("first_error", "").empty()
+                  ? ""
+                  : " (first: " + r["counts"].value("first_error", "") + ")"));
+  figure("operator RSS peak / end / VmHWM", n({"operator_memory", "rss_peak_mib"}, 1) + " / " +
+                                                n({"operator_memory", "rss_end_mib"}, 1) + " / " +
+                                                n({"operator_memory", "vm_hwm_mib"}, 1, " MiB"));
 
   out << "\ntargets (issue 13)\n";
   std::snprintf(line, sizeof line, "  %-62s %-26s %-20s %s\n", "measure", "value", "target", "");

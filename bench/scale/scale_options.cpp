@@ -29,15 +29,18 @@ ScaleOptionsOutcome parse_scale_options(int argc, const char* const* argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--pods", options.pods, "N: Pods of the Deployments, and of each refill")
       ->check(CLI::Range(10, 100000));
-  app.add_option("--channels", options.channels, "IpcChannels, each selecting 1/channels of the Pods")
+  app.add_option("--channels", options.channels,
+                 "IpcChannels, each selecting 1/channels of the Pods")
       ->check(CLI::Range(1, 100));
   app.add_option("--sequential", options.sequential, "M: sequential creates per namespace")
       ->check(CLI::Range(10, 100000));
   app.add_option("--warmup", options.warmup, "creates per namespace discarded first")
       ->check(CLI::Range(0, 1000));
-  app.add_option("--burst-rounds", options.burst_rounds, "rounds of concurrent creates per namespace")
+  app.add_option("--burst-rounds", options.burst_rounds,
+                 "rounds of concurrent creates per namespace")
       ->check(CLI::Range(0, 1000));
-  app.add_option("--burst-concurrency", options.burst_concurrency, "creates released at once per round")
+  app.add_option("--burst-concurrency", options.burst_concurrency,
+                 "creates released at once per round")
       ->check(CLI::Range(1, 256));
   app.add_option("--events", options.events, "label patches of one Pod (N Pods in the namespace)")
       ->check(CLI::Range(0, 10000));
@@ -52,10 +55,12 @@ ScaleOptionsOutcome parse_scale_options(int argc, const char* const* argv) {
   app.add_option("--operator-flag", options.operator_flags,
                  "an extra operator argument (repeat; e.g. --operator-flag=--workers=4)")
       ->allow_extra_args(false);
-  app.add_option("--tools-bin", options.tools_bin,
-                 "etcd, kube-apiserver, kube-controller-manager, kubectl, helm (make tools-cluster)");
+  app.add_option(
+      "--tools-bin", options.tools_bin,
+      "etcd, kube-apiserver, kube-controller-manager, kubectl, helm (make tools-cluster)");
   app.add_option("--cluster-dir", options.cluster_dir, "the control plane's directory (logs kept)");
-  app.add_flag("--keep-cluster", options.keep_cluster, "leave the control plane running at the end");
+  app.add_flag("--keep-cluster", options.keep_cluster,
+               "leave the control plane running at the end");
   app.add_option("--json-out", options.json_out, "write the figures as JSON");
   app.add_flag("--fail-on-miss", options.fail_on_miss, "exit 1 when a target is missed");
 

@@ -219,21 +219,22 @@ class Scenario {
   std::mutex error_mutex_;
   std::string first_error_;
   int never_quiet_ = 0;  // waits for a quiet operator that ran out of time
-  Snapshot final_;  // the run's counts end before the operator stops
+  Snapshot final_;       // the run's counts end before the operator stops
   std::optional<std::uint64_t> rss_end_kib_;
   std::optional<std::uint64_t> hwm_kib_;
   json results_;
 };
 
 json Scenario::pod_object(const std::string& name, int shard, const std::string& step) const {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", name},
-            {"labels", {{"app", "scale-bench"}, {"shard", std::to_string(shard)}, {"step", step}}}}},
-          {"spec",
-           {{"containers", json::array({{{"name", "app"}, {"image", kPauseImage}}})},
-            {"terminationGracePeriodSeconds", 0}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name},
+        {"labels", {{"app", "scale-bench"}, {"shard", std::to_string(shard)}, {"step", step}}}}},
+      {"spec",
+       {{"containers", json::array({{{"name", "app"}, {"image", kPauseImage}}})},
+        {"terminationGracePeriodSeconds", 0}}}};
 }
 
 std::vector<int> Scenario::shard_counts(int total) const {
@@ -270,8 +271,8 @@ bool Scenario::status_exact(const std::vector<int>& expected, std::string* diffe
       ++exact;
     } else if (differs != nullptr) {
       *differs = name + ": selected " + std::to_string(selected) + ", injected " +
-                 std::to_string(injected) + ", pending " + std::to_string(pending) +
-                 " (want " + std::to_string(expected[shard]) + ")";
+                 std::to_string(injected) + ", pending " + std::to_string(pending) + " (want " +
+                 std::to_string(expected[shard]) + ")";
     }
   }
   return exact == static_cast<int>(expected.size());
@@ -326,11 +327,11 @@ Snapshot Scenario::snapshot() {
   s.etcd_cpu = etcd_probe_.cpu_seconds().value_or(0);
   s.controller_manager_cpu = controller_manager_probe_.cpu_seconds().value_or(0);
   const std::string metrics = apiserver_metrics();
-  s.status_writes = sum_metric(metrics, "apiserver_request_total",
-                               {{"resource", "ipcchannels"},
-                                {"subresource", "status"},
-                                {"verb", "PUT|PATCH|APPLY"}})
-                        .value_or(0);
+  s.status_writes =
+      sum_metric(
+          metrics, "apiserver_request_total",
+          {{"resource", "ipcchannels"}, {"subresource", "status"}, {"verb", "PUT|PATCH|APPLY"}})
+          .value_or(0);
   s.admission_calls =
       sum_metric(metrics, "apiserver_admission_webhook_admission_duration_seconds_count",
                  {{"name", WebhookRegistration::kWebhookName}})
@@ -375,8 +376,8 @@ json Scenario::phase_counts(const Snapshot& from, const Snapshot& to, double sec
           {"operator_to_apiserver_cpu", apiserver_cpu > 0 ? operator_cpu / apiserver_cpu : 0.0},
           {"status_writes", writes},
           {"status_writes_per_channel_per_s", seconds > 0 ? writes / channels / seconds : 0.0},
-          {"operator_status_writes",
-           optional_json(optional_difference(from.operator_status_writes, to.operator_status_writes))},
+          {"operator_status_writes", optional_json(optional_difference(from.operator_status_writes,
+                                                                       to.operator_status_writes))},
           {"channel_events", to.channel_events - from.channel_events},
           {"channel_events_per_channel", (to.channel_events - from.channel_events) / channels},
           {"channel_event_count", to.channel_event_count - from.channel_event_count},
@@ -413,17 +414,18 @@ double Scenario::parallel(int count, int concurrency,
 // when any create failed, since every later figure counts on exactly `count` Pods.
 double Scenario::create_pods_in_parallel(const std::string& step, int count) {
   std::atomic<int> failed{0};
-  const double seconds = parallel(count, options_.burst_concurrency, [&](kube::KubeClient& client, int i) {
-    try {
-      client.create(kube::kPods.in(ns_), pod_object(step + "-" + std::to_string(i),
-                                                    i % options_.channels, step));
-      ++pods_created_with_webhook_;
-    } catch (const std::exception& error) {
-      ++create_errors_;
-      ++failed;
-      note_error(error.what());
-    }
-  });
+  const double seconds =
+      parallel(count, options_.burst_concurrency, [&](kube::KubeClient& client, int i) {
+        try {
+          client.create(kube::kPods.in(ns_),
+                        pod_object(step + "-" + std::to_string(i), i % options_.channels, step));
+          ++pods_created_with_webhook_;
+        } catch (const std::exception& error) {
+          ++create_errors_;
+          ++failed;
+          note_error(error.what());
+        }
+      });
   if (failed > 0) {
     throw std::runtime_error(std::to_string(failed.load()) + " of " + std::to_string(count) +
                              " creates of " + step + " Pods failed; first error: " + first_error_);
@@ -477,7 +479,8 @@ void Scenario::start_cluster() {
   apiserver_probe_ = ProcessProbe(plane_->pid_of("kube-apiserver"));
   etcd_probe_ = ProcessProbe(plane_->pid_of("etcd"));
   controller_manager_probe_ = ProcessProbe(plane_->pid_of("kube-controller-manager"));
-  const std::string comm = read_text_file("/proc/" + std::to_string(apiserver_probe_.pid()) + "/comm");
+  const std::string comm =
+      read_text_file("/proc/" + std::to_string(apiserver_probe_.pid()) + "/comm");
   if (comm.rfind("kube-apiserver", 0) != 0) {
     throw std::runtime_error("pids/kube-apiserver names " + comm + ", not the API server");
   }
@@ -495,9 +498,8 @@ void Scenario::start_operator() {
   operator_probe_ = ProcessProbe(operator_->pid());
   rss_ = std::make_unique<RssSampler>(operator_probe_);
   // Only the leader reconciles: the figures mean nothing before it leads.
-  wait_until(
-      [&] { return sum_metric(operator_->health_get("/metrics"), "ipcmesh_leader") == 1.0; },
-      "the operator to lead (ipcmesh_leader 1)", std::chrono::milliseconds(200));
+  wait_until([&] { return sum_metric(operator_->health_get("/metrics"), "ipcmesh_leader") == 1.0; },
+             "the operator to lead (ipcmesh_leader 1)", std::chrono::milliseconds(200));
   webhook_ = std::make_unique<WebhookRegistration>(*plane_, operator_->webhook_port());
 }
 
@@ -505,16 +507,20 @@ void Scenario::create_namespaces() {
   const std::string suffix = std::to_string(::getpid());
   ns_ = "scale-" + suffix;
   bare_ns_ = "scale-bare-" + suffix;
-  client_->create(kube::kNamespaces,
-                  {{"apiVersion", "v1"},
-                   {"kind", "Namespace"},
-                   {"metadata", {{"name", ns_}, {"labels", {{"ipcmesh.io/injection", "enabled"}}}}}});
-  client_->create(kube::kNamespaces, {{"apiVersion", "v1"},
-                                      {"kind", "Namespace"},
-                                      {"metadata", {{"name", bare_ns_}}}});
+  client_->create(
+      kube::kNamespaces,
+      {{"apiVersion", "v1"},
+       {"kind", "Namespace"},
+       {"metadata", {{"name", ns_}, {"labels", {{"ipcmesh.io/injection", "enabled"}}}}}});
+  client_->create(
+      kube::kNamespaces,
+      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", bare_ns_}}}});
   for (const auto& ns : {ns_, bare_ns_}) {
-    wait_until([&] { return client_->get_if_exists(kServiceAccounts.in(ns).named("default")).has_value(); },
-               "the default ServiceAccount of " + ns, std::chrono::milliseconds(100));
+    wait_until(
+        [&] {
+          return client_->get_if_exists(kServiceAccounts.in(ns).named("default")).has_value();
+        },
+        "the default ServiceAccount of " + ns, std::chrono::milliseconds(100));
   }
 }
 
@@ -580,12 +586,19 @@ void Scenario::sequential_creates() {
   }
   const LatencySummary with = summarize(with_ms);
   const LatencySummary without = summarize(without_ms);
-  results_["sequential"] = {
-      {"with_webhook", {{"count", with.count}, {"p50_ms", with.p50_ms}, {"p99_ms", with.p99_ms}, {"max_ms", with.max_ms}}},
-      {"without_webhook", {{"count", without.count}, {"p50_ms", without.p50_ms}, {"p99_ms", without.p99_ms}, {"max_ms", without.max_ms}}},
-      {"added_p50_ms", with.p50_ms - without.p50_ms},
-      {"added_p99_ms", with.p99_ms - without.p99_ms},
-      {"errors", errors}};
+  results_["sequential"] = {{"with_webhook",
+                             {{"count", with.count},
+                              {"p50_ms", with.p50_ms},
+                              {"p99_ms", with.p99_ms},
+                              {"max_ms", with.max_ms}}},
+                            {"without_webhook",
+                             {{"count", without.count},
+                              {"p50_ms", without.p50_ms},
+                              {"p99_ms", without.p99_ms},
+                              {"max_ms", without.max_ms}}},
+                            {"added_p50_ms", with.p50_ms - without.p50_ms},
+                            {"added_p99_ms", with.p99_ms - without.p99_ms},
+                            {"errors", errors}};
   progress("   with webhook p50 %.2f p99 %.2f ms; without p50 %.2f p99 %.2f ms", with.p50_ms,
            with.p99_ms, without.p50_ms, without.p99_ms);
 }
@@ -619,8 +632,9 @@ void Scenario::burst_creates() {
         for (int r = 0; r < rounds; ++r) {
           sync.arrive_and_wait();  // released together
           const bool with_webhook = round_ns == ns_;
-          const json pod = pod_object("burst-" + std::to_string(round_index) + "-" + std::to_string(w),
-                                      w % options_.channels, "burst");
+          const json pod =
+              pod_object("burst-" + std::to_string(round_index) + "-" + std::to_string(w),
+                         w % options_.channels, "burst");
           const auto start = SteadyClock::now();
           try {
             client.create(kube::kPods.in(round_ns), pod);
@@ -647,13 +661,20 @@ void Scenario::burst_creates() {
   }
   const LatencySummary with = summarize(with_ms);
   const LatencySummary without = summarize(without_ms);
-  results_["burst"] = {
-      {"concurrency", concurrency},
-      {"with_webhook", {{"count", with.count}, {"p50_ms", with.p50_ms}, {"p99_ms", with.p99_ms}, {"max_ms", with.max_ms}}},
-      {"without_webhook", {{"count", without.count}, {"p50_ms", without.p50_ms}, {"p99_ms", without.p99_ms}, {"max_ms", without.max_ms}}},
-      {"added_p50_ms", with.p50_ms - without.p50_ms},
-      {"added_p99_ms", with.p99_ms - without.p99_ms},
-      {"errors", errors.load()}};
+  results_["burst"] = {{"concurrency", concurrency},
+                       {"with_webhook",
+                        {{"count", with.count},
+                         {"p50_ms", with.p50_ms},
+                         {"p99_ms", with.p99_ms},
+                         {"max_ms", with.max_ms}}},
+                       {"without_webhook",
+                        {{"count", without.count},
+                         {"p50_ms", without.p50_ms},
+                         {"p99_ms", without.p99_ms},
+                         {"max_ms", without.max_ms}}},
+                       {"added_p50_ms", with.p50_ms - without.p50_ms},
+                       {"added_p99_ms", with.p99_ms - without.p99_ms},
+                       {"errors", errors.load()}};
   progress("   with webhook p50 %.2f p99 %.2f ms; without p50 %.2f p99 %.2f ms", with.p50_ms,
            with.p99_ms, without.p50_ms, without.p99_ms);
 }
@@ -669,19 +690,18 @@ void Scenario::deployment_scale_up() {
   for (int i = 0; i < options_.channels; ++i) {
     const std::string shard = std::to_string(i);
     const json labels = {{"app", "scale-bench"}, {"shard", shard}, {"step", "deploy"}};
-    client_->create(
-        kDeployments.in(ns_),
-        {{"apiVersion", "apps/v1"},
-         {"kind", "Deployment"},
-         {"metadata", {{"name", "shard-" + shard}}},
-         {"spec",
-          {{"replicas", 0},
-           {"selector", {{"matchLabels", labels}}},
-           {"template",
-            {{"metadata", {{"labels", labels}}},
-             {"spec",
-              {{"containers", json::array({{{"name", "app"}, {"image", kPauseImage}}})},
-               {"terminationGracePeriodSeconds", 0}}}}}}}});
+    client_->create(kDeployments.in(ns_),
+                    {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "shard-" + shard}}},
+                     {"spec",
+                      {{"replicas", 0},
+                       {"selector", {{"matchLabels", labels}}},
+                       {"template",
+                        {{"metadata", {{"labels", labels}}},
+                         {"spec",
+                          {{"containers", json::array({{{"name", "app"}, {"image", kPauseImage}}})},
+                           {"terminationGracePeriodSeconds", 0}}}}}}}});
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));  // their ReplicaSets (0 replicas) exist
   wait_operator_quiet();
@@ -731,7 +751,8 @@ void Scenario::pod_events() {
   const double idle_window_s = 5.0;
   const double idle_before = operator_probe_.cpu_seconds().value_or(0);
   std::this_thread::sleep_for(std::chrono::duration<double>(idle_window_s));
-  const double idle_rate = (operator_probe_.cpu_seconds().value_or(0) - idle_before) / idle_window_s;
+  const double idle_rate =
+      (operator_probe_.cpu_seconds().value_or(0) - idle_before) / idle_window_s;
   const Snapshot before = snapshot();
   auto next = SteadyClock::now();
   for (int k = 0; k < options_.events; ++k) {
@@ -801,8 +822,10 @@ void Scenario::deletes() {
   const double with_s = delete_pods_in_parallel();
   const double with_status_s = with_s + wait_status_exact(zero, "the channels to count 0 Pods");
   const Snapshot after_with = snapshot();
-  progress("   with the operator: gone in %.2f s (status exact after %.2f s)", with_s, with_status_s);
-  json with_counts = phase_counts(before_with, after_with, seconds_between(before_with.at, after_with.at));
+  progress("   with the operator: gone in %.2f s (status exact after %.2f s)", with_s,
+           with_status_s);
+  json with_counts =
+      phase_counts(before_with, after_with, seconds_between(before_with.at, after_with.at));
   wait_operator_quiet();
 
   // Without: the same Pods again (injected: the operator serves their creation), then the
@@ -872,8 +895,8 @@ json Scenario::run() {
       {"operator_admission_requests",
        optional_json(optional_difference(start.operator_admissions, final_.operator_admissions))},
       {"status_writes", final_.status_writes - start.status_writes},
-      {"operator_status_writes",
-       optional_json(optional_difference(start.operator_status_writes, final_.operator_status_writes))},
+      {"operator_status_writes", optional_json(optional_difference(start.operator_status_writes,
+                                                                   final_.operator_status_writes))},
       {"channel_events", final_.channel_events - start.channel_events},
       {"channel_event_count", final_.channel_event_count - start.channel_event_count},
       {"create_errors", create_errors_.load()},

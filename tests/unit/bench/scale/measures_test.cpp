@@ -62,9 +62,10 @@ TEST(ScaleMetrics, SumsMatchingSamplesAndTellsAbsentFromZero) {
       "apiserver_request_total_extra{resource=\"ipcchannels\"} 1000\n"
       "ipcmesh_leader 1\n"
       "ipcmesh_reconcile_duration_seconds_sum 2.5e-1\n";
-  EXPECT_EQ(sum_metric(text, "apiserver_request_total",
-                       {{"resource", "ipcchannels"}, {"subresource", "status"}, {"verb", "PUT|PATCH"}}),
-            130.0);
+  EXPECT_EQ(
+      sum_metric(text, "apiserver_request_total",
+                 {{"resource", "ipcchannels"}, {"subresource", "status"}, {"verb", "PUT|PATCH"}}),
+      130.0);
   EXPECT_EQ(sum_metric(text, "apiserver_request_total", {{"verb", "GET"}}), 500.0);
   EXPECT_EQ(sum_metric(text, "ipcmesh_leader"), 1.0);
   EXPECT_EQ(sum_metric(text, "ipcmesh_reconcile_duration_seconds_sum"), 0.25);
