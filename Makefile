@@ -19,7 +19,7 @@ TEST_LOGS := $(CURDIR)/build-test-logs
 VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION") print $$(i + 1)}' CMakeLists.txt)
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
-	tools tools-cluster demo demo-down bench bench-pod clean help images images-from-source images-save \
+	tools tools-cluster demo demo-down bench bench-pod bench-scale bench-scale-run clean help images images-from-source images-save \
 	test-images test-chart test-node test-e2e tools-kind e2e-kind test-webhook
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
@@ -54,6 +54,7 @@ help:
 	@echo "make images-from-source  the same images, compiled inside Docker (no toolchain needed)"
 	@echo "make images-save  docker save archives into $(BUILD)/images-save (for containerd or kind)"
 	@echo "make bench      side-by-side transport benchmark -> bench/results/latest.json"
+	@echo "make bench-scale  the operator at scale on a real control plane (BENCH_SCALE_FLAGS, e.g. --pods 2000) -> bench/results/scale.json"
 	@echo "make bench-pod  the bench inside a Pod with a CPU limit (BENCH_POD_CPU, default 500m) on the 'make demo' cluster -> bench/results/pod.json"
 	@echo "make clean      remove the build trees"
 
@@ -195,10 +196,23 @@ test: deps test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-im
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 
 # Transports side by side (ratios in one run, fan-out and fan-in, the fan-out chart), then the
-# operator: admission latency over TLS and cache memory with 1,000 IpcChannels and 10,000 Pods.
-bench: build
+# operator: admission latency over TLS and cache memory with 1,000 IpcChannels and 10,000 Pods,
+# then the operator at scale against a real control plane (bench-scale).
+bench: build tools-cluster
 	$(BUILD)/bin/ipcmesh-bench --json-out bench/results/latest.json --plot-out bench/results/fanout.svg
 	$(BUILD)/bin/ipcmesh-operator-bench --json-out bench/results/operator.json
+	$(MAKE) --no-print-directory bench-scale-run
+
+# The operator at scale (issue 13): its own control plane (no node: it runs beside the e2e tier's),
+# 10 IpcChannels, Deployments of 5,000 Pods by default (about 15 minutes on 2 cores; e.g.
+# BENCH_SCALE_FLAGS="--pods 2000" for a quicker run, "--operator-bin PATH" for another build).
+BENCH_SCALE_FLAGS ?=
+bench-scale: build tools-cluster
+	$(MAKE) --no-print-directory bench-scale-run
+
+bench-scale-run:
+	$(BUILD)/bin/ipcmesh-scale-bench --tools-bin $(TOOLS_BIN) --json-out bench/results/scale.json \
+	  $(BENCH_SCALE_FLAGS)
 
 # The bench in a Pod with a CPU limit, on the running demo cluster (`make demo` first): waiting
 # and throttling where users run the channel (bench/pod/bench-pod.sh).
