@@ -28,9 +28,16 @@ std::optional<api::InjectionStatus> parse_record(const api::PodRecord& pod) {
   return parsed ? std::optional<api::InjectionStatus>(std::move(*parsed)) : std::nullopt;
 }
 
+// Whether a channel's status could differ between the two: what compute_status reads of a member.
+// Labels and annotations count only through `selected` and `injected`, so a label no selector
+// reads (a rollout hash, a tick) changes nothing.
 bool same_member(const ChannelMember& a, const ChannelMember& b) {
-  return a.selected == b.selected && a.injected == b.injected &&
-         (a.pod == b.pod || !counted_fields_differ(*a.pod, *b.pod));
+  if (a.selected != b.selected || a.injected != b.injected) return false;
+  if (a.pod == b.pod) return true;
+  const api::PodRecord& x = *a.pod;
+  const api::PodRecord& y = *b.pod;
+  return x.name == y.name && x.uid == y.uid && x.terminating == y.terminating &&
+         x.phase == y.phase && x.relay == y.relay;
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ class ChannelPodIndex {
   void remove_channel(const std::string& key);
 
   // A Pod added, changed or deleted: returns the keys of the channels whose view of it changed
-  // (membership, or a counted field of a member).
+  // (membership, selection, injection record, or a field the status reads: phase, deletion, the
+  // relay's status).
   std::vector<std::string> upsert_pod(const PodPtr& pod);
   std::vector<std::string> remove_pod(const PodPtr& pod);
 

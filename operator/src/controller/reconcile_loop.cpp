@@ -46,22 +46,6 @@ bool ReconcileLoop::process_next() {
 
 void connect_informers(ChannelInformer& channels, PodInformer& pods, ChannelPodIndex& index,
                        const StatusPacer& pacer, WorkQueue& queue) {
-  ChannelInformer::Handlers channel_handlers;
-  auto upsert = [&pods, &index, &queue](const ChannelPtr& channel) {
-    index.upsert_channel(channel,
-                         [&] { return pods.list_namespace(channel->metadata.namespace_name); });
-    queue.add(channel->key());
-  };
-  channel_handlers.on_add = upsert;
-  channel_handlers.on_update = [upsert](const ChannelPtr&, const ChannelPtr& channel) {
-    upsert(channel);
-  };
-  channel_handlers.on_delete = [&index, &queue](const ChannelPtr& channel) {
-    index.remove_channel(channel->key());
-    queue.add(channel->key());
-  };
-  channels.add_handlers(std::move(channel_handlers));
-
   auto queue_changed = [&pacer, &queue](const std::vector<std::string>& keys) {
     for (const auto& key : keys) {
       const auto delay = pacer.delay(key);
@@ -72,6 +56,32 @@ void connect_informers(ChannelInformer& channels, PodInformer& pods, ChannelPodI
       }
     }
   };
+  ChannelInformer::Handlers channel_handlers;
+  channel_handlers.on_add = [&pods, &index, &queue](const ChannelPtr& channel) {
+    index.upsert_channel(channel,
+                         [&] { return pods.list_namespace(channel->metadata.namespace_name); });
+    queue.add(channel->key());
+  };
+  channel_handlers.on_update = [&pods, &index, &queue, queue_changed](const ChannelPtr& old_channel,
+                                                                      const ChannelPtr& channel) {
+    index.upsert_channel(channel,
+                         [&] { return pods.list_namespace(channel->metadata.namespace_name); });
+    // A spec change is the user's: reconciled at once. Anything else is mostly the watch bringing
+    // back this operator's own status write, paced like a Pod event: under churn an immediate
+    // reconcile would find new Pods and write again, and the pacer would never hold.
+    if (old_channel->metadata.generation != channel->metadata.generation ||
+        old_channel->metadata.uid != channel->metadata.uid) {
+      queue.add(channel->key());
+    } else {
+      queue_changed({channel->key()});
+    }
+  };
+  channel_handlers.on_delete = [&index, &queue](const ChannelPtr& channel) {
+    index.remove_channel(channel->key());
+    queue.add(channel->key());
+  };
+  channels.add_handlers(std::move(channel_handlers));
+
   PodInformer::Handlers pod_handlers;
   pod_handlers.on_add = [&index, queue_changed](const PodPtr& pod) {
     queue_changed(index.upsert_pod(pod));

@@ -106,6 +106,10 @@ TEST(ChannelPodIndex, OnlyCountedChangesConcernAChannel) {
   EXPECT_EQ(index.upsert_pod(pod("team", "a", {{"app", "video"}}, {}, "Running")),
             Keys{"team/frames"});
   EXPECT_EQ(index.members("team/frames")[0].pod->phase, "Running");
+  // A label no selector reads (a tick, a rollout hash) changes no count: no channel to reconcile.
+  EXPECT_EQ(index.upsert_pod(pod("team", "a", {{"app", "video"}, {"tick", "1"}}, {}, "Running")),
+            Keys{});
+  EXPECT_EQ(index.members("team/frames")[0].pod->label("tick"), "1");  // the latest record
 }
 
 // A channel update that keeps its selector (a status write, the common case) keeps its members
