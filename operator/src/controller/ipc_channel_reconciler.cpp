@@ -318,6 +318,14 @@ ReconcileResult IpcChannelReconciler::reconcile(const std::string& key) {
   report_relay_restarts(key, *channel, report.relay_pods);
   const api::IpcChannelStatus& status = report.status;
   if (status == previous) return result;
+  // The pacer's window holds here too: a Pod event that arrived while this key was being
+  // reconciled re-queues it at once (the queue's dirty set), and must not make a second write.
+  if (pacer_) {
+    if (const auto wait = pacer_->delay(key); wait > std::chrono::nanoseconds::zero()) {
+      if (!result.requeue_after || wait < *result.requeue_after) result.requeue_after = wait;
+      return result;
+    }
+  }
 
   if (!api_.write_status(*channel, status)) return result;  // deleted, or created anew: its events
   result.status_written = true;

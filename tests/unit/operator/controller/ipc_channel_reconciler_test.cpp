@@ -789,7 +789,12 @@ TEST(IpcChannelReconciler, AReconcileBeforeTheCacheSeesItsWriteDoesNotWriteAgain
 
   api.catch_up();
   EXPECT_FALSE(reconciler.reconcile("team/frames").status_written);
+  // A change within the window waits for its end (at most one write per window).
   api.pods_.clear();
+  const ReconcileResult early = reconciler.reconcile("team/frames");
+  EXPECT_FALSE(early.status_written);
+  EXPECT_EQ(early.requeue_after, std::chrono::milliseconds(700));
+  clock.advance(std::chrono::milliseconds(700));
   EXPECT_TRUE(reconciler.reconcile("team/frames").status_written);
   EXPECT_EQ(api.writes.back()["selectedPods"], 0);
   clock.advance(std::chrono::seconds(2));
