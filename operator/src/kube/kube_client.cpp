@@ -127,23 +127,6 @@ nlohmann::json KubeClient::patch(const ResourcePath& object, const nlohmann::jso
   return call("PATCH", object.path(), body.dump(), content_type);
 }
 
-std::optional<nlohmann::json> KubeClient::update_status(
-    const ResourcePath& object, const std::function<bool(nlohmann::json&)>& mutate) {
-  for (int attempt = 0;; ++attempt) {
-    auto current = get_if_exists(object);
-    if (!current) return std::nullopt;
-    if (!mutate(*current)) return std::nullopt;
-    try {
-      // The PUT carries the resourceVersion we read: the server refuses it (409) when someone
-      // wrote in between, and we start over from a fresh read.
-      return update(object.sub("status"), *current);
-    } catch (const ApiError& error) {
-      if (error.not_found()) return std::nullopt;
-      if (!error.conflict() || attempt + 1 >= max_conflict_retries_) throw;
-    }
-  }
-}
-
 ServerVersion parse_server_version(const nlohmann::json& body) {
   ServerVersion version;
   auto leading_int = [](const std::string& text) {

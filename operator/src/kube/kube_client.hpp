@@ -78,8 +78,7 @@ enum class EventType { kNormal, kWarning };
 
 class KubeClient {
  public:
-  explicit KubeClient(HttpTransport& transport, int max_conflict_retries = 5)
-      : transport_(transport), max_conflict_retries_(max_conflict_retries) {}
+  explicit KubeClient(HttpTransport& transport) : transport_(transport) {}
 
   nlohmann::json get(const ResourcePath& object);
   std::optional<nlohmann::json> get_if_exists(const ResourcePath& object);
@@ -88,13 +87,6 @@ class KubeClient {
   nlohmann::json create(const ResourcePath& collection, const nlohmann::json& object);
   nlohmann::json update(const ResourcePath& object, const nlohmann::json& body);  // PUT
   nlohmann::json patch(const ResourcePath& object, const nlohmann::json& body, PatchType type);
-
-  // Read-modify-write of the status subresource: GET the object, let `mutate` change its status
-  // (return false to skip the write), PUT .../status with the read resourceVersion; on 409
-  // Conflict re-read and retry (client-go's RetryOnConflict, 5 attempts). Returns the stored
-  // object, or nullopt when `mutate` declined or the object is gone.
-  std::optional<nlohmann::json> update_status(const ResourcePath& object,
-                                              const std::function<bool(nlohmann::json&)>& mutate);
 
   ServerVersion server_version();
 
@@ -109,7 +101,6 @@ class KubeClient {
   nlohmann::json call(const std::string& method, const std::string& path,
                       const std::string& body = "", const std::string& content_type = "");
   HttpTransport& transport_;
-  int max_conflict_retries_;
 };
 
 // Throws ApiError built from a non-2xx response (its Status body when there is one).
