@@ -32,10 +32,25 @@ using SteadyClock = std::chrono::steady_clock;
 using kube::ResourcePath;
 
 const ResourcePath kChannels{"ipcmesh.io", "v1alpha1", "ipcchannels", "", "", ""};
+
 const ResourcePath kDeployments{"apps", "v1", "deployments", "", "", ""};
 const ResourcePath kCoreEvents{"", "v1", "events", "", "", ""};
 const ResourcePath kServiceAccounts{"", "v1", "serviceaccounts", "", "", ""};
 constexpr const char* kPauseImage = "registry.k8s.io/pause:3.9";  // never pulled: no node
+
+// One latency comparison of the report: both sides and what the webhook adds.
+json added_latency_json(const LatencySummary& with, const LatencySummary& without) {
+  const auto side = [](const LatencySummary& summary) {
+    return json{{"count", summary.count},
+                {"p50_ms", summary.p50_ms},
+                {"p99_ms", summary.p99_ms},
+                {"max_ms", summary.max_ms}};
+  };
+  return {{"with_webhook", side(with)},
+          {"without_webhook", side(without)},
+          {"added_p50_ms", with.p50_ms - without.p50_ms},
+          {"added_p99_ms", with.p99_ms - without.p99_ms}};
+}
 
 template <typename... Args>
 void progress(const char* format, Args... args) {
@@ -586,19 +601,8 @@ void Scenario::sequential_creates() {
   }
   const LatencySummary with = summarize(with_ms);
   const LatencySummary without = summarize(without_ms);
-  results_["sequential"] = {{"with_webhook",
-                             {{"count", with.count},
-                              {"p50_ms", with.p50_ms},
-                              {"p99_ms", with.p99_ms},
-                              {"max_ms", with.max_ms}}},
-                            {"without_webhook",
-                             {{"count", without.count},
-                              {"p50_ms", without.p50_ms},
-                              {"p99_ms", without.p99_ms},
-                              {"max_ms", without.max_ms}}},
-                            {"added_p50_ms", with.p50_ms - without.p50_ms},
-                            {"added_p99_ms", with.p99_ms - without.p99_ms},
-                            {"errors", errors}};
+  results_["sequential"] = added_latency_json(with, without);
+  results_["sequential"]["errors"] = errors;
   progress("   with webhook p50 %.2f p99 %.2f ms; without p50 %.2f p99 %.2f ms", with.p50_ms,
            with.p99_ms, without.p50_ms, without.p99_ms);
 }
@@ -661,20 +665,9 @@ void Scenario::burst_creates() {
   }
   const LatencySummary with = summarize(with_ms);
   const LatencySummary without = summarize(without_ms);
-  results_["burst"] = {{"concurrency", concurrency},
-                       {"with_webhook",
-                        {{"count", with.count},
-                         {"p50_ms", with.p50_ms},
-                         {"p99_ms", with.p99_ms},
-                         {"max_ms", with.max_ms}}},
-                       {"without_webhook",
-                        {{"count", without.count},
-                         {"p50_ms", without.p50_ms},
-                         {"p99_ms", without.p99_ms},
-                         {"max_ms", without.max_ms}}},
-                       {"added_p50_ms", with.p50_ms - without.p50_ms},
-                       {"added_p99_ms", with.p99_ms - without.p99_ms},
-                       {"errors", errors.load()}};
+  results_["burst"] = added_latency_json(with, without);
+  results_["burst"]["concurrency"] = concurrency;
+  results_["burst"]["errors"] = errors.load();
   progress("   with webhook p50 %.2f p99 %.2f ms; without p50 %.2f p99 %.2f ms", with.p50_ms,
            with.p99_ms, without.p50_ms, without.p99_ms);
 }

@@ -57,15 +57,17 @@ void connect_informers(ChannelInformer& channels, PodInformer& pods, ChannelPodI
     }
   };
   ChannelInformer::Handlers channel_handlers;
-  channel_handlers.on_add = [&pods, &index, &queue](const ChannelPtr& channel) {
+  auto index_channel = [&pods, &index](const ChannelPtr& channel) {
     index.upsert_channel(channel,
                          [&] { return pods.list_namespace(channel->metadata.namespace_name); });
+  };
+  channel_handlers.on_add = [index_channel, &queue](const ChannelPtr& channel) {
+    index_channel(channel);
     queue.add(channel->key());
   };
-  channel_handlers.on_update = [&pods, &index, &queue, queue_changed](const ChannelPtr& old_channel,
+  channel_handlers.on_update = [index_channel, &queue, queue_changed](const ChannelPtr& old_channel,
                                                                       const ChannelPtr& channel) {
-    index.upsert_channel(channel,
-                         [&] { return pods.list_namespace(channel->metadata.namespace_name); });
+    index_channel(channel);
     // A spec change is the user's: reconciled at once. Anything else is mostly the watch bringing
     // back this operator's own status write, paced like a Pod event: under churn an immediate
     // reconcile would find new Pods and write again, and the pacer would never hold.
