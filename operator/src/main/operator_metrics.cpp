@@ -9,6 +9,13 @@
 namespace ipcmesh::operator_main {
 
 OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  register_admission();
+  register_controller();
+  register_webhook_server();
+  process_metrics::add_build_info(*registry_, "operator", IPCMESH_VERSION);
+}
+
+void OperatorMetrics::register_admission() {
   admission_requests_ = &prometheus::BuildCounter()
                              .Name("ipcmesh_admission_requests_total")
                              .Help("AdmissionReviews answered, by outcome and reason")
@@ -21,6 +28,9 @@ OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Regi
            .Register(*registry_)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.0002, 0.0005, 0.001, 0.002, 0.005,
                                                             0.01, 0.025, 0.05, 0.1, 0.5, 1.0});
+}
+
+void OperatorMetrics::register_controller() {
   reconciles_ = &prometheus::BuildCounter()
                      .Name("ipcmesh_reconciles_total")
                      .Help("IpcChannel reconciles, by result")
@@ -56,6 +66,12 @@ OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Regi
                  .Help("1 while this replica holds the leader Lease")
                  .Register(*registry_)
                  .Add({});
+  // Pre-create the series dashboards expect even before the first event.
+  reconciles_->Add({{"result", "success"}});
+  reconciles_->Add({{"result", "error"}});
+}
+
+void OperatorMetrics::register_webhook_server() {
   webhook_open_connections_ = &prometheus::BuildGauge()
                                    .Name("ipcmesh_webhook_open_connections")
                                    .Help("Connections the admission server holds open now")
@@ -90,9 +106,6 @@ OperatorMetrics::OperatorMetrics() : registry_(std::make_shared<prometheus::Regi
                        .Register(*registry_);
   webhook_too_large_ = &rejected.Add({{"reason", "too_large"}});
   webhook_over_budget_ = &rejected.Add({{"reason", "over_budget"}});
-  // Pre-create the series dashboards expect even before the first event.
-  reconciles_->Add({{"result", "success"}});
-  reconciles_->Add({{"result", "error"}});
 }
 
 OperatorMetrics::~OperatorMetrics() = default;
@@ -151,7 +164,9 @@ std::string OperatorMetrics::serialize() {
   const std::lock_guard lock(scrape_mutex_);
   if (queue_depth_source_) queue_depth_->Set(queue_depth_source_());
   sample_webhook_stats();
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  for (auto& family : process_.Collect()) families.push_back(std::move(family));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace ipcmesh::operator_main

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "ipcmesh/process_metrics.hpp"
 #include "kube/event_recorder.hpp"
 #include "webhook/admission.hpp"
 #include "webhook/admission_server.hpp"
@@ -45,6 +46,10 @@ class OperatorMetrics {
   std::string serialize();
 
  private:
+  void register_admission();
+  void register_controller();
+  void register_webhook_server();
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* admission_requests_;
   prometheus::Histogram* admission_latency_;
@@ -68,6 +73,7 @@ class OperatorMetrics {
   std::mutex scrape_mutex_;  // two scrapes at once must not both add the same webhook counts
   webhook::AdmissionServerStats webhook_seen_;  // what the counters hold already
   std::function<webhook::AdmissionServerStats()> webhook_stats_source_;
+  process_metrics::ProcessCollector process_;
 };
 
 }  // namespace ipcmesh::operator_main

@@ -5,7 +5,7 @@
 #include <optional>
 #include <sstream>
 
-#include "relay/process_stats.hpp"
+#include "ipcmesh/process_metrics.hpp"
 
 namespace ipcmesh::relay {
 namespace {
@@ -166,23 +166,6 @@ std::vector<MetricFamily> ChannelCollector::Collect() const {
   return out.take();
 }
 
-std::vector<MetricFamily> ProcessCollector::Collect() const {
-  const ProcessStats stats = read_process_stats();
-  FamilyBuilder out;
-  out.add("process_resident_memory_bytes", "Resident memory size in bytes (VmRSS).", kGauge, {},
-          static_cast<double>(stats.resident_bytes));
-  out.add("ipcmesh_process_resident_shared_memory_bytes",
-          "Part of the resident memory that is mapped channel memory (RssShmem).", kGauge, {},
-          static_cast<double>(stats.resident_shmem_bytes));
-  out.add("process_cpu_seconds_total", "User and system CPU time spent in seconds.", kCounter, {},
-          stats.cpu_seconds);
-  out.add("process_open_fds", "Number of open file descriptors.", kGauge, {},
-          static_cast<double>(stats.open_fds));
-  out.add("process_start_time_seconds", "Start time of the process since the Unix epoch.", kGauge,
-          {}, stats.start_time_seconds);
-  return out.take();
-}
-
 RelayMetrics::RelayMetrics(const ChannelTable& table)
     : ready_(prometheus::BuildGauge()
                  .Name("ipcmesh_relay_ready")
@@ -195,12 +178,7 @@ RelayMetrics::RelayMetrics(const ChannelTable& table)
                    .Register(registry_)
                    .Add({})),
       channels_(table) {
-  prometheus::BuildGauge()
-      .Name("ipcmesh_relay_info")
-      .Help("The relay's version.")
-      .Register(registry_)
-      .Add({{"version", IPCMESH_VERSION}})
-      .Set(1);
+  process_metrics::add_build_info(registry_, "relay", IPCMESH_VERSION);
 }
 
 std::string RelayMetrics::render() const {

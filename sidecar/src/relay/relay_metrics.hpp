@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "ipcmesh/process_metrics.hpp"
 #include "relay/hosted_channel.hpp"
 
 namespace ipcmesh::relay {
@@ -24,11 +25,6 @@ class ChannelCollector final : public prometheus::Collectable {
 
  private:
   const ChannelTable& table_;
-};
-
-class ProcessCollector final : public prometheus::Collectable {
- public:
-  std::vector<prometheus::MetricFamily> Collect() const override;
 };
 
 class RelayMetrics {
@@ -44,7 +40,7 @@ class RelayMetrics {
   prometheus::Gauge& ready_;
   prometheus::Counter& scrapes_;
   ChannelCollector channels_;
-  ProcessCollector process_;
+  process_metrics::ProcessCollector process_;
 };
 
 }  // namespace ipcmesh::relay
