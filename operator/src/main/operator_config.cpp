@@ -159,6 +159,16 @@ const std::vector<Setting>& settings() {
   return kSettings;
 }
 
+}  // namespace
+
+std::vector<SettingName> setting_names() {
+  std::vector<SettingName> names;
+  for (const Setting& setting : settings()) names.push_back({setting.flag, setting.yaml_path});
+  return names;
+}
+
+namespace {
+
 // Walks a dotted path without yaml-cpp's assignment (which writes through, not rebinds).
 YAML::Node find_path(const YAML::Node& node, const std::vector<std::string>& parts,
                      std::size_t index = 0) {

@@ -51,6 +51,13 @@ struct ConfigOutcome {
 };
 
 std::string usage();
+// Every setting's flag (without "--") and its key in the --config file (dotted), in --help order:
+// what docs/operator.md must list.
+struct SettingName {
+  std::string flag;
+  std::string file_key;
+};
+std::vector<SettingName> setting_names();
 ConfigOutcome parse_operator_config(const std::vector<std::string>& arguments);
 // Applies a YAML document (the --config file's text) onto `config`; throws std::runtime_error
 // naming the field.
