@@ -58,7 +58,9 @@ TEST(Chart, LintStrictPassesWithDefaultsAndEveryOptionalPart) {
   for (const std::vector<std::string>& sets : std::vector<std::vector<std::string>>{
            {},
            {"certManager.enabled=true"},
-           {"monitoring.serviceMonitor.enabled=true", "monitoring.podMonitor.enabled=true"},
+           {"monitoring.serviceMonitor.enabled=true", "monitoring.podMonitor.enabled=true",
+            "monitoring.relayPodMonitor.enabled=true", "monitoring.prometheusRule.enabled=true",
+            "monitoring.grafanaDashboard.enabled=true"},
            {"podDisruptionBudget.enabled=false", "serviceAccount.create=false"}}) {
     std::vector<std::string> args = {"lint", "--strict", chart_path()};
     std::string described = "defaults";
@@ -381,6 +383,29 @@ const std::vector<OptionCase> kOptionCases = {
        const json& pod_monitor = chart.get("PodMonitor", kOperator);
        EXPECT_EQ(pod_monitor["spec"]["podMetricsEndpoints"][0]["port"], "http-metrics");
        EXPECT_EQ(pod_monitor["spec"]["podMetricsEndpoints"][0]["interval"], "15s");
+     }},
+    {"MonitoringAddsRelayPodMonitorAlertsAndDashboard",
+     {"monitoring.relayPodMonitor.enabled=true", "monitoring.prometheusRule.enabled=true",
+      "monitoring.prometheusRule.labels.release=prometheus",
+      "monitoring.grafanaDashboard.enabled=true", "monitoring.grafanaDashboard.namespace=grafana"},
+     [](const RenderedChart& chart) {
+       // The relays: any namespace, the port only an injected relay has.
+       const json& relays = chart.get("PodMonitor", std::string(kFullname) + "-relays");
+       EXPECT_EQ(relays["spec"]["namespaceSelector"]["any"], true);
+       EXPECT_EQ(relays["spec"]["podMetricsEndpoints"][0]["port"], "ipcmesh-metrics");
+       // The alerts are the chart's file, verbatim.
+       const json& rule = chart.get("PrometheusRule", std::string(kFullname));
+       EXPECT_EQ(rule["metadata"]["labels"]["release"], "prometheus");
+       const json alerts =
+           parse_yaml_documents(read_file(chart_path() + "/alerts/ipcmesh-alerts.yaml")).at(0);
+       EXPECT_EQ(rule["spec"], alerts);
+       EXPECT_GE(rule["spec"]["groups"].size(), 2u);
+       // The dashboard: valid JSON, the chart's file, labelled for Grafana's sidecar.
+       const json& dashboard = chart.get("ConfigMap", std::string(kFullname) + "-dashboard");
+       EXPECT_EQ(dashboard["metadata"]["namespace"], "grafana");
+       EXPECT_EQ(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+       EXPECT_EQ(json::parse(dashboard["data"]["ipcmesh.json"].get<std::string>()),
+                 json::parse(read_file(chart_path() + "/dashboards/ipcmesh.json")));
      }},
     {"ReplicasAndResourcesComeFromValues",
      {"replicaCount=3", "resources.limits.memory=128Mi", "resources.requests.cpu=20m",
