@@ -148,14 +148,9 @@ const ChannelSpec* ChannelSet::find(std::string_view name) const {
   return nullptr;
 }
 
-Result<void> validate(const ChannelSpec& spec) {
-  if (auto ok = validate_dns1123_label(spec.id.namespace_name); !ok) {
-    return invalid("namespace: " + ok.error().message);
-  }
-  if (auto ok = validate_dns1123_subdomain(spec.id.name); !ok) {
-    return invalid("name: " + ok.error().message);
-  }
+namespace {
 
+Result<void> validate_transport(const ChannelSpec& spec) {
   const bool wants_shm = spec.transport != Transport::kMessageQueue;
   const bool wants_mq = spec.transport != Transport::kSharedMemory;
   const std::string transport(to_string(spec.transport));
@@ -171,56 +166,56 @@ Result<void> validate(const ChannelSpec& spec) {
   if (!wants_mq && spec.message_queue) {
     return invalid("messageQueue: set but transport is " + transport + " (use Both)");
   }
+  return {};
+}
 
-  if (const auto& shm = spec.shared_memory) {
-    if (shm->size_bytes < kMinRingBytes || shm->size_bytes > kMaxRingBytes) {
-      return invalid("sharedMemory.size: " + format_quantity(shm->size_bytes) + " is outside " +
-                     format_quantity(kMinRingBytes) + ".." + format_quantity(kMaxRingBytes));
-    }
-    if (shm->max_message_size == 0) {
-      return invalid("sharedMemory.maxMessageSize: must be at least 1");
-    }
-    if (shm->max_message_size > kMaxShmMessageBytes) {
-      return invalid("sharedMemory.maxMessageSize: " + format_quantity(shm->max_message_size) +
-                     " is larger than " + format_quantity(kMaxShmMessageBytes));
-    }
-    const std::uint64_t record =
-        (shm->max_message_size + kRecordHeaderBytes + kRecordAlignment - 1) &
-        ~(kRecordAlignment - 1);
-    if (record > shm->size_bytes / 2) {
-      return invalid("sharedMemory.maxMessageSize: " + format_quantity(shm->max_message_size) +
-                     " does not fit a " + format_quantity(shm->size_bytes) + " ring (a record of " +
-                     std::to_string(record) +
-                     " bytes, header included, must be at most half the ring, " +
-                     std::to_string(shm->size_bytes / 2) + " bytes)");
-    }
-    if (shm->max_subscribers < 1 || shm->max_subscribers > kMaxSubscribersLimit) {
-      return invalid("sharedMemory.maxSubscribers: " + std::to_string(shm->max_subscribers) +
-                     " is outside 1.." + std::to_string(kMaxSubscribersLimit));
+Result<void> validate_shared_memory(const SharedMemorySpec& shm) {
+  if (shm.size_bytes < kMinRingBytes || shm.size_bytes > kMaxRingBytes) {
+    return invalid("sharedMemory.size: " + format_quantity(shm.size_bytes) + " is outside " +
+                   format_quantity(kMinRingBytes) + ".." + format_quantity(kMaxRingBytes));
+  }
+  if (shm.max_message_size == 0) return invalid("sharedMemory.maxMessageSize: must be at least 1");
+  if (shm.max_message_size > kMaxShmMessageBytes) {
+    return invalid("sharedMemory.maxMessageSize: " + format_quantity(shm.max_message_size) +
+                   " is larger than " + format_quantity(kMaxShmMessageBytes));
+  }
+  const std::uint64_t record =
+      (shm.max_message_size + kRecordHeaderBytes + kRecordAlignment - 1) & ~(kRecordAlignment - 1);
+  if (record > shm.size_bytes / 2) {
+    return invalid("sharedMemory.maxMessageSize: " + format_quantity(shm.max_message_size) +
+                   " does not fit a " + format_quantity(shm.size_bytes) + " ring (a record of " +
+                   std::to_string(record) +
+                   " bytes, header included, must be at most half the ring, " +
+                   std::to_string(shm.size_bytes / 2) + " bytes)");
+  }
+  if (shm.max_subscribers < 1 || shm.max_subscribers > kMaxSubscribersLimit) {
+    return invalid("sharedMemory.maxSubscribers: " + std::to_string(shm.max_subscribers) +
+                   " is outside 1.." + std::to_string(kMaxSubscribersLimit));
+  }
+  return {};
+}
+
+Result<void> validate_message_queue(const MessageQueueSpec& mq) {
+  if (mq.name) {
+    if (auto ok = validate_posix_name(*mq.name); !ok) {
+      return invalid("messageQueue.name: " + ok.error().message);
     }
   }
-
-  if (const auto& mq = spec.message_queue) {
-    if (mq->name) {
-      if (auto ok = validate_posix_name(*mq->name); !ok) {
-        return invalid("messageQueue.name: " + ok.error().message);
-      }
-    }
-    if (mq->max_messages < 1) return invalid("messageQueue.maxMessages: must be at least 1");
-    if (mq->max_messages > kMqHardMaxMessages) {
-      return invalid("messageQueue.maxMessages: " + std::to_string(mq->max_messages) +
-                     " exceeds the kernel's hard limit of " + std::to_string(kMqHardMaxMessages));
-    }
-    if (mq->max_message_size < 1) {
-      return invalid("messageQueue.maxMessageSize: must be at least 1");
-    }
-    if (mq->max_message_size > kMqHardMaxMessageSize) {
-      return invalid("messageQueue.maxMessageSize: " + format_quantity(mq->max_message_size) +
-                     " exceeds the kernel's hard limit of " +
-                     format_quantity(kMqHardMaxMessageSize));
-    }
+  if (mq.max_messages < 1) return invalid("messageQueue.maxMessages: must be at least 1");
+  if (mq.max_messages > kMqHardMaxMessages) {
+    return invalid("messageQueue.maxMessages: " + std::to_string(mq.max_messages) +
+                   " exceeds the kernel's hard limit of " + std::to_string(kMqHardMaxMessages));
   }
+  if (mq.max_message_size < 1) return invalid("messageQueue.maxMessageSize: must be at least 1");
+  if (mq.max_message_size > kMqHardMaxMessageSize) {
+    return invalid("messageQueue.maxMessageSize: " + format_quantity(mq.max_message_size) +
+                   " exceeds the kernel's hard limit of " + format_quantity(kMqHardMaxMessageSize));
+  }
+  return {};
+}
 
+// Rules across fields: node-scope queue limits, the bridge's direction and transport, the port.
+Result<void> validate_combination(const ChannelSpec& spec) {
   if (spec.scope == Scope::kNode && spec.message_queue &&
       (spec.message_queue->max_messages > kNodeScopeMaxMessages ||
        spec.message_queue->max_message_size > kNodeScopeMaxMessageSize)) {
@@ -238,10 +233,30 @@ Result<void> validate(const ChannelSpec& spec) {
   }
   if ((spec.bridge.mq_to_shm || spec.bridge.shm_to_mq) && spec.transport != Transport::kBoth) {
     return invalid(std::string("relay.bridge.") + (spec.bridge.mq_to_shm ? "mqToShm" : "shmToMq") +
-                   ": bridging needs transport Both, not " + transport);
+                   ": bridging needs transport Both, not " +
+                   std::string(to_string(spec.transport)));
   }
   if (spec.metrics_port < 1) return invalid("relay.metricsPort: 0 is outside 1..65535");
   return {};
+}
+
+}  // namespace
+
+Result<void> validate(const ChannelSpec& spec) {
+  if (auto ok = validate_dns1123_label(spec.id.namespace_name); !ok) {
+    return invalid("namespace: " + ok.error().message);
+  }
+  if (auto ok = validate_dns1123_subdomain(spec.id.name); !ok) {
+    return invalid("name: " + ok.error().message);
+  }
+  if (auto ok = validate_transport(spec); !ok) return ok;
+  if (spec.shared_memory) {
+    if (auto ok = validate_shared_memory(*spec.shared_memory); !ok) return ok;
+  }
+  if (spec.message_queue) {
+    if (auto ok = validate_message_queue(*spec.message_queue); !ok) return ok;
+  }
+  return validate_combination(spec);
 }
 
 }  // namespace ipcmesh
