@@ -27,6 +27,7 @@
 
 #include "ipcmesh/channel_spec.hpp"
 #include "ipcmesh/error.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 
 namespace ipcmesh {
 
@@ -214,7 +215,7 @@ class Publisher {
                                  std::chrono::nanoseconds timeout);
   std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
-  int lock_fd_ = -1;  // own open file description: its lock says this producer is alive
+  posix::UniqueFd lock_fd_;  // own open file description: its lock says this producer is alive
   std::uint32_t slot_ = 0;
   std::uint32_t open_loans_ = 0;    // loans neither committed nor abandoned yet
   std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
@@ -288,7 +289,7 @@ class Subscriber {
   Result<void> check_ring(std::chrono::steady_clock::time_point now);
   std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
-  int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
+  posix::UniqueFd lock_fd_;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
   std::uint64_t cursor_ = 0;              // position of the next record to read

@@ -2,8 +2,6 @@
 // memory-order choice below names the rule it serves.
 #include "ipcmesh/shm_channel.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,7 +123,7 @@ Result<std::uint32_t> claim_slot(const Segment& segment, int lock_fd, std::uint3
                                             std::memory_order_acq_rel)) {
       continue;
     }
-    if (!shm::lock_byte(lock_fd, lock_base + i)) {
+    if (!posix::try_lock_byte(lock_fd, lock_base + i)) {
       slot.state.store(state_value(SlotState::kFree), std::memory_order_release);
       continue;
     }
@@ -137,10 +135,10 @@ Result<std::uint32_t> claim_slot(const Segment& segment, int lock_fd, std::uint3
 }
 
 bool subscriber_is_dead(const Segment& segment, std::uint32_t i) {
-  return !shm::locked_by_other(segment.fd, shm::kSubscriberLockBase + i);
+  return !posix::locked_by_other(segment.fd.get(), shm::kSubscriberLockBase + i);
 }
 bool producer_is_dead(const Segment& segment, std::uint32_t i) {
-  return !shm::locked_by_other(segment.fd, shm::kProducerLockBase + i);
+  return !posix::locked_by_other(segment.fd.get(), shm::kProducerLockBase + i);
 }
 
 // A subscriber whose process died holds no lock any more: free its slot so producers under
@@ -245,7 +243,7 @@ Result<void> ensure_intact(const Segment& segment, std::string_view who) {
 
 // A slot claimed in a segment, before it is handed to a Publisher or Subscriber.
 struct Attachment {
-  int lock_fd = -1;
+  posix::UniqueFd lock_fd;  // its own description: the slot's liveness lock
   std::uint32_t slot = 0;
 };
 
@@ -254,18 +252,15 @@ Result<Attachment> attach_slot(const Segment& segment, std::uint32_t count,
                                Slot& (Segment::*slot_at)(std::uint32_t) const,
                                std::int64_t lock_base, const char* what) {
   if (auto intact = ensure_intact(segment, what); !intact) return tl::unexpected(intact.error());
-  auto fd = shm::reopen_description(segment);
+  auto fd = posix::open_own_description(segment.fd.get(), segment.name);
   if (!fd) return tl::unexpected(fd.error());
-  auto slot = claim_slot<Slot>(segment, *fd, count, slot_at, lock_base, what);
+  auto slot = claim_slot<Slot>(segment, fd->get(), count, slot_at, lock_base, what);
   if (!slot && std::is_same_v<Slot, SubscriberSlot>) {
     reap_dead_subscribers(segment);
-    slot = claim_slot<Slot>(segment, *fd, count, slot_at, lock_base, what);
+    slot = claim_slot<Slot>(segment, fd->get(), count, slot_at, lock_base, what);
   }
-  if (!slot) {
-    ::close(*fd);
-    return tl::unexpected(slot.error());
-  }
-  return Attachment{*fd, *slot};
+  if (!slot) return tl::unexpected(slot.error());
+  return Attachment{std::move(*fd), *slot};
 }
 
 // Rule G4: the name refers to another valid ring while nobody closed ours (its replacement
@@ -357,12 +352,7 @@ Result<ShmChannel> ShmChannel::open_wait(std::string_view name, std::chrono::nan
 }
 
 Result<void> ShmChannel::unlink(std::string_view name) {
-  const std::string text(name);
-  if (::shm_unlink(text.c_str()) != 0) {
-    if (errno == ENOENT) return make_error(ErrorCode::kNotFound, "shm " + text + " does not exist");
-    return tl::unexpected(system_error("shm_unlink", text, errno));
-  }
-  return {};
+  return posix::ShmName::unlink(std::string(name));
 }
 
 const std::string& ShmChannel::name() const {
@@ -378,7 +368,7 @@ SlowConsumerPolicy ShmChannel::policy() const {
   return static_cast<SlowConsumerPolicy>(segment()->header.policy);
 }
 void ShmChannel::release_name() {
-  segment()->owns_name = false;
+  segment()->owned_name.release();
 }
 
 void ShmChannel::wake_all() {
@@ -398,7 +388,7 @@ Result<void> ShmChannel::verify() const {
 
 std::span<std::byte> ShmChannel::mapping() const {
   const auto segment = this->segment();
-  return {static_cast<std::byte*>(segment->base), segment->mapped_bytes};
+  return {segment->base(), segment->mapping.size()};
 }
 
 bool ShmChannel::quarantine_mapping(std::span<std::byte> mapping) noexcept {
@@ -541,7 +531,7 @@ Result<Publisher> Publisher::attach(const ShmChannel& channel) {
   Publisher publisher;
   publisher.link_ = channel.link_;
   publisher.segment_ = std::move(segment);
-  publisher.lock_fd_ = attached->lock_fd;
+  publisher.lock_fd_ = std::move(attached->lock_fd);
   publisher.slot_ = attached->slot;
   return publisher;
 }
@@ -549,7 +539,7 @@ Result<Publisher> Publisher::attach(const ShmChannel& channel) {
 Publisher::Publisher(Publisher&& other) noexcept
     : link_(std::move(other.link_)),
       segment_(std::move(other.segment_)),
-      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      lock_fd_(std::move(other.lock_fd_)),
       slot_(other.slot_),
       open_loans_(other.open_loans_),
       cached_limit_(other.cached_limit_),
@@ -570,14 +560,14 @@ Publisher::~Publisher() {
 }
 
 void Publisher::detach() noexcept {
-  if (!segment_ || lock_fd_ < 0) return;
+  if (!segment_ || !lock_fd_) return;
   // Never fault on a ring truncated under us: quarantine it first (rule F2).
   if (segment_->resized()) segment_->quarantine();
   ProducerSlot& slot = segment_->producer(slot_);
   ControlBlock& control = segment_->control();
   retire_producer_counters(control, slot);
   slot.state.store(state_value(SlotState::kFree), std::memory_order_release);
-  ::close(std::exchange(lock_fd_, -1));  // drops the liveness lock
+  lock_fd_.reset();  // drops the liveness lock
   segment_.reset();
 }
 
@@ -717,7 +707,7 @@ Result<void> Publisher::follow_generation(Clock::time_point deadline,
   start_producer_slot(**next, attached->slot);
   detach();
   segment_ = std::move(*next);
-  lock_fd_ = attached->lock_fd;
+  lock_fd_ = std::move(attached->lock_fd);
   slot_ = attached->slot;
   cached_limit_ = 0;
   fault_reported_ = false;
@@ -954,7 +944,7 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
   if (options.wait_mode == WaitMode::kAdaptive) {
     subscriber.spin_budget_ = std::make_unique<shm::SpinBudget>(options.spin_time);
   }
-  subscriber.lock_fd_ = attached->lock_fd;
+  subscriber.lock_fd_ = std::move(attached->lock_fd);
   subscriber.slot_ = attached->slot;
   subscriber.last_ring_check_ = Clock::now();
   return subscriber;
@@ -963,7 +953,7 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
 Subscriber::Subscriber(Subscriber&& other) noexcept
     : link_(std::move(other.link_)),
       segment_(std::move(other.segment_)),
-      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      lock_fd_(std::move(other.lock_fd_)),
       options_(other.options_),
       slot_(other.slot_),
       cursor_(other.cursor_),
@@ -996,12 +986,12 @@ Subscriber::~Subscriber() {
 }
 
 void Subscriber::detach() noexcept {
-  if (!segment_ || lock_fd_ < 0) return;
+  if (!segment_ || !lock_fd_) return;
   // Never fault on a ring truncated under us: quarantine it first (rule F2).
   if (segment_->resized()) segment_->quarantine();
   SubscriberSlot& mine = segment_->subscriber(slot_);
   mine.state.store(state_value(SlotState::kFree), std::memory_order_seq_cst);
-  ::close(std::exchange(lock_fd_, -1));
+  lock_fd_.reset();  // drops the liveness lock
   // Producers blocked on this subscriber can go on now.
   ControlBlock& control = segment_->control();
   if (control.blocked_producers.load(std::memory_order_seq_cst) != 0) wake(control.space_futex);
@@ -1138,7 +1128,7 @@ Result<bool> Subscriber::leave_closed_generation(std::uint64_t tail, Clock::time
   missed_earlier_ += intact ? from->subscriber(slot_).missed.load(std::memory_order_relaxed) : 0;
   detach();
   segment_ = std::move(*next);
-  lock_fd_ = attached->lock_fd;
+  lock_fd_ = std::move(attached->lock_fd);
   slot_ = attached->slot;
   cursor_ = cursor;
   published_cursor_ = cursor;
