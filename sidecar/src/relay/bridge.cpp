@@ -42,8 +42,8 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
                                               WaitMode channel_wait_mode,
                                               std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<Bridge> bridge(new Bridge(direction, channel, health, queue, std::move(logger)));
-  bridge->stop_event_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (bridge->stop_event_ < 0) {
+  bridge->stop_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!bridge->stop_event_) {
     return tl::unexpected(system_error("eventfd", "bridge " + channel.name(), errno));
   }
   if (direction == BridgeDirection::kMqToShm) {
@@ -73,9 +73,6 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
 
 Bridge::~Bridge() {
   stop();
-  if (stop_event_ >= 0) {
-    ::close(stop_event_);
-  }
 }
 
 void Bridge::stop() {
@@ -84,7 +81,7 @@ void Bridge::stop() {
   }
   stop_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
-  [[maybe_unused]] const auto written = ::write(stop_event_, &one, sizeof one);
+  [[maybe_unused]] const auto written = ::write(stop_event_.get(), &one, sizeof one);
   if (direction_ == BridgeDirection::kShmToMq) {
     channel_.wake_all();  // a subscriber asleep on the futex returns promptly
   }
@@ -94,7 +91,7 @@ void Bridge::stop() {
 void Bridge::run_mq_to_shm(Publisher publisher) {
   std::vector<std::byte> buffer(queue_.max_message_size());
   pollfd fds[2] = {{.fd = queue_.native_handle(), .events = POLLIN, .revents = 0},
-                   {.fd = stop_event_, .events = POLLIN, .revents = 0}};
+                   {.fd = stop_event_.get(), .events = POLLIN, .revents = 0}};
   while (!stopping()) {
     // Linux mqueue descriptors are pollable: sleep here until a message or the stop event.
     if (::poll(fds, 2, -1) < 0) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "ipcmesh/message_queue.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::relay {
@@ -75,7 +76,7 @@ class Bridge {
   RingHealth& health_;
   MessageQueue& queue_;
   std::shared_ptr<spdlog::logger> logger_;
-  int stop_event_ = -1;
+  posix::UniqueFd stop_event_;  // eventfd: wakes the mq->shm thread's poll()
   std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
   BridgeCounters counters_;
