@@ -16,6 +16,7 @@
 #include "channel/posix/liveness_lock.hpp"
 #include "channel/posix/mapping.hpp"
 #include "channel/posix/shm_name.hpp"
+#include "channel/records.hpp"
 #include "channel/shm_layout.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
@@ -49,9 +50,8 @@ struct Segment {
     return *reinterpret_cast<ProducerSlot*>(base() + header.producers_offset + i * kSlotBytes);
   }
   std::byte* data() const { return base() + header.data_offset; }
-  RecordHeader& record_at(std::uint64_t position) const {
-    return *reinterpret_cast<RecordHeader*>(data() + (position & (header.capacity - 1)));
-  }
+  // The data ring as the record algorithms see it (channel/records.hpp).
+  RingView ring() const { return {data(), &header}; }
 
   // Open-file-description locks through the segment's own description (the creator lock).
   bool try_lock(std::int64_t offset) const { return posix::try_lock_byte(fd.get(), offset); }
