@@ -157,17 +157,14 @@ void ChannelLink::wake_all() const {
   }
 }
 
-Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
-  if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
-  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
-                                options.max_subscribers, options.max_producers);
-  if (!geometry) return tl::unexpected(geometry.error());
+namespace {
 
-  auto segment = std::make_unique<Segment>();
-  segment->name = options.name;
+// Rule L1: O_CREAT|O_EXCL, reclaiming the name from a dead creator (its lock is free), never
+// from a live one (kAlreadyExists).
+Result<void> create_exclusive(Segment& segment, const ShmChannelOptions& options) {
   for (int attempt = 0;; ++attempt) {
-    segment->fd.reset(::shm_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode));
-    if (segment->fd) break;
+    segment.fd.reset(::shm_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode));
+    if (segment.fd) break;
     if (errno != EEXIST || attempt >= 3) {
       return tl::unexpected(system_error("shm_open(O_CREAT|O_EXCL)", options.name, errno));
     }
@@ -180,65 +177,119 @@ Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options
     }
     (void)posix::ShmName::unlink(options.name);  // reclaim what a dead creator left behind
   }
-  auto identity = posix::ObjectIdentity::of(segment->fd.get(), options.name);
+  auto identity = posix::ObjectIdentity::of(segment.fd.get(), options.name);
   // Without the identity the name's owner could not tell its object from a newer one later.
   if (!identity) return tl::unexpected(identity.error());
-  segment->identity = *identity;
-  segment->owned_name = posix::ShmName(options.name, *identity);
-  if (!segment->try_lock(kCreatorLockOffset)) {
+  segment.identity = *identity;
+  segment.owned_name = posix::ShmName(options.name, *identity);
+  if (!segment.try_lock(kCreatorLockOffset)) {
     return tl::unexpected(system_error("fcntl(F_OFD_SETLK creator)", options.name, errno));
   }
+  return {};
+}
+
+// The declared mode, the size, and every page reserved now: a too-small /dev/shm fails here
+// with a message, not with SIGBUS in an app later.
+Result<void> size_segment(const Segment& segment, const ShmChannelOptions& options,
+                          std::uint64_t total_bytes) {
   // shm_open applies the umask; the spec's mode is what the operator promised.
-  if (::fchmod(segment->fd.get(), options.mode) != 0) {
+  if (::fchmod(segment.fd.get(), options.mode) != 0) {
     return tl::unexpected(system_error("fchmod", options.name, errno));
   }
-  if (::ftruncate(segment->fd.get(), static_cast<off_t>(geometry->total_bytes)) != 0) {
+  if (::ftruncate(segment.fd.get(), static_cast<off_t>(total_bytes)) != 0) {
     return tl::unexpected(system_error("ftruncate", options.name, errno));
   }
-  // Reserve every page now: a too-small /dev/shm fails here with a message, not with SIGBUS
-  // in an app later.
-  if (int rc = ::posix_fallocate(segment->fd.get(), 0, static_cast<off_t>(geometry->total_bytes));
-      rc != 0) {
+  if (int rc = ::posix_fallocate(segment.fd.get(), 0, static_cast<off_t>(total_bytes)); rc != 0) {
     if (rc == ENOSPC) {
       return make_error(ErrorCode::kNoSpace,
-                        "shm " + options.name + ": " + dev_shm_advice(geometry->total_bytes));
+                        "shm " + options.name + ": " + dev_shm_advice(total_bytes));
     }
     return tl::unexpected(system_error("posix_fallocate", options.name, rc));
   }
-  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped)
-    return tl::unexpected(mapped.error());
+  return {};
+}
 
-  StaticHeader& h = segment->header;
+StaticHeader make_header(const ShmChannelOptions& options, const SegmentGeometry& geometry) {
+  StaticHeader h;
   std::memset(&h, 0, sizeof h);
   h.magic = kMagic;
   h.layout_version = kLayoutVersion;
   h.control_block_bytes = kControlBlockBytes;
-  h.total_bytes = geometry->total_bytes;
-  h.capacity = geometry->capacity;
+  h.total_bytes = geometry.total_bytes;
+  h.capacity = geometry.capacity;
   h.max_message_size = options.max_message_size;
   h.policy = static_cast<std::uint32_t>(options.policy);
-  h.max_subscribers = geometry->max_subscribers;
-  h.max_producers = geometry->max_producers;
-  h.subscribers_offset = geometry->subscribers_offset;
-  h.producers_offset = geometry->producers_offset;
-  h.data_offset = geometry->data_offset;
+  h.max_subscribers = geometry.max_subscribers;
+  h.max_producers = geometry.max_producers;
+  h.subscribers_offset = geometry.subscribers_offset;
+  h.producers_offset = geometry.producers_offset;
+  h.data_offset = geometry.data_offset;
   h.generation = fresh_random();
   h.record_key = fresh_random();
   h.creator_pid = ::getpid();
   h.creator_uid = ::getuid();
   ::gethostname(h.creator_host, sizeof h.creator_host - 1);
   h.static_checksum = static_checksum(h);
+  return h;
+}
 
-  ControlBlock& control = segment->control();
-  std::memcpy(&control.fixed, &h, sizeof h);
+// Writes the header into the zero-filled object and marks it ready last (release, rule L1).
+void initialise(Segment& segment, const StaticHeader& header) {
+  segment.header = header;
+  ControlBlock& control = segment.control();
+  std::memcpy(&control.fixed, &header, sizeof header);
   // The log starts one capacity in, so zeroed memory (position 0) never looks like a record.
-  control.tail.store(h.capacity, std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < h.max_producers; ++i) {
-    segment->producer(i).inflight_position.store(kNoPosition, std::memory_order_relaxed);
+  control.tail.store(header.capacity, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < header.max_producers; ++i) {
+    segment.producer(i).inflight_position.store(kNoPosition, std::memory_order_relaxed);
   }
   control.state.store(static_cast<std::uint32_t>(SegmentState::kReady), std::memory_order_release);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
+  if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
+  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
+                                options.max_subscribers, options.max_producers);
+  if (!geometry) return tl::unexpected(geometry.error());
+  auto segment = std::make_unique<Segment>();
+  segment->name = options.name;
+  if (auto created = create_exclusive(*segment, options); !created) {
+    return tl::unexpected(created.error());
+  }
+  if (auto sized = size_segment(*segment, options, geometry->total_bytes); !sized) {
+    return tl::unexpected(sized.error());
+  }
+  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped) {
+    return tl::unexpected(mapped.error());
+  }
+  initialise(*segment, make_header(options, *geometry));
   return segment;
 }
+
+namespace {
+// Openers treat a segment that is not ready (rule L1) or superseded (rule G1) as not there yet.
+Result<void> check_ready(const Segment& segment) {
+  const std::uint32_t state = segment.control().state.load(std::memory_order_acquire);
+  if (state == static_cast<std::uint32_t>(SegmentState::kSuperseded)) {
+    // Between the relay's close and its unlink (rule G1): the next generation comes next.
+    return make_error(ErrorCode::kNotFound, "shm " + segment.name +
+                                                " is superseded; its relay is creating the next "
+                                                "generation");
+  }
+  if (state != static_cast<std::uint32_t>(SegmentState::kReady)) {
+    // A creator still writing the header (magic first): come back later. Anything else falls
+    // through to validation, which names what is wrong with a foreign or damaged segment.
+    std::uint64_t magic = 0;
+    std::memcpy(&magic, segment.base(), sizeof magic);
+    if (magic == kMagic || magic == 0) {
+      return make_error(ErrorCode::kNotFound, "shm " + segment.name + " is not initialised yet");
+    }
+  }
+  return {};
+}
+}  // namespace
 
 Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   if (auto valid = validate_posix_name(name); !valid) return tl::unexpected(valid.error());
@@ -265,23 +316,7 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   }
   if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped)
     return tl::unexpected(mapped.error());
-  const ControlBlock& control = segment->control();
-  const std::uint32_t state = control.state.load(std::memory_order_acquire);
-  if (state == static_cast<std::uint32_t>(SegmentState::kSuperseded)) {
-    // Between the relay's close and its unlink (rule G1): the next generation comes next.
-    return make_error(ErrorCode::kNotFound, "shm " + segment->name +
-                                                " is superseded; its relay is creating the next "
-                                                "generation");
-  }
-  if (state != static_cast<std::uint32_t>(SegmentState::kReady)) {
-    // A creator still writing the header (magic first): come back later. Anything else falls
-    // through to validation, which names what is wrong with a foreign or damaged segment.
-    std::uint64_t magic = 0;
-    std::memcpy(&magic, segment->base(), sizeof magic);
-    if (magic == kMagic || magic == 0) {
-      return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet");
-    }
-  }
+  if (auto ready = check_ready(*segment); !ready) return tl::unexpected(ready.error());
   auto header =
       validate_header(std::span<const std::byte>(segment->base(), kControlBlockBytes), file_size);
   if (!header) {
