@@ -66,6 +66,8 @@ class Bridge {
   Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& health, MessageQueue& queue,
          std::shared_ptr<spdlog::logger> logger);
   void run_mq_to_shm(Publisher publisher);
+  // Publishes one message from the queue, waiting while slow subscribers hold the ring (Block).
+  void forward_to_ring(Publisher& publisher, std::span<const std::byte> payload);
   void run_shm_to_mq(Subscriber subscriber);
   // The ring broke under the bridge: count a message lost with it, log once; the loop then ends.
   void report_corrupted_ring(bool message_lost);
