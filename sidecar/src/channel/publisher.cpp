@@ -244,7 +244,8 @@ Result<void> Publisher::make_room(std::uint64_t end, shm::LazyDeadline& deadline
   return {};
 }
 
-Loan Publisher::hand_out(std::uint64_t position, std::size_t size) {
+// On the data path of every loan: kept inline, as it was before the split (bench figures).
+[[gnu::always_inline]] inline Loan Publisher::hand_out(std::uint64_t position, std::size_t size) {
   ++open_loans_;
   Loan loan;
   loan.owner_ = this;

@@ -373,7 +373,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
-MessageView Subscriber::hold(std::uint32_t length, std::uint32_t record_bytes) {
+// On the data path of every receive: kept inline, as it was before the split (bench figures).
+[[gnu::always_inline]] inline MessageView Subscriber::hold(std::uint32_t length,
+                                                           std::uint32_t record_bytes) {
   const Segment& segment = *segment_;
   held_next_ = cursor_ + record_bytes;
   held_size_ = length;
