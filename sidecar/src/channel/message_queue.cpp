@@ -40,6 +40,24 @@ std::string limits_summary(const MessageQueueLimits& limits) {
                                      : std::to_string(limits.rlimit_msgqueue) + " bytes");
 }
 
+// Which limit an EINVAL from mq_open(O_CREAT) ran into (ipc/mqueue.c checks the hard ceilings,
+// then msg_max and msgsize_max).
+std::string why_invalid(const MessageQueueOptions& options, const MessageQueueLimits& limits) {
+  if (options.max_messages > kHardMaxMessages || options.max_message_size > kHardMaxMessageSize) {
+    return "the kernel never allows more than " + std::to_string(kHardMaxMessages) +
+           " messages or " + std::to_string(kHardMaxMessageSize) + " bytes per message";
+  }
+  if (limits.msg_max >= 0 && options.max_messages > limits.msg_max) {
+    return "fs.mqueue.msg_max is " + std::to_string(limits.msg_max) + ", the channel asks for " +
+           std::to_string(options.max_messages) + " messages";
+  }
+  if (limits.msgsize_max >= 0 && options.max_message_size > limits.msgsize_max) {
+    return "fs.mqueue.msgsize_max is " + std::to_string(limits.msgsize_max) +
+           ", the channel asks for " + std::to_string(options.max_message_size) + " bytes";
+  }
+  return "the attributes exceed fs.mqueue.msg_max or fs.mqueue.msgsize_max";
+}
+
 // Explains a failed O_CREAT mq_open in terms of the limit that refused it (see mq_open(3) and
 // ipc/mqueue.c: EINVAL for msg_max/msgsize_max, EMFILE for RLIMIT_MSGQUEUE, ENOSPC for queues_max).
 Error explain_create_failure(const MessageQueueOptions& options, int error) {
@@ -48,27 +66,12 @@ Error explain_create_failure(const MessageQueueOptions& options, int error) {
                            std::to_string(options.max_message_size) + " bytes";
   const MessageQueueLimits limits = MessageQueueLimits::read_current();
   switch (error) {
-    case EINVAL: {
-      std::string why;
-      if (options.max_messages > kHardMaxMessages ||
-          options.max_message_size > kHardMaxMessageSize) {
-        why = "the kernel never allows more than " + std::to_string(kHardMaxMessages) +
-              " messages or " + std::to_string(kHardMaxMessageSize) + " bytes per message";
-      } else if (limits.msg_max >= 0 && options.max_messages > limits.msg_max) {
-        why = "fs.mqueue.msg_max is " + std::to_string(limits.msg_max) + ", the channel asks for " +
-              std::to_string(options.max_messages) + " messages";
-      } else if (limits.msgsize_max >= 0 && options.max_message_size > limits.msgsize_max) {
-        why = "fs.mqueue.msgsize_max is " + std::to_string(limits.msgsize_max) +
-              ", the channel asks for " + std::to_string(options.max_message_size) + " bytes";
-      } else {
-        why = "the attributes exceed fs.mqueue.msg_max or fs.mqueue.msgsize_max";
-      }
+    case EINVAL:
       return Error{ErrorCode::kLimitExceeded,
-                   what + ": Invalid argument: " + why +
+                   what + ": Invalid argument: " + why_invalid(options, limits) +
                        "; raise the sysctls in this IPC namespace (Pod sysctls fs.mqueue.*) or "
                        "ask for less (" +
                        limits_summary(limits) + ")"};
-    }
     case EMFILE:
       return Error{
           ErrorCode::kLimitExceeded,
