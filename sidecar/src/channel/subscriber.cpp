@@ -281,8 +281,10 @@ Result<bool> Subscriber::leave_closed_generation(std::uint64_t tail, Clock::time
 // ---------------------------------------------------------------------------------------------
 // Waiting (rules W1, W3, L3, G3)
 
-// Rule W3: whether this wait is still in its spinning phase.
-bool Subscriber::keep_spinning(Clock::time_point now, Clock::duration stuck_for) {
+// Rule W3: whether this wait is still in its spinning phase. Once per spin round, on the path
+// that decides how soon a spinning subscriber sees a commit: kept inline.
+[[gnu::always_inline]] inline bool Subscriber::keep_spinning(Clock::time_point now,
+                                                             Clock::duration stuck_for) {
   switch (options_.wait_mode) {
     case WaitMode::kBusyPoll:
       return true;
