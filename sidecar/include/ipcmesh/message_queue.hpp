@@ -13,6 +13,8 @@
 #include <string_view>
 
 #include "ipcmesh/error.hpp"
+#include "ipcmesh/posix/mq_name.hpp"
+#include "ipcmesh/posix/unique_mq.hpp"
 
 namespace ipcmesh {
 
@@ -66,18 +68,18 @@ class MessageQueue {
   Result<ReceivedMessage> receive(std::span<std::byte> buffer, std::chrono::nanoseconds timeout =
                                                                    std::chrono::nanoseconds::max());
 
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return name_.str(); }
   std::uint32_t max_messages() const { return max_messages_; }
   std::uint32_t max_message_size() const { return max_message_size_; }
   long current_messages() const;  // mq_getattr's mq_curmsgs, -1 on error
-  mqd_t native_handle() const { return descriptor_; }
-  void release_name() { owns_name_ = false; }
+  mqd_t native_handle() const { return descriptor_.get(); }
+  void release_name() { name_.release(); }
 
  private:
-  MessageQueue(mqd_t descriptor, std::string name, bool owns_name);
-  mqd_t descriptor_ = static_cast<mqd_t>(-1);
-  std::string name_;
-  bool owns_name_ = false;
+  MessageQueue(posix::UniqueMq descriptor, posix::MqName name);
+  // The name first: destroyed after the descriptor is closed, as mq_close then mq_unlink.
+  posix::MqName name_;
+  posix::UniqueMq descriptor_;
   std::uint32_t max_messages_ = 0;
   std::uint32_t max_message_size_ = 0;
 };

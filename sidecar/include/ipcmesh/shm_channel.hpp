@@ -27,13 +27,15 @@
 
 #include "ipcmesh/channel_spec.hpp"
 #include "ipcmesh/error.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 
 namespace ipcmesh {
 
 namespace shm {
-struct Segment;     // the mapped segment (internal)
-class ChannelLink;  // the segment a handle and its publishers and subscribers use now (internal)
-class SpinBudget;   // how long an adaptive subscriber spins (internal)
+struct Segment;      // the mapped segment (internal)
+class ChannelLink;   // the segment a handle and its publishers and subscribers use now (internal)
+class SpinBudget;    // how long an adaptive subscriber spins (internal)
+class LazyDeadline;  // a call's deadline, read from the clock only when it waits (internal)
 }  // namespace shm
 
 inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
@@ -210,11 +212,14 @@ class Publisher {
   // True: there is room; false: the generation was closed meanwhile.
   Result<bool> wait_for_space(std::uint64_t end, std::chrono::steady_clock::time_point deadline);
   void push_slow_subscribers(std::uint64_t needed);
+  // The channel's policy for a ring full up to `end`: success means "reserve again".
+  Result<void> make_room(std::uint64_t end, shm::LazyDeadline& deadline);
+  Loan hand_out(std::uint64_t position, std::size_t size);
   Result<void> follow_generation(std::chrono::steady_clock::time_point deadline,
                                  std::chrono::nanoseconds timeout);
   std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
-  int lock_fd_ = -1;  // own open file description: its lock says this producer is alive
+  posix::UniqueFd lock_fd_;  // own open file description: its lock says this producer is alive
   std::uint32_t slot_ = 0;
   std::uint32_t open_loans_ = 0;    // loans neither committed nor abandoned yet
   std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
@@ -285,10 +290,18 @@ class Subscriber {
   // Rule G3: true once on the next generation, false while the closed one still holds records.
   Result<bool> leave_closed_generation(std::uint64_t tail,
                                        std::chrono::steady_clock::time_point deadline);
+  Result<std::shared_ptr<shm::Segment>> next_generation(
+      std::uint64_t tail, std::chrono::steady_clock::time_point deadline);
+  Result<void> move_to(std::shared_ptr<shm::Segment> next);
   Result<void> check_ring(std::chrono::steady_clock::time_point now);
+  bool keep_spinning(std::chrono::steady_clock::time_point now,
+                     std::chrono::steady_clock::duration stuck_for);
+  Result<bool> sleep_until_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
+  MessageView hold(std::uint32_t length, std::uint32_t record_bytes);
+  bool pushed_past();
   std::shared_ptr<shm::ChannelLink> link_;
   std::shared_ptr<shm::Segment> segment_;
-  int lock_fd_ = -1;  // own open file description: its lock says this subscriber is alive
+  posix::UniqueFd lock_fd_;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
   std::uint64_t cursor_ = 0;              // position of the next record to read

@@ -18,7 +18,6 @@
 namespace ipcmesh {
 namespace {
 
-constexpr mqd_t kNoQueue = static_cast<mqd_t>(-1);
 constexpr std::uint32_t kHardMaxMessages = 65536;         // HARD_MSGMAX in ipc/mqueue.c
 constexpr std::uint32_t kHardMaxMessageSize = 16u << 20;  // HARD_MSGSIZEMAX
 
@@ -41,6 +40,24 @@ std::string limits_summary(const MessageQueueLimits& limits) {
                                      : std::to_string(limits.rlimit_msgqueue) + " bytes");
 }
 
+// Which limit an EINVAL from mq_open(O_CREAT) ran into (ipc/mqueue.c checks the hard ceilings,
+// then msg_max and msgsize_max).
+std::string why_invalid(const MessageQueueOptions& options, const MessageQueueLimits& limits) {
+  if (options.max_messages > kHardMaxMessages || options.max_message_size > kHardMaxMessageSize) {
+    return "the kernel never allows more than " + std::to_string(kHardMaxMessages) +
+           " messages or " + std::to_string(kHardMaxMessageSize) + " bytes per message";
+  }
+  if (limits.msg_max >= 0 && options.max_messages > limits.msg_max) {
+    return "fs.mqueue.msg_max is " + std::to_string(limits.msg_max) + ", the channel asks for " +
+           std::to_string(options.max_messages) + " messages";
+  }
+  if (limits.msgsize_max >= 0 && options.max_message_size > limits.msgsize_max) {
+    return "fs.mqueue.msgsize_max is " + std::to_string(limits.msgsize_max) +
+           ", the channel asks for " + std::to_string(options.max_message_size) + " bytes";
+  }
+  return "the attributes exceed fs.mqueue.msg_max or fs.mqueue.msgsize_max";
+}
+
 // Explains a failed O_CREAT mq_open in terms of the limit that refused it (see mq_open(3) and
 // ipc/mqueue.c: EINVAL for msg_max/msgsize_max, EMFILE for RLIMIT_MSGQUEUE, ENOSPC for queues_max).
 Error explain_create_failure(const MessageQueueOptions& options, int error) {
@@ -49,27 +66,12 @@ Error explain_create_failure(const MessageQueueOptions& options, int error) {
                            std::to_string(options.max_message_size) + " bytes";
   const MessageQueueLimits limits = MessageQueueLimits::read_current();
   switch (error) {
-    case EINVAL: {
-      std::string why;
-      if (options.max_messages > kHardMaxMessages ||
-          options.max_message_size > kHardMaxMessageSize) {
-        why = "the kernel never allows more than " + std::to_string(kHardMaxMessages) +
-              " messages or " + std::to_string(kHardMaxMessageSize) + " bytes per message";
-      } else if (limits.msg_max >= 0 && options.max_messages > limits.msg_max) {
-        why = "fs.mqueue.msg_max is " + std::to_string(limits.msg_max) + ", the channel asks for " +
-              std::to_string(options.max_messages) + " messages";
-      } else if (limits.msgsize_max >= 0 && options.max_message_size > limits.msgsize_max) {
-        why = "fs.mqueue.msgsize_max is " + std::to_string(limits.msgsize_max) +
-              ", the channel asks for " + std::to_string(options.max_message_size) + " bytes";
-      } else {
-        why = "the attributes exceed fs.mqueue.msg_max or fs.mqueue.msgsize_max";
-      }
+    case EINVAL:
       return Error{ErrorCode::kLimitExceeded,
-                   what + ": Invalid argument: " + why +
+                   what + ": Invalid argument: " + why_invalid(options, limits) +
                        "; raise the sysctls in this IPC namespace (Pod sysctls fs.mqueue.*) or "
                        "ask for less (" +
                        limits_summary(limits) + ")"};
-    }
     case EMFILE:
       return Error{
           ErrorCode::kLimitExceeded,
@@ -173,10 +175,10 @@ MessageQueueLimits MessageQueueLimits::read_current() {
   return limits;
 }
 
-MessageQueue::MessageQueue(mqd_t descriptor, std::string name, bool owns_name)
-    : descriptor_(descriptor), name_(std::move(name)), owns_name_(owns_name) {
+MessageQueue::MessageQueue(posix::UniqueMq descriptor, posix::MqName name)
+    : name_(std::move(name)), descriptor_(std::move(descriptor)) {
   mq_attr attr{};
-  if (mq_getattr(descriptor_, &attr) == 0) {
+  if (mq_getattr(descriptor_.get(), &attr) == 0) {
     max_messages_ = static_cast<std::uint32_t>(attr.mq_maxmsg);
     max_message_size_ = static_cast<std::uint32_t>(attr.mq_msgsize);
   }
@@ -193,13 +195,13 @@ Result<MessageQueue> MessageQueue::create(const MessageQueueOptions& options) {
   mq_attr attr{};
   attr.mq_maxmsg = options.max_messages;
   attr.mq_msgsize = options.max_message_size;
-  const mqd_t descriptor =
-      mq_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode, &attr);
-  if (descriptor == kNoQueue) return tl::unexpected(explain_create_failure(options, errno));
-  MessageQueue queue(descriptor, options.name, /*owns_name=*/true);
+  posix::UniqueMq descriptor(
+      mq_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode, &attr));
+  if (!descriptor) return tl::unexpected(explain_create_failure(options, errno));
+  MessageQueue queue(std::move(descriptor), posix::MqName(options.name, /*owned=*/true));
   // The umask may have narrowed the mode; containers of one Pod often run as different users
   // of one group, so the declared mode is applied as given.
-  if (fchmod(descriptor, options.mode) != 0) {
+  if (fchmod(queue.descriptor_.get(), options.mode) != 0) {
     return tl::unexpected(system_error("fchmod", options.name, errno));
   }
   return queue;
@@ -242,60 +244,39 @@ Result<MessageQueue> MessageQueue::adopt(const MessageQueueOptions& options) {
                           " bytes; the channel asks for " + std::to_string(options.max_messages) +
                           " of " + std::to_string(options.max_message_size));
   }
-  opened->owns_name_ = true;
+  opened->name_.own();
   return opened;
 }
 
 Result<MessageQueue> MessageQueue::open(std::string_view name, Access access) {
   if (auto ok = validate_posix_name(name); !ok) return tl::unexpected(ok.error());
   const std::string owned(name);
-  const mqd_t descriptor = mq_open(owned.c_str(), open_flags(access));
-  if (descriptor == kNoQueue) return tl::unexpected(explain_open_failure(name, errno));
-  return MessageQueue(descriptor, owned, /*owns_name=*/false);
+  posix::UniqueMq descriptor(mq_open(owned.c_str(), open_flags(access)));
+  if (!descriptor) return tl::unexpected(explain_open_failure(name, errno));
+  return MessageQueue(std::move(descriptor), posix::MqName(owned, /*owned=*/false));
 }
 
 Result<void> MessageQueue::unlink(std::string_view name) {
   if (auto ok = validate_posix_name(name); !ok) return tl::unexpected(ok.error());
-  const std::string owned(name);
-  if (mq_unlink(owned.c_str()) != 0) return tl::unexpected(system_error("mq_unlink", name, errno));
-  return {};
+  return posix::MqName::unlink(std::string(name));
 }
 
-MessageQueue::MessageQueue(MessageQueue&& other) noexcept
-    : descriptor_(std::exchange(other.descriptor_, kNoQueue)),
-      name_(std::move(other.name_)),
-      owns_name_(std::exchange(other.owns_name_, false)),
-      max_messages_(other.max_messages_),
-      max_message_size_(other.max_message_size_) {}
-
-MessageQueue& MessageQueue::operator=(MessageQueue&& other) noexcept {
-  if (this != &other) {
-    MessageQueue old(std::move(*this));  // closes (and unlinks) what this held
-    descriptor_ = std::exchange(other.descriptor_, kNoQueue);
-    name_ = std::move(other.name_);
-    owns_name_ = std::exchange(other.owns_name_, false);
-    max_messages_ = other.max_messages_;
-    max_message_size_ = other.max_message_size_;
-  }
-  return *this;
-}
-
-MessageQueue::~MessageQueue() {
-  if (descriptor_ == kNoQueue) return;
-  mq_close(descriptor_);
-  if (owns_name_) mq_unlink(name_.c_str());
-}
+// Moving hands over the descriptor and the name; assigning over a queue closes it (and unlinks
+// its name when this object owned it).
+MessageQueue::MessageQueue(MessageQueue&&) noexcept = default;
+MessageQueue& MessageQueue::operator=(MessageQueue&&) noexcept = default;
+MessageQueue::~MessageQueue() = default;
 
 Result<void> MessageQueue::send(std::span<const std::byte> payload, unsigned priority,
                                 std::chrono::nanoseconds timeout) {
   if (payload.size() > max_message_size_) {
     return make_error(ErrorCode::kMessageTooLarge,
-                      "mq_send(" + name_ + "): " + std::to_string(payload.size()) +
+                      "mq_send(" + name_.str() + "): " + std::to_string(payload.size()) +
                           " bytes exceed the queue's max message size of " +
                           std::to_string(max_message_size_));
   }
   if (priority >= MQ_PRIO_MAX) {
-    return make_error(ErrorCode::kInvalidArgument, "mq_send(" + name_ + "): priority " +
+    return make_error(ErrorCode::kInvalidArgument, "mq_send(" + name_.str() + "): priority " +
                                                        std::to_string(priority) + " is not below " +
                                                        std::to_string(MQ_PRIO_MAX));
   }
@@ -304,24 +285,26 @@ Result<void> MessageQueue::send(std::span<const std::byte> payload, unsigned pri
   const bool once = timeout <= std::chrono::nanoseconds::zero();
   const timespec deadline = once ? kAlreadyExpired : forever ? timespec{} : deadline_after(timeout);
   while (true) {
-    const int rc = forever ? mq_send(descriptor_, data, payload.size(), priority)
-                           : mq_timedsend(descriptor_, data, payload.size(), priority, &deadline);
+    const int rc = forever
+                       ? mq_send(descriptor_.get(), data, payload.size(), priority)
+                       : mq_timedsend(descriptor_.get(), data, payload.size(), priority, &deadline);
     if (rc == 0) return {};
     const int error = errno;
     if (error == EINTR) continue;  // a signal handler ran; the absolute deadline still holds
     if (error == ETIMEDOUT || error == EAGAIN) {
       if (once || error == EAGAIN) {
-        return make_error(ErrorCode::kWouldBlock, "mq_send(" + name_ + "): the queue is full (" +
+        return make_error(ErrorCode::kWouldBlock, "mq_send(" + name_.str() +
+                                                      "): the queue is full (" +
                                                       std::to_string(max_messages_) + " messages)");
       }
       return make_error(
           ErrorCode::kTimeout,
-          "mq_send(" + name_ + "): the queue stayed full for " +
+          "mq_send(" + name_.str() + "): the queue stayed full for " +
               std::to_string(
                   std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
               " ms");
     }
-    return tl::unexpected(system_error("mq_send", name_, error));
+    return tl::unexpected(system_error("mq_send", name_.str(), error));
   }
 }
 
@@ -330,7 +313,8 @@ Result<ReceivedMessage> MessageQueue::receive(std::span<std::byte> buffer,
   // The kernel refuses (EMSGSIZE) any buffer smaller than mq_msgsize, whatever the message size.
   if (buffer.size() < max_message_size_) {
     return make_error(ErrorCode::kMessageTooLarge,
-                      "mq_receive(" + name_ + "): a buffer of " + std::to_string(buffer.size()) +
+                      "mq_receive(" + name_.str() + "): a buffer of " +
+                          std::to_string(buffer.size()) +
                           " bytes is smaller than the queue's max message size of " +
                           std::to_string(max_message_size_));
   }
@@ -341,29 +325,30 @@ Result<ReceivedMessage> MessageQueue::receive(std::span<std::byte> buffer,
   while (true) {
     unsigned priority = 0;
     const ssize_t size =
-        forever ? mq_receive(descriptor_, data, buffer.size(), &priority)
-                : mq_timedreceive(descriptor_, data, buffer.size(), &priority, &deadline);
+        forever ? mq_receive(descriptor_.get(), data, buffer.size(), &priority)
+                : mq_timedreceive(descriptor_.get(), data, buffer.size(), &priority, &deadline);
     if (size >= 0) return ReceivedMessage{static_cast<std::size_t>(size), priority};
     const int error = errno;
     if (error == EINTR) continue;
     if (error == ETIMEDOUT || error == EAGAIN) {
       if (once || error == EAGAIN) {
-        return make_error(ErrorCode::kWouldBlock, "mq_receive(" + name_ + "): the queue is empty");
+        return make_error(ErrorCode::kWouldBlock,
+                          "mq_receive(" + name_.str() + "): the queue is empty");
       }
       return make_error(
           ErrorCode::kTimeout,
-          "mq_receive(" + name_ + "): no message within " +
+          "mq_receive(" + name_.str() + "): no message within " +
               std::to_string(
                   std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
               " ms");
     }
-    return tl::unexpected(system_error("mq_receive", name_, error));
+    return tl::unexpected(system_error("mq_receive", name_.str(), error));
   }
 }
 
 long MessageQueue::current_messages() const {
   mq_attr attr{};
-  if (mq_getattr(descriptor_, &attr) != 0) return -1;
+  if (mq_getattr(descriptor_.get(), &attr) != 0) return -1;
   return attr.mq_curmsgs;
 }
 

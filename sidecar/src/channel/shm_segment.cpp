@@ -16,14 +16,6 @@
 namespace ipcmesh::shm {
 namespace {
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
 std::uint64_t fresh_random() {
   std::random_device device;
   return (std::uint64_t{device()} << 32) ^ device() ^
@@ -40,27 +32,25 @@ std::string dev_shm_advice(std::uint64_t needed) {
 }
 
 Result<void> map_segment(Segment& segment, std::uint64_t bytes) {
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, segment.fd, 0);
-  if (base == MAP_FAILED) return tl::unexpected(system_error("mmap", segment.name, errno));
-  segment.base = base;
-  segment.mapped_bytes = bytes;
+  auto mapping = posix::Mapping::map_shared(segment.fd.get(), bytes, segment.name);
+  if (!mapping) return tl::unexpected(mapping.error());
+  segment.mapping = std::move(*mapping);
   return {};
 }
 
 // Stale means: no live creator holds the creator lock and the segment is not being initialised
 // right now by a creator that has not taken its lock yet.
 Result<bool> existing_segment_is_stale(std::string_view name) {
-  Segment probe;
-  probe.name = std::string(name);
-  probe.fd = ::shm_open(probe.name.c_str(), O_RDWR, 0);
-  if (probe.fd < 0) {
+  const std::string text(name);
+  const posix::UniqueFd probe(::shm_open(text.c_str(), O_RDWR, 0));
+  if (!probe) {
     if (errno == ENOENT) return true;  // vanished meanwhile: retry the create
     return tl::unexpected(system_error("shm_open", name, errno));
   }
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (probe.is_locked_by_other(kCreatorLockOffset)) return false;
+    if (posix::locked_by_other(probe.get(), kCreatorLockOffset)) return false;
     struct stat st {};
-    if (::fstat(probe.fd, &st) == 0 && st.st_size > 0) return true;
+    if (::fstat(probe.get(), &st) == 0 && st.st_size > 0) return true;
     // Size 0: a creator between shm_open(O_EXCL) and its lock; give it a moment.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -69,39 +59,12 @@ Result<bool> existing_segment_is_stale(std::string_view name) {
 
 }  // namespace
 
-Segment::~Segment() {
-  // The name may refer to a newer object by now (someone replaced this one): never unlink that.
-  const bool unlink_name = owns_name && fd >= 0 && name_target() != NameTarget::kOther;
-  if (base != nullptr) ::munmap(base, mapped_bytes);
-  if (fd >= 0) ::close(fd);  // releases every OFD lock taken through this description
-  if (unlink_name) ::shm_unlink(name.c_str());
-}
-
-namespace {
-Result<void> record_identity(Segment& segment) {
-  struct stat st {};
-  if (::fstat(segment.fd, &st) != 0)
-    return tl::unexpected(system_error("fstat", segment.name, errno));
-  segment.device = st.st_dev;
-  segment.inode = st.st_ino;
-  return {};
-}
-}  // namespace
-
 bool Segment::resized(std::uint64_t* size_now) const {
   struct stat st {};
   // fstat on an open descriptor fails only for a bad fd: then there is nothing to conclude.
-  if (::fstat(fd, &st) != 0) return false;
+  if (::fstat(fd.get(), &st) != 0) return false;
   if (size_now != nullptr) *size_now = static_cast<std::uint64_t>(st.st_size);
   return static_cast<std::uint64_t>(st.st_size) != header.total_bytes;
-}
-
-NameTarget Segment::name_target() const {
-  // glibc's shm_open names are files in /dev/shm (the tmpfs it opens with O_CLOEXEC|O_NOFOLLOW).
-  const std::string path = "/dev/shm" + name;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return NameTarget::kMissing;
-  return st.st_dev == device && st.st_ino == inode ? NameTarget::kSame : NameTarget::kOther;
 }
 
 bool quarantine_mapping(void* base, std::size_t bytes) noexcept {
@@ -121,8 +84,8 @@ bool quarantine_mapping(void* base, std::size_t bytes) noexcept {
 }
 
 void Segment::quarantine() const {
-  if (base == nullptr || quarantined.exchange(true)) return;
-  quarantine_mapping(base, mapped_bytes);
+  if (base() == nullptr || quarantined.exchange(true)) return;
+  quarantine_mapping(base(), mapping.size());
 }
 
 void wake_sleepers(const Segment& segment) {
@@ -164,7 +127,7 @@ Result<std::shared_ptr<Segment>> ChannelLink::successor(const std::shared_ptr<Se
   }
   auto opened = open_segment(name_);  // without the lock: it may take a moment
   if (!opened) return tl::unexpected(opened.error());
-  if ((*opened)->device == from->device && (*opened)->inode == from->inode) {
+  if ((*opened)->identity == from->identity) {
     return make_error(ErrorCode::kNotFound,
                       "shm " + name_ + " still refers to the generation this process leaves");
   }
@@ -195,59 +158,13 @@ void ChannelLink::wake_all() const {
 }
 
 namespace {
-bool set_lock(int fd, std::int64_t offset, short type, int command, struct flock* out = nullptr) {
-  struct flock lock {};
-  lock.l_type = type;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = offset;
-  lock.l_len = 1;
-  const bool ok = ::fcntl(fd, command, &lock) == 0;
-  if (out != nullptr) *out = lock;
-  return ok;
-}
-}  // namespace
 
-bool lock_byte(int fd, std::int64_t offset) {
-  return set_lock(fd, offset, F_WRLCK, F_OFD_SETLK);
-}
-void unlock_byte(int fd, std::int64_t offset) {
-  set_lock(fd, offset, F_UNLCK, F_OFD_SETLK);
-}
-bool locked_by_other(int fd, std::int64_t offset) {
-  struct flock lock {};
-  // On error we cannot tell: report "alive" so that nothing is ever reaped by mistake.
-  if (!set_lock(fd, offset, F_WRLCK, F_OFD_GETLK, &lock)) return true;
-  return lock.l_type != F_UNLCK;
-}
-
-Result<int> reopen_description(const Segment& segment) {
-  const std::string path = "/proc/self/fd/" + std::to_string(segment.fd);
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return tl::unexpected(system_error("open(" + path + ")", segment.name, errno));
-  return fd;
-}
-
-bool Segment::try_lock(std::int64_t offset) const {
-  return lock_byte(fd, offset);
-}
-void Segment::unlock(std::int64_t offset) const {
-  unlock_byte(fd, offset);
-}
-bool Segment::is_locked_by_other(std::int64_t offset) const {
-  return locked_by_other(fd, offset);
-}
-
-Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
-  if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
-  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
-                                options.max_subscribers, options.max_producers);
-  if (!geometry) return tl::unexpected(geometry.error());
-
-  auto segment = std::make_unique<Segment>();
-  segment->name = options.name;
+// Rule L1: O_CREAT|O_EXCL, reclaiming the name from a dead creator (its lock is free), never
+// from a live one (kAlreadyExists).
+Result<void> create_exclusive(Segment& segment, const ShmChannelOptions& options) {
   for (int attempt = 0;; ++attempt) {
-    segment->fd = ::shm_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode);
-    if (segment->fd >= 0) break;
+    segment.fd.reset(::shm_open(options.name.c_str(), O_RDWR | O_CREAT | O_EXCL, options.mode));
+    if (segment.fd) break;
     if (errno != EEXIST || attempt >= 3) {
       return tl::unexpected(system_error("shm_open(O_CREAT|O_EXCL)", options.name, errno));
     }
@@ -258,71 +175,128 @@ Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options
           ErrorCode::kAlreadyExists,
           "shm " + options.name + " belongs to a live channel creator; not replacing it");
     }
-    ::shm_unlink(options.name.c_str());  // reclaim what a dead creator left behind
+    (void)posix::ShmName::unlink(options.name);  // reclaim what a dead creator left behind
   }
-  segment->owns_name = true;
-  if (auto identity = record_identity(*segment); !identity) return tl::unexpected(identity.error());
-  if (!segment->try_lock(kCreatorLockOffset)) {
+  auto identity = posix::ObjectIdentity::of(segment.fd.get(), options.name);
+  // Without the identity the name's owner could not tell its object from a newer one later.
+  if (!identity) return tl::unexpected(identity.error());
+  segment.identity = *identity;
+  segment.owned_name = posix::ShmName(options.name, *identity);
+  if (!segment.try_lock(kCreatorLockOffset)) {
     return tl::unexpected(system_error("fcntl(F_OFD_SETLK creator)", options.name, errno));
   }
+  return {};
+}
+
+// The declared mode, the size, and every page reserved now: a too-small /dev/shm fails here
+// with a message, not with SIGBUS in an app later.
+Result<void> size_segment(const Segment& segment, const ShmChannelOptions& options,
+                          std::uint64_t total_bytes) {
   // shm_open applies the umask; the spec's mode is what the operator promised.
-  if (::fchmod(segment->fd, options.mode) != 0) {
+  if (::fchmod(segment.fd.get(), options.mode) != 0) {
     return tl::unexpected(system_error("fchmod", options.name, errno));
   }
-  if (::ftruncate(segment->fd, static_cast<off_t>(geometry->total_bytes)) != 0) {
+  if (::ftruncate(segment.fd.get(), static_cast<off_t>(total_bytes)) != 0) {
     return tl::unexpected(system_error("ftruncate", options.name, errno));
   }
-  // Reserve every page now: a too-small /dev/shm fails here with a message, not with SIGBUS
-  // in an app later.
-  if (int rc = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(geometry->total_bytes));
-      rc != 0) {
+  if (int rc = ::posix_fallocate(segment.fd.get(), 0, static_cast<off_t>(total_bytes)); rc != 0) {
     if (rc == ENOSPC) {
       return make_error(ErrorCode::kNoSpace,
-                        "shm " + options.name + ": " + dev_shm_advice(geometry->total_bytes));
+                        "shm " + options.name + ": " + dev_shm_advice(total_bytes));
     }
     return tl::unexpected(system_error("posix_fallocate", options.name, rc));
   }
-  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped)
-    return tl::unexpected(mapped.error());
+  return {};
+}
 
-  StaticHeader& h = segment->header;
+StaticHeader make_header(const ShmChannelOptions& options, const SegmentGeometry& geometry) {
+  StaticHeader h;
   std::memset(&h, 0, sizeof h);
   h.magic = kMagic;
   h.layout_version = kLayoutVersion;
   h.control_block_bytes = kControlBlockBytes;
-  h.total_bytes = geometry->total_bytes;
-  h.capacity = geometry->capacity;
+  h.total_bytes = geometry.total_bytes;
+  h.capacity = geometry.capacity;
   h.max_message_size = options.max_message_size;
   h.policy = static_cast<std::uint32_t>(options.policy);
-  h.max_subscribers = geometry->max_subscribers;
-  h.max_producers = geometry->max_producers;
-  h.subscribers_offset = geometry->subscribers_offset;
-  h.producers_offset = geometry->producers_offset;
-  h.data_offset = geometry->data_offset;
+  h.max_subscribers = geometry.max_subscribers;
+  h.max_producers = geometry.max_producers;
+  h.subscribers_offset = geometry.subscribers_offset;
+  h.producers_offset = geometry.producers_offset;
+  h.data_offset = geometry.data_offset;
   h.generation = fresh_random();
   h.record_key = fresh_random();
   h.creator_pid = ::getpid();
   h.creator_uid = ::getuid();
   ::gethostname(h.creator_host, sizeof h.creator_host - 1);
   h.static_checksum = static_checksum(h);
+  return h;
+}
 
-  ControlBlock& control = segment->control();
-  std::memcpy(&control.fixed, &h, sizeof h);
+// Writes the header into the zero-filled object and marks it ready last (release, rule L1).
+void initialise(Segment& segment, const StaticHeader& header) {
+  segment.header = header;
+  ControlBlock& control = segment.control();
+  std::memcpy(&control.fixed, &header, sizeof header);
   // The log starts one capacity in, so zeroed memory (position 0) never looks like a record.
-  control.tail.store(h.capacity, std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < h.max_producers; ++i) {
-    segment->producer(i).inflight_position.store(kNoPosition, std::memory_order_relaxed);
+  control.tail.store(header.capacity, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < header.max_producers; ++i) {
+    segment.producer(i).inflight_position.store(kNoPosition, std::memory_order_relaxed);
   }
   control.state.store(static_cast<std::uint32_t>(SegmentState::kReady), std::memory_order_release);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options) {
+  if (auto valid = validate_posix_name(options.name); !valid) return tl::unexpected(valid.error());
+  auto geometry = plan_geometry(options.capacity_bytes, options.max_message_size,
+                                options.max_subscribers, options.max_producers);
+  if (!geometry) return tl::unexpected(geometry.error());
+  auto segment = std::make_unique<Segment>();
+  segment->name = options.name;
+  if (auto created = create_exclusive(*segment, options); !created) {
+    return tl::unexpected(created.error());
+  }
+  if (auto sized = size_segment(*segment, options, geometry->total_bytes); !sized) {
+    return tl::unexpected(sized.error());
+  }
+  if (auto mapped = map_segment(*segment, geometry->total_bytes); !mapped) {
+    return tl::unexpected(mapped.error());
+  }
+  initialise(*segment, make_header(options, *geometry));
   return segment;
 }
+
+namespace {
+// Openers treat a segment that is not ready (rule L1) or superseded (rule G1) as not there yet.
+Result<void> check_ready(const Segment& segment) {
+  const std::uint32_t state = segment.control().state.load(std::memory_order_acquire);
+  if (state == static_cast<std::uint32_t>(SegmentState::kSuperseded)) {
+    // Between the relay's close and its unlink (rule G1): the next generation comes next.
+    return make_error(ErrorCode::kNotFound, "shm " + segment.name +
+                                                " is superseded; its relay is creating the next "
+                                                "generation");
+  }
+  if (state != static_cast<std::uint32_t>(SegmentState::kReady)) {
+    // A creator still writing the header (magic first): come back later. Anything else falls
+    // through to validation, which names what is wrong with a foreign or damaged segment.
+    std::uint64_t magic = 0;
+    std::memcpy(&magic, segment.base(), sizeof magic);
+    if (magic == kMagic || magic == 0) {
+      return make_error(ErrorCode::kNotFound, "shm " + segment.name + " is not initialised yet");
+    }
+  }
+  return {};
+}
+}  // namespace
 
 Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   if (auto valid = validate_posix_name(name); !valid) return tl::unexpected(valid.error());
   auto segment = std::make_unique<Segment>();
   segment->name = std::string(name);
-  segment->fd = ::shm_open(segment->name.c_str(), O_RDWR, 0);
-  if (segment->fd < 0) {
+  segment->fd.reset(::shm_open(segment->name.c_str(), O_RDWR, 0));
+  if (!segment->fd) {
     const int err = errno;
     if (err == ENOENT) {
       return make_error(ErrorCode::kNotFound,
@@ -331,11 +305,10 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
     return tl::unexpected(system_error("shm_open", segment->name, err));
   }
   struct stat st {};
-  if (::fstat(segment->fd, &st) != 0)
+  if (::fstat(segment->fd.get(), &st) != 0)
     return tl::unexpected(system_error("fstat", segment->name, errno));
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
-  segment->device = st.st_dev;
-  segment->inode = st.st_ino;
+  segment->identity = posix::ObjectIdentity{st.st_dev, st.st_ino};
   if (file_size < kControlBlockBytes) {
     // Either a creator that has not sized it yet, or a foreign object.
     return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet (" +
@@ -343,33 +316,16 @@ Result<std::unique_ptr<Segment>> open_segment(std::string_view name) {
   }
   if (auto mapped = map_segment(*segment, kControlBlockBytes); !mapped)
     return tl::unexpected(mapped.error());
-  const ControlBlock& control = segment->control();
-  const std::uint32_t state = control.state.load(std::memory_order_acquire);
-  if (state == static_cast<std::uint32_t>(SegmentState::kSuperseded)) {
-    // Between the relay's close and its unlink (rule G1): the next generation comes next.
-    return make_error(ErrorCode::kNotFound, "shm " + segment->name +
-                                                " is superseded; its relay is creating the next "
-                                                "generation");
-  }
-  if (state != static_cast<std::uint32_t>(SegmentState::kReady)) {
-    // A creator still writing the header (magic first): come back later. Anything else falls
-    // through to validation, which names what is wrong with a foreign or damaged segment.
-    std::uint64_t magic = 0;
-    std::memcpy(&magic, segment->base, sizeof magic);
-    if (magic == kMagic || magic == 0) {
-      return make_error(ErrorCode::kNotFound, "shm " + segment->name + " is not initialised yet");
-    }
-  }
-  auto header = validate_header(
-      std::span(static_cast<const std::byte*>(segment->base), kControlBlockBytes), file_size);
+  if (auto ready = check_ready(*segment); !ready) return tl::unexpected(ready.error());
+  auto header =
+      validate_header(std::span<const std::byte>(segment->base(), kControlBlockBytes), file_size);
   if (!header) {
     Error error = header.error();
     error.message = "shm " + segment->name + ": " + error.message;
     return tl::unexpected(error);
   }
   segment->header = *header;
-  ::munmap(segment->base, kControlBlockBytes);
-  segment->base = nullptr;
+  segment->mapping.unmap();  // the control block only: mapped again whole below
   if (auto mapped = map_segment(*segment, header->total_bytes); !mapped)
     return tl::unexpected(mapped.error());
   return segment;
@@ -414,7 +370,7 @@ Result<std::unique_ptr<Segment>> adopt_segment(const ShmChannelOptions& options)
             describe_geometry(geometry->capacity, options.max_message_size, options.policy,
                               geometry->max_subscribers, geometry->max_producers));
   }
-  found.owns_name = true;
+  found.owned_name = posix::ShmName(found.name, found.identity);
   return segment;
 }
 

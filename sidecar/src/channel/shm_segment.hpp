@@ -1,4 +1,5 @@
-// A mapped channel segment: the fd, the mapping, the POSIX name, and the liveness locks.
+// A mapped channel segment: the fd, the mapping, the POSIX name, and the liveness locks, each
+// held by its owner (channel/posix/), so that a segment given up half-made releases all of them.
 #pragma once
 
 #include <sys/types.h>
@@ -12,60 +13,58 @@
 #include <string_view>
 #include <vector>
 
+#include "channel/posix/liveness_lock.hpp"
+#include "channel/posix/mapping.hpp"
+#include "channel/posix/shm_name.hpp"
+#include "channel/records.hpp"
 #include "channel/shm_layout.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::shm {
 
-// What the name of a segment refers to now, compared with the object a process has mapped.
-enum class NameTarget : std::uint8_t {
-  kSame,     // still this object
-  kMissing,  // unlinked and not (yet) created again: nothing to follow
-  kOther,    // another object: a new generation, or something foreign
-};
+using posix::NameTarget;
 
 struct Segment {
-  int fd = -1;
-  void* base = nullptr;
-  std::uint64_t mapped_bytes = 0;
+  // Declared in the order they are released in reverse: the mapping goes first, then the fd (and
+  // with it every OFD lock taken through it, the creator lock too), the name last.
+  posix::ShmName owned_name;  // a creator's: unlinked on destruction unless released
+  posix::UniqueFd fd;
+  posix::Mapping mapping;
   std::string name;
-  bool owns_name = false;  // creator: unlink on destruction (if the name still refers to it)
-  StaticHeader header{};   // validated private copy: the hot path never trusts shared fields
+  StaticHeader header{};  // validated private copy: the hot path never trusts shared fields
   // The object behind fd, to tell it from whatever the name refers to later (rule G4).
-  dev_t device = 0;
-  ino_t inode = 0;
+  posix::ObjectIdentity identity{};
   // Set once this process replaced its mapping with private memory (rule F2).
   mutable std::atomic<bool> quarantined{false};
 
-  ~Segment();
   Segment() = default;
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  ControlBlock& control() const { return *static_cast<ControlBlock*>(base); }
+  std::byte* base() const { return mapping.data(); }
+  ControlBlock& control() const { return *reinterpret_cast<ControlBlock*>(base()); }
   SubscriberSlot& subscriber(std::uint32_t i) const {
-    return *reinterpret_cast<SubscriberSlot*>(static_cast<std::byte*>(base) +
-                                              header.subscribers_offset + i * kSlotBytes);
+    return *reinterpret_cast<SubscriberSlot*>(base() + header.subscribers_offset + i * kSlotBytes);
   }
   ProducerSlot& producer(std::uint32_t i) const {
-    return *reinterpret_cast<ProducerSlot*>(static_cast<std::byte*>(base) +
-                                            header.producers_offset + i * kSlotBytes);
+    return *reinterpret_cast<ProducerSlot*>(base() + header.producers_offset + i * kSlotBytes);
   }
-  std::byte* data() const { return static_cast<std::byte*>(base) + header.data_offset; }
-  RecordHeader& record_at(std::uint64_t position) const {
-    return *reinterpret_cast<RecordHeader*>(data() + (position & (header.capacity - 1)));
-  }
+  std::byte* data() const { return base() + header.data_offset; }
+  // The data ring as the record algorithms see it (channel/records.hpp).
+  RingView ring() const { return {data(), &header}; }
 
-  // Open-file-description locks: held by a live owner, released by the kernel when it dies.
-  bool try_lock(std::int64_t offset) const;
-  void unlock(std::int64_t offset) const;
-  bool is_locked_by_other(std::int64_t offset) const;
+  // Open-file-description locks through the segment's own description (the creator lock).
+  bool try_lock(std::int64_t offset) const { return posix::try_lock_byte(fd.get(), offset); }
+  void unlock(std::int64_t offset) const { posix::unlock_byte(fd.get(), offset); }
+  bool is_locked_by_other(std::int64_t offset) const {
+    return posix::locked_by_other(fd.get(), offset);
+  }
 
   // Slow-path checks that never touch the mapping (docs/protocol.md, F1 and G4).
   // The object's size is no longer the header's: someone truncated or grew it. Accessing the
   // mapping beyond the new end raises SIGBUS.
   bool resized(std::uint64_t* size_now = nullptr) const;
-  NameTarget name_target() const;
+  NameTarget name_target() const { return posix::name_target(name, identity); }
   // Rule F2: replaces this process's mapping with private zeroed memory that reads as a closed,
   // superseded generation, so that no thread of this process faults on it any more and every
   // publisher and subscriber on it takes its slow path. Idempotent.
@@ -108,14 +107,6 @@ class ChannelLink {
   std::shared_ptr<Segment> current_;             // guarded by mutex_
   std::vector<std::weak_ptr<Segment>> earlier_;  // guarded by mutex_
 };
-
-// The same locks through another open file description (each Publisher and Subscriber has its
-// own, so that a checker in the same process still sees them as someone else's).
-bool lock_byte(int fd, std::int64_t offset);
-void unlock_byte(int fd, std::int64_t offset);
-bool locked_by_other(int fd, std::int64_t offset);
-// A new open file description of the segment's file (not a dup: dup shares locks).
-Result<int> reopen_description(const Segment& segment);
 
 Result<std::unique_ptr<Segment>> create_segment(const ShmChannelOptions& options);
 Result<std::unique_ptr<Segment>> open_segment(std::string_view name);

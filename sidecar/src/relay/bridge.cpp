@@ -42,8 +42,8 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
                                               WaitMode channel_wait_mode,
                                               std::shared_ptr<spdlog::logger> logger) {
   std::unique_ptr<Bridge> bridge(new Bridge(direction, channel, health, queue, std::move(logger)));
-  bridge->stop_event_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (bridge->stop_event_ < 0) {
+  bridge->stop_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!bridge->stop_event_) {
     return tl::unexpected(system_error("eventfd", "bridge " + channel.name(), errno));
   }
   if (direction == BridgeDirection::kMqToShm) {
@@ -73,9 +73,6 @@ Result<std::unique_ptr<Bridge>> Bridge::start(BridgeDirection direction, ShmChan
 
 Bridge::~Bridge() {
   stop();
-  if (stop_event_ >= 0) {
-    ::close(stop_event_);
-  }
 }
 
 void Bridge::stop() {
@@ -84,17 +81,45 @@ void Bridge::stop() {
   }
   stop_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
-  [[maybe_unused]] const auto written = ::write(stop_event_, &one, sizeof one);
+  [[maybe_unused]] const auto written = ::write(stop_event_.get(), &one, sizeof one);
   if (direction_ == BridgeDirection::kShmToMq) {
     channel_.wake_all();  // a subscriber asleep on the futex returns promptly
   }
   thread_.join();
 }
 
+void Bridge::forward_to_ring(Publisher& publisher, std::span<const std::byte> payload) {
+  for (;;) {
+    auto published = publisher.publish(payload, kBlockedRecheck);
+    // One check per message, after it: a ring corrupted before or during the publish took the
+    // message into quarantined memory (or the guard's), so it is an error, not forwarded.
+    if (published && !health_.check(channel_)) {
+      published = make_error(ErrorCode::kCorrupted, "the ring was corrupted while publishing");
+    }
+    if (published) {
+      counters_.messages.fetch_add(1, std::memory_order_relaxed);
+      counters_.bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+      return;
+    }
+    if (published.error().code == ErrorCode::kTimeout && !stopping()) {
+      continue;  // Block: slow subscribers hold the ring; wait again rather than drop
+    }
+    if (published.error().code == ErrorCode::kWouldBlock ||
+        published.error().code == ErrorCode::kMessageTooLarge) {
+      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
+      logger_->warn("bridge mq_to_shm {} -> {}: {}", queue_.name(), channel_.name(),
+                    published.error().message);
+    }
+    return;
+  }
+}
+
 void Bridge::run_mq_to_shm(Publisher publisher) {
   std::vector<std::byte> buffer(queue_.max_message_size());
   pollfd fds[2] = {{.fd = queue_.native_handle(), .events = POLLIN, .revents = 0},
-                   {.fd = stop_event_, .events = POLLIN, .revents = 0}};
+                   {.fd = stop_event_.get(), .events = POLLIN, .revents = 0}};
   while (!stopping()) {
     // Linux mqueue descriptors are pollable: sleep here until a message or the stop event.
     if (::poll(fds, 2, -1) < 0) {
@@ -118,32 +143,7 @@ void Bridge::run_mq_to_shm(Publisher publisher) {
       }
       continue;
     }
-    const std::span<const std::byte> payload(buffer.data(), received->size);
-    for (;;) {
-      auto published = publisher.publish(payload, kBlockedRecheck);
-      // One check per message, after it: a ring corrupted before or during the publish took the
-      // message into quarantined memory (or the guard's), so it is an error, not forwarded.
-      if (published && !health_.check(channel_)) {
-        published = make_error(ErrorCode::kCorrupted, "the ring was corrupted while publishing");
-      }
-      if (published) {
-        counters_.messages.fetch_add(1, std::memory_order_relaxed);
-        counters_.bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-        break;
-      }
-      if (published.error().code == ErrorCode::kTimeout && !stopping()) {
-        continue;  // Block: slow subscribers hold the ring; wait again rather than drop
-      }
-      if (published.error().code == ErrorCode::kWouldBlock ||
-          published.error().code == ErrorCode::kMessageTooLarge) {
-        counters_.dropped.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        counters_.errors.fetch_add(1, std::memory_order_relaxed);
-        logger_->warn("bridge mq_to_shm {} -> {}: {}", queue_.name(), channel_.name(),
-                      published.error().message);
-      }
-      break;
-    }
+    forward_to_ring(publisher, std::span<const std::byte>(buffer.data(), received->size));
     busy_.store(false, std::memory_order_release);
     if (!health_.check(channel_)) {
       report_corrupted_ring(/*message_lost=*/false);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "ipcmesh/message_queue.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
 namespace ipcmesh::relay {
@@ -65,6 +66,8 @@ class Bridge {
   Bridge(BridgeDirection direction, ShmChannel& channel, RingHealth& health, MessageQueue& queue,
          std::shared_ptr<spdlog::logger> logger);
   void run_mq_to_shm(Publisher publisher);
+  // Publishes one message from the queue, waiting while slow subscribers hold the ring (Block).
+  void forward_to_ring(Publisher& publisher, std::span<const std::byte> payload);
   void run_shm_to_mq(Subscriber subscriber);
   // The ring broke under the bridge: count a message lost with it, log once; the loop then ends.
   void report_corrupted_ring(bool message_lost);
@@ -75,7 +78,7 @@ class Bridge {
   RingHealth& health_;
   MessageQueue& queue_;
   std::shared_ptr<spdlog::logger> logger_;
-  int stop_event_ = -1;
+  posix::UniqueFd stop_event_;  // eventfd: wakes the mq->shm thread's poll()
   std::atomic<bool> stop_{false};
   std::atomic<bool> busy_{false};
   BridgeCounters counters_;

@@ -75,56 +75,50 @@ Result<HttpServer> HttpServer::bind(const std::string& host, std::uint16_t port)
     return make_error(ErrorCode::kInvalidArgument,
                       "listen address '" + host + "' is not an IPv4 address");
   }
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  posix::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) {
     return tl::unexpected(system_error("socket", where, errno));
   }
   const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(fd, 16) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return tl::unexpected(system_error("bind/listen", where, error));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd.get(), 16) != 0) {
+    return tl::unexpected(system_error("bind/listen", where, errno));
   }
   socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return HttpServer(fd, ntohs(address.sin_port));
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  return HttpServer(std::move(fd), ntohs(address.sin_port));
 }
 
 HttpServer::HttpServer(HttpServer&& other) noexcept
-    : listen_fd_(std::exchange(other.listen_fd_, -1)),
+    : listen_fd_(std::move(other.listen_fd_)),
       port_(other.port_),
       handler_(std::move(other.handler_)),
       thread_(std::move(other.thread_)) {}
 
 HttpServer::~HttpServer() {
-  stop();
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-  }
+  stop();  // before the listening socket closes (member destruction): the thread accepts on it
 }
 
 void HttpServer::start(HttpHandler handler) {
   handler_ = std::move(handler);
   thread_ = std::thread([this] {
     for (;;) {
-      const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client < 0) {
+      const posix::UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!client) {
         if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
           continue;
         }
         return;  // EINVAL after shutdown(): we are stopping
       }
-      serve_one(client);
-      ::close(client);
+      serve_one(client.get());
     }
   });
 }
 
 void HttpServer::stop() {
   if (thread_.joinable()) {
-    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::shutdown(listen_fd_.get(), SHUT_RDWR);
     thread_.join();
   }
 }

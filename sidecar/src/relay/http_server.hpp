@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ipcmesh/error.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 
 namespace ipcmesh::relay {
 
@@ -38,9 +39,9 @@ class HttpServer {
   void stop();
 
  private:
-  HttpServer(int fd, std::uint16_t port) : listen_fd_(fd), port_(port) {}
+  HttpServer(posix::UniqueFd fd, std::uint16_t port) : listen_fd_(std::move(fd)), port_(port) {}
   void serve_one(int client) const;
-  int listen_fd_ = -1;
+  posix::UniqueFd listen_fd_;
   std::uint16_t port_ = 0;
   HttpHandler handler_;
   std::thread thread_;

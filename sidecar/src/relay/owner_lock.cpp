@@ -58,13 +58,12 @@ Result<OwnerLock> OwnerLock::try_acquire(const std::string& path) {
   // The holder unlinks the file when it exits; a contender may have opened the old inode just
   // before, so after locking we check that the path still names our inode, else retry.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
-    if (fd < 0) {
+    posix::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660));
+    if (!fd) {
       return tl::unexpected(system_error("open owner lock", path, errno));
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
-      ::close(fd);
       if (error == EWOULDBLOCK) {
         const pid_t holder = read_lock_holder(path);
         return make_error(
@@ -73,40 +72,37 @@ Result<OwnerLock> OwnerLock::try_acquire(const std::string& path) {
       }
       return tl::unexpected(system_error("flock owner lock", path, error));
     }
-    if (!path_names(path, fd)) {
-      ::close(fd);
-      continue;
-    }
+    if (!path_names(path, fd.get())) continue;
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-      const int error = errno;
-      ::close(fd);
-      return tl::unexpected(system_error("write owner lock", path, error));
+    if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+      return tl::unexpected(system_error("write owner lock", path, errno));
     }
-    return OwnerLock(fd, path);
+    return OwnerLock(std::move(fd), path);
   }
   return make_error(ErrorCode::kSystem, "owner lock " + path + " keeps being replaced");
 }
 
 OwnerLock::OwnerLock(OwnerLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+    : fd_(std::move(other.fd_)), path_(std::move(other.path_)) {}
 
 OwnerLock& OwnerLock::operator=(OwnerLock&& other) noexcept {
   if (this != &other) {
-    this->~OwnerLock();
-    fd_ = std::exchange(other.fd_, -1);
+    give_up();
+    fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
   }
   return *this;
 }
 
 OwnerLock::~OwnerLock() {
-  if (fd_ >= 0) {
-    // Unlink while still holding the lock, so nobody can lock this inode and believe it current.
-    ::unlink(path_.c_str());
-    ::close(fd_);
-    fd_ = -1;
-  }
+  give_up();
+}
+
+void OwnerLock::give_up() noexcept {
+  if (!fd_) return;
+  // Unlink while still holding the lock, so nobody can lock this inode and believe it current.
+  ::unlink(path_.c_str());
+  fd_.reset();
 }
 
 std::string member_lock_path(std::string_view posix_name, std::string_view directory) {
@@ -122,34 +118,30 @@ Result<MemberLock> MemberLock::join(const std::string& path) {
   // inode just before must not believe itself a member of the current channel, so it checks that
   // the path still names what it locked, else retries. An exclusive holder is leaving: wait.
   for (int attempt = 0; attempt < 400; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
-    if (fd < 0) return tl::unexpected(system_error("open members lock", path, errno));
-    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    posix::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660));
+    if (!fd) return tl::unexpected(system_error("open members lock", path, errno));
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
       const int error = errno;
-      ::close(fd);
       if (error != EWOULDBLOCK)
         return tl::unexpected(system_error("flock members lock", path, error));
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
-    if (!path_names(path, fd)) {
-      ::close(fd);
-      continue;
-    }
-    return MemberLock(fd, path);
+    if (!path_names(path, fd.get())) continue;
+    return MemberLock(std::move(fd), path);
   }
   return make_error(ErrorCode::kSystem, "members lock " + path + " stays exclusively held");
 }
 
 MemberLock::MemberLock(MemberLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(std::move(other.fd_)),
       path_(std::move(other.path_)),
       exclusive_(std::exchange(other.exclusive_, false)) {}
 
 MemberLock& MemberLock::operator=(MemberLock&& other) noexcept {
   if (this != &other) {
-    this->~MemberLock();
-    fd_ = std::exchange(other.fd_, -1);
+    leave();
+    fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
     exclusive_ = std::exchange(other.exclusive_, false);
   }
@@ -157,14 +149,18 @@ MemberLock& MemberLock::operator=(MemberLock&& other) noexcept {
 }
 
 MemberLock::~MemberLock() {
-  if (fd_ < 0) return;
-  if (exclusive_ || ::flock(fd_, LOCK_EX | LOCK_NB) == 0) ::unlink(path_.c_str());
-  ::close(fd_);
-  fd_ = -1;
+  leave();
+}
+
+void MemberLock::leave() noexcept {
+  if (!fd_) return;
+  if (exclusive_ || ::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) ::unlink(path_.c_str());
+  fd_.reset();
+  exclusive_ = false;
 }
 
 bool MemberLock::last_one_out() {
-  if (!exclusive_) exclusive_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+  if (!exclusive_) exclusive_ = ::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0;
   return exclusive_;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ipcmesh/error.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 
 namespace ipcmesh::relay {
 
@@ -34,8 +35,9 @@ class OwnerLock {
   const std::string& path() const { return path_; }
 
  private:
-  OwnerLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  OwnerLock(posix::UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  void give_up() noexcept;
+  posix::UniqueFd fd_;
   std::string path_;
 };
 
@@ -57,8 +59,9 @@ class MemberLock {
   bool last_one_out();
 
  private:
-  MemberLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_ = -1;
+  MemberLock(posix::UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  void leave() noexcept;
+  posix::UniqueFd fd_;
   std::string path_;
   bool exclusive_ = false;
 };

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "ipcmesh/channel_spec.hpp"
+#include "ipcmesh/posix/unique_fd.hpp"
 
 namespace ipcmesh::relay {
 
@@ -16,14 +17,14 @@ Result<ReadyFile> ReadyFile::write(const std::string& control_dir, const std::st
   }
   const std::string path = control_dir + "/" + std::string(kReadyFileName);
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  posix::UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) {
     return tl::unexpected(system_error("create ready file", temp, errno));
   }
   const bool written =
-      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+      ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
   const int write_error = errno;
-  ::close(fd);
+  fd.reset();  // closed before the rename: readers see the whole file or none
   if (!written) {
     ::unlink(temp.c_str());
     return tl::unexpected(system_error("write ready file", temp, write_error));

@@ -13,8 +13,9 @@
 namespace ipcmesh::relay {
 namespace {
 
-// While a live relay still owns a channel (e.g. the old container of a restarting Pod has not
-// exited yet), retry this often. Only during start-up; a ready relay never polls.
+// While a live relay still owns a channel (e.g. the old container of a
+// restarting Pod has not exited yet), retry this often. Only during start-up; a
+// ready relay never polls.
 constexpr auto kOwnershipRetry = std::chrono::milliseconds(500);
 // How often the drain re-reads subscriber lag; only during the grace period.
 constexpr auto kDrainCheck = std::chrono::milliseconds(50);
@@ -55,8 +56,38 @@ std::string Relay::corrupted_ring() const {
 
 Relay::~Relay() = default;
 
+HttpResponse Relay::serve(std::string_view path) {
+  if (path == kRelayHealthzPath) {
+    return {200, "text/plain; charset=utf-8", "ok\n"};
+  }
+  if (path == kRelayReadyzPath) {
+    const RelayPhase phase = phase_.load();
+    if (phase == RelayPhase::kReady) {
+      // Each probe looks at the rings (one fstat each): a truncated one is
+      // reported here.
+      if (const std::string corrupted = corrupted_ring(); !corrupted.empty()) {
+        return {503, "text/plain; charset=utf-8", "corrupted: " + corrupted + "\n"};
+      }
+      return {200, "text/plain; charset=utf-8", "ready\n"};
+    }
+    std::lock_guard lock(table_.mutex);
+    return {
+        503, "text/plain; charset=utf-8",
+        std::string(phase_text(phase)) + (waiting_for_.empty() ? "" : ": " + waiting_for_) + "\n"};
+  }
+  if (path == kRelayMetricsPath) {
+    metrics_.count_scrape();
+    metrics_.set_ready(phase_.load() == RelayPhase::kReady && corrupted_ring().empty());
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
+  }
+  return {404, "text/plain; charset=utf-8",
+          "not found (try " + std::string(kRelayHealthzPath) + ", " +
+              std::string(kRelayReadyzPath) + ", " + std::string(kRelayMetricsPath) + ")\n"};
+}
+
 int Relay::run() {
-  // A ready file left by a relay that crashed would tell apps the channels exist: they do not yet.
+  // A ready file left by a relay that crashed would tell apps the channels
+  // exist: they do not yet.
   const std::string stale_ready = options_.control_dir + "/" + std::string(kReadyFileName);
   if (::unlink(stale_ready.c_str()) == 0) {
     logger_->warn("removed stale ready file {} left by a relay that is gone", stale_ready);
@@ -69,58 +100,38 @@ int Relay::run() {
     return 1;
   }
   port_ = server->port();
-  server->start([this](std::string_view, std::string_view path) -> HttpResponse {
-    if (path == kRelayHealthzPath) {
-      return {200, "text/plain; charset=utf-8", "ok\n"};
-    }
-    if (path == kRelayReadyzPath) {
-      const RelayPhase phase = phase_.load();
-      if (phase == RelayPhase::kReady) {
-        // Each probe looks at the rings (one fstat each): a truncated one is reported here.
-        if (const std::string corrupted = corrupted_ring(); !corrupted.empty()) {
-          return {503, "text/plain; charset=utf-8", "corrupted: " + corrupted + "\n"};
-        }
-        return {200, "text/plain; charset=utf-8", "ready\n"};
-      }
-      std::lock_guard lock(table_.mutex);
-      return {503, "text/plain; charset=utf-8",
-              std::string(phase_text(phase)) + (waiting_for_.empty() ? "" : ": " + waiting_for_) +
-                  "\n"};
-    }
-    if (path == kRelayMetricsPath) {
-      metrics_.count_scrape();
-      metrics_.set_ready(phase_.load() == RelayPhase::kReady && corrupted_ring().empty());
-      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
-    }
-    return {404, "text/plain; charset=utf-8",
-            "not found (try " + std::string(kRelayHealthzPath) + ", " +
-                std::string(kRelayReadyzPath) + ", " + std::string(kRelayMetricsPath) + ")\n"};
-  });
+  server->start([this](std::string_view, std::string_view path) { return serve(path); });
   logger_->info("serving {} {} {} on {}:{}", kRelayHealthzPath, kRelayReadyzPath, kRelayMetricsPath,
                 options_.listen_host, port_);
+  std::optional<ReadyFile> ready_file =
+      create_channels() ? serve_until_shutdown() : std::optional<ReadyFile>();
+  stop(ready_file, *server);
+  return failed_ ? 1 : 0;
+}
 
-  std::optional<ReadyFile> ready_file;
-  if (create_channels()) {
-    auto written = ReadyFile::write(options_.control_dir, ready_document());
-    if (!written) {
-      logger_->error("cannot write ready file: {}", written.error().message);
-      failed_ = true;
-    } else {
-      ready_file.emplace(std::move(*written));
-      phase_ = RelayPhase::kReady;
-      metrics_.set_ready(true);
-      logger_->info("ready: {} channel(s), ready file {}", set_.channels.size(),
-                    ready_file->path());
-      const int signal_number = wait_for_shutdown();
-      // An owner that left just now kept the objects for us: take them over, so that they are
-      // removed below if nobody else is left, instead of staying on the node.
-      take_over_followed_channels();
-      logger_->info("received {}, draining for up to {}", strsignal(signal_number),
-                    format_duration(options_.grace_period));
-    }
+std::optional<ReadyFile> Relay::serve_until_shutdown() {
+  auto written = ReadyFile::write(options_.control_dir, ready_document());
+  if (!written) {
+    logger_->error("cannot write ready file: {}", written.error().message);
+    failed_ = true;
+    return std::nullopt;
   }
+  phase_ = RelayPhase::kReady;
+  metrics_.set_ready(true);
+  logger_->info("ready: {} channel(s), ready file {}", set_.channels.size(), written->path());
+  const int signal_number = wait_for_shutdown();
+  // An owner that left just now kept the objects for us: take them over, so
+  // that they are removed below if nobody else is left, instead of staying on
+  // the node.
+  take_over_followed_channels();
+  logger_->info("received {}, draining for up to {}", strsignal(signal_number),
+                format_duration(options_.grace_period));
+  return std::move(*written);
+}
 
-  // Stop accepting: not ready any more, apps waiting for the ready file see it gone.
+void Relay::stop(std::optional<ReadyFile>& ready_file, HttpServer& server) {
+  // Stop accepting: not ready any more, apps waiting for the ready file see it
+  // gone.
   phase_ = RelayPhase::kDraining;
   metrics_.set_ready(false);
   if (ready_file) {
@@ -135,7 +146,7 @@ int Relay::run() {
       }
     }
   }
-  server->stop();
+  server.stop();
   std::size_t kept = 0;
   std::size_t removed = 0;
   {
@@ -144,18 +155,19 @@ int Relay::run() {
       kept += keep_for_attached_apps(*channel) ? 1 : 0;
     }
     removed = table_.channels.size() - kept;
-    table_.channels.clear();  // unlinks the objects not kept, then drops the ownership locks
+    table_.channels.clear();  // unlinks the objects not kept, then drops the
+                              // ownership locks
   }
   logger_->info("stopped: unlinked the objects of {} channel(s), kept {}", removed, kept);
-  return failed_ ? 1 : 0;
 }
 
 bool Relay::keep_for_attached_apps(HostedChannel& channel) {
-  // A SIGTERM while apps are still attached is a restart (a failed liveness probe), not the end
-  // of the Pod: the kubelet stops a native sidecar only after the apps. Unlinking now would split
-  // the Pod between the old objects and the next relay's new ones, so they stay for the next
-  // relay to adopt (docs/relay.md).
-  // Other relays of the node still serve this node channel: one of them takes it over.
+  // A SIGTERM while apps are still attached is a restart (a failed liveness
+  // probe), not the end of the Pod: the kubelet stops a native sidecar only
+  // after the apps. Unlinking now would split the Pod between the old objects
+  // and the next relay's new ones, so they stay for the next relay to adopt
+  // (docs/relay.md). Other relays of the node still serve this node channel:
+  // one of them takes it over.
   if (channel.members && !channel.members->last_one_out()) {
     if (channel.shm) channel.shm->release_name();
     if (channel.queue) channel.queue->release_name();
@@ -166,7 +178,8 @@ bool Relay::keep_for_attached_apps(HostedChannel& channel) {
   if (!channel.shm) return false;
   channel.bridge.reset();  // its own publisher or subscriber must not count as an app
   if (!channel.ring_intact()) {
-    // Nobody can use a truncated ring: the next relay creates a new one, and the apps move to it.
+    // Nobody can use a truncated ring: the next relay creates a new one, and
+    // the apps move to it.
     logger_->warn("removing corrupted {}: {}", channel.spec.shm_name(), channel.ring_problem());
     return false;
   }
@@ -176,7 +189,8 @@ bool Relay::keep_for_attached_apps(HostedChannel& channel) {
   channel.shm->release_name();
   if (channel.queue) channel.queue->release_name();
   logger_->warn(
-      "keeping {}{}: {} subscriber(s) and {} producer(s) are still attached, so this is a restart "
+      "keeping {}{}: {} subscriber(s) and {} producer(s) are still "
+      "attached, so this is a restart "
       "and not the Pod's end; the next relay adopts them",
       channel.spec.shm_name(), channel.queue ? " and " + channel.queue->name() : "",
       stats.subscribers.size(), stats.producers);
@@ -218,7 +232,6 @@ void Relay::take_over_followed_channels() {
 
 bool Relay::create_channels() {
   for (const ChannelSpec& spec : set_.channels) {
-    bool logged_wait = false;
     std::optional<MemberLock> members;
     if (spec.scope == Scope::kNode) {
       auto joined = MemberLock::join(
@@ -231,62 +244,66 @@ bool Relay::create_channels() {
       }
       members.emplace(std::move(*joined));
     }
-    for (;;) {
-      auto claimed = claim_channel(spec, lock_directory);
-      if (claimed) {
-        auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
-        if (members) channel->members.emplace(std::move(*members));
-        if (auto created = create_channel_objects(*channel, fault_guard_, logger_); !created) {
-          logger_->error("{}", created.error().message);
-          failed_ = true;
-          std::lock_guard lock(table_.mutex);
-          table_.channels.push_back(std::move(channel));  // unlinked with the rest on exit
-          return false;
-        }
-        std::lock_guard lock(table_.mutex);
-        table_.channels.push_back(std::move(channel));
-        waiting_for_.clear();
-        break;
-      }
-      if (claimed.error().code != ErrorCode::kAlreadyExists) {
-        logger_->error("channel {}/{}: {}", spec.id.namespace_name, spec.id.name,
-                       claimed.error().message);
-        failed_ = true;
-        return false;
-      }
-      // Another Pod's relay on this node owns a node channel that exists: follow it (ready now,
-      // take over when it goes).
-      if (members && objects_exist(spec)) {
-        logger_->info("channel {}/{}: following the relay that {}", spec.id.namespace_name,
-                      spec.id.name, claimed.error().message);
-        followed_.push_back(Followed{spec, std::move(*members)});
-        std::lock_guard lock(table_.mutex);
-        waiting_for_.clear();
-        break;
-      }
-      // A live relay owns it: never touch its objects; wait until it is gone or we are told to
-      // stop.
-      {
-        std::lock_guard lock(table_.mutex);
-        waiting_for_ = "channel " + spec.id.name + " " + claimed.error().message;
-      }
-      if (!logged_wait) {
-        logger_->warn("waiting: channel {}/{} is {}", spec.id.namespace_name, spec.id.name,
-                      claimed.error().message);
-        logged_wait = true;
-      }
-      if (auto signal_number = signals_.wait(kOwnershipRetry)) {
-        logger_->info("received {} before ready", strsignal(*signal_number));
-        return false;
-      }
-    }
+    if (!create_channel(spec, members)) return false;
   }
   return true;
 }
 
+bool Relay::create_channel(const ChannelSpec& spec, std::optional<MemberLock>& members) {
+  bool logged_wait = false;
+  for (;;) {
+    auto claimed = claim_channel(spec, lock_directory);
+    if (claimed) {
+      auto channel = std::make_unique<HostedChannel>(std::move(*claimed));
+      if (members) channel->members.emplace(std::move(*members));
+      auto created = create_channel_objects(*channel, fault_guard_, logger_);
+      if (!created) {
+        logger_->error("{}", created.error().message);
+        failed_ = true;
+      }
+      std::lock_guard lock(table_.mutex);
+      table_.channels.push_back(std::move(channel));  // a failed one is unlinked with the rest
+      if (created) waiting_for_.clear();
+      return created.has_value();
+    }
+    if (claimed.error().code != ErrorCode::kAlreadyExists) {
+      logger_->error("channel {}/{}: {}", spec.id.namespace_name, spec.id.name,
+                     claimed.error().message);
+      failed_ = true;
+      return false;
+    }
+    // Another Pod's relay on this node owns a node channel that exists: follow
+    // it (ready now, take over when it goes).
+    if (members && objects_exist(spec)) {
+      logger_->info("channel {}/{}: following the relay that {}", spec.id.namespace_name,
+                    spec.id.name, claimed.error().message);
+      followed_.push_back(Followed{spec, std::move(*members)});
+      std::lock_guard lock(table_.mutex);
+      waiting_for_.clear();
+      return true;
+    }
+    // A live relay owns it: never touch its objects; wait until it is gone or
+    // we are told to stop.
+    {
+      std::lock_guard lock(table_.mutex);
+      waiting_for_ = "channel " + spec.id.name + " " + claimed.error().message;
+    }
+    if (!logged_wait) {
+      logger_->warn("waiting: channel {}/{} is {}", spec.id.namespace_name, spec.id.name,
+                    claimed.error().message);
+      logged_wait = true;
+    }
+    if (auto signal_number = signals_.wait(kOwnershipRetry)) {
+      logger_->info("received {} before ready", strsignal(*signal_number));
+      return false;
+    }
+  }
+}
+
 void Relay::drain() {
-  // Wait until every subscriber has released everything published (lag 0), every
-  // mq->shm bridge has emptied its queue, and no bridge holds a message, or the grace period ends.
+  // Wait until every subscriber has released everything published (lag 0),
+  // every mq->shm bridge has emptied its queue, and no bridge holds a message,
+  // or the grace period ends.
   const auto deadline = std::chrono::steady_clock::now() + options_.grace_period;
   for (;;) {
     std::string pending;
