@@ -18,12 +18,23 @@ const json* template_spec(const json& deployment) {
   return pod_template ? pod_json::object_member(*pod_template, "spec") : nullptr;
 }
 
+// The ConfigMap the operator's Pods mount: a configMap volume, or a source of a projected one
+// (the chart projects the config and the webhook's key pair into one volume).
 std::string config_map_of(const json& pod_spec) {
   const json* volumes = pod_json::array_member(pod_spec, "volumes");
   if (!volumes) return "";
   for (const json& volume : *volumes) {
-    const json* config_map = pod_json::object_member(volume, "configMap");
-    if (config_map) return pod_json::string_member(*config_map, "name");
+    if (const json* config_map = pod_json::object_member(volume, "configMap")) {
+      return pod_json::string_member(*config_map, "name");
+    }
+    const json* projected = pod_json::object_member(volume, "projected");
+    const json* sources = projected ? pod_json::array_member(*projected, "sources") : nullptr;
+    if (!sources) continue;
+    for (const json& source : *sources) {
+      if (const json* config_map = pod_json::object_member(source, "configMap")) {
+        return pod_json::string_member(*config_map, "name");
+      }
+    }
   }
   return "";
 }

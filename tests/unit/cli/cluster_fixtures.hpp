@@ -101,7 +101,8 @@ inline json namespace_json(const std::string& name, bool enabled) {
           {"metadata", {{"name", name}, {"labels", labels}}}};
 }
 
-// What the chart installs: the operator's Deployment (labelled with its version) and ConfigMap.
+// What the chart installs: the operator's Deployment (labelled with its version; its config a
+// source of a projected volume, as the chart mounts it) and ConfigMap.
 inline json operator_deployment(const std::string& version) {
   return {{"metadata",
            {{"namespace", "ipcmesh-system"},
@@ -115,8 +116,12 @@ inline json operator_deployment(const std::string& version) {
              {{"spec",
                {{"containers",
                  json::array({{{"name", "operator"}, {"image", "ipcmesh/operator:" + version}}})},
-                {"volumes", json::array({{{"name", "config"},
-                                          {"configMap", {{"name", "ipcmesh-config"}}}}})}}}}}}}};
+                {"volumes",
+                 json::array(
+                     {{{"name", "config"},
+                       {"projected",
+                        {{"sources", json::array({{{"configMap", {{"name", "ipcmesh-config"}}}},
+                                                  {{"secret", {{"name", "tls"}}}}})}}}}})}}}}}}}};
 }
 
 inline std::string relay_metrics_text(const std::string& channel, int published, int delivered) {
