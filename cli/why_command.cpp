@@ -99,7 +99,7 @@ void print_report(const WhyReport& report, const OperatorPolicy& policy, std::os
       << "Why:       " << report.explanation << "\n"
       << "Webhook:   " << report.webhook << "\n"
       << "Policy:    " << policy.source << "\n";
-  out << "Channels:  " << (report.channels.empty() ? "none selects the Pod\n" : "\n");
+  out << (report.channels.empty() ? "Channels:  none selects the Pod\n" : "Channels:\n");
   if (!report.channels.empty()) {
     TextTable table({"NAME", "SELECTED BY", "STATE"});
     for (const auto& channel : report.channels) {

@@ -93,6 +93,7 @@ TEST_F(CliCluster, GetAndDescribeShowTheChannelAndThePodsTheWebhookInjected) {
                        "frames   SharedMemory   Pod     2          2          0"
                        "                 True"))
       << table.out;
+  std::cout << "[          ] get channels against the real API server:\n" << table.out;
   const CommandResult all = ctl({"get", "ipch", "-A", "-o", "json"});
   ASSERT_EQ(all.exit_code, 0) << all.err;
   bool listed = false;
@@ -162,6 +163,9 @@ TEST_F(CliCluster, WhyExplainsEachPodAndItsFixWorksAsPrinted) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_TRUE(contains(text.out, "before IpcChannel frames")) << text.out;
   std::cout << "[          ] why against the real API server:\n" << text.out;
+  for (const auto& [pod, ns] : {std::pair{"opted-out", ns_}, std::pair{"unlabelled", off}}) {
+    std::cout << ctl({"why", pod, "-n", ns}).out;
+  }
 
   // The fix, run by a shell as a user would paste it, with kubectl on PATH.
   const ControlPlane& plane = ClusterEnvironment::control_plane();
