@@ -57,6 +57,19 @@ CommandWords words_of(const CLI::App& command, const std::string& name) {
   return words;
 }
 
+// A command with subcommands of its own (`get channels`): their names, aliases and flags too.
+CommandWords command_words(const CLI::App& command) {
+  CommandWords words = words_of(command, command.get_name());
+  for (const CLI::App* sub : command.get_subcommands([](const CLI::App*) { return true; })) {
+    words.words.push_back(sub->get_name());
+    for (const auto& alias : sub->get_aliases()) words.words.push_back(alias);
+    CommandWords nested = words_of(*sub, sub->get_name());
+    words.words.insert(words.words.end(), nested.words.begin(), nested.words.end());
+    words.valued.insert(words.valued.end(), nested.valued.begin(), nested.valued.end());
+  }
+  return words;
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string text;
   for (const auto& item : items) text += (text.empty() ? "" : " ") + item;
@@ -68,7 +81,7 @@ std::string bash_function(const CLI::App& app) {
   std::vector<CommandWords> commands;
   std::vector<std::string> top_words;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    commands.push_back(words_of(*sub, sub->get_name()));
+    commands.push_back(command_words(*sub));
     top_words.push_back(sub->get_name());
   }
   for (const auto& word : words_of(app, program).words) top_words.push_back(word);

@@ -1,5 +1,6 @@
-// ipcmeshctl: use and inspect ipcmesh channels from a shell, a script or a Pod. Everything is in
-// run_ipcmeshctl (ipcmeshctl.hpp). Exit codes: 0 ok, 1 failure, 2 usage.
+// ipcmeshctl: use and inspect ipcmesh channels from a shell, a script or a Pod; also kubectl's
+// plugin `kubectl ipcmesh` under the name kubectl-ipcmesh. Everything is in run_ipcmeshctl
+// (ipcmeshctl.hpp). Exit codes: 0 ok, 1 failure, 2 usage.
 #include <algorithm>
 #include <iostream>
 
@@ -7,5 +8,6 @@
 
 int main(int argc, char** argv) {
   return ipcmesh::cli::run_ipcmeshctl({argv + std::min(argc, 1), argv + argc}, std::cin, std::cout,
-                                      std::cerr);
+                                      std::cerr,
+                                      ipcmesh::cli::program_name(argc > 0 ? argv[0] : ""));
 }

@@ -84,6 +84,8 @@ tools="$out_dir/tools"
 copy_with_libraries "$tools" ipcmeshctl ipcmesh-example-pubsub \
   ipcmesh-example-legacy-mq-sender ipcmesh-example-legacy-mq-receiver
 move_into_usr "$tools"  # the base image already links /lib to /usr/lib
+# kubectl's plugin name for ipcmeshctl: `kubectl ipcmesh ...` where kubectl is on PATH.
+ln -sf ipcmeshctl "$tools/usr/local/bin/kubectl-ipcmesh"
 find "$tools/usr/lib/x86_64-linux-gnu" -name 'libc.so*' -o -name 'libm.so*' -o -name 'libstdc++*' \
   -o -name 'libgcc_s*' -o -name 'ld-linux*' | xargs -r rm -f
 du -sh "$out_dir"/* | sed 's/^/stage-images: /'

@@ -76,4 +76,9 @@ ChannelRecord channel_record_from_json(json&& object) {
   return record;
 }
 
+bool injection_is_outdated(const InjectedChannel& injected, const ObjectMeta& channel) {
+  return injected.generation < channel.generation ||
+         (!injected.uid.empty() && !channel.uid.empty() && injected.uid != channel.uid);
+}
+
 }  // namespace ipcmesh::api

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/injection_status.hpp"
 #include "api/ipc_channel.hpp"
 #include "api/label_selector.hpp"
 
@@ -42,6 +43,11 @@ using ChannelRecordPtr = std::shared_ptr<const ChannelRecord>;
 // Decodes a whole IpcChannel object as listed or watched. Never fails on the spec (the error is
 // kept in the record); throws only when metadata.name is missing or not a string.
 ChannelRecord channel_record_from_json(nlohmann::json&& object);
+
+// Whether a Pod injected with `injected` runs an older copy of the channel: an older generation,
+// or another channel of the same name (a uid that differs; a record without a uid cannot tell).
+// The controller counts such Pods as outdated and pending restart; ipcmeshctl shows them so.
+bool injection_is_outdated(const InjectedChannel& injected, const ObjectMeta& channel);
 
 // What kube::BasicInformer reads of a cached object (found by argument-dependent lookup).
 inline std::string_view resource_version_of(const ChannelRecord& record) noexcept {

@@ -142,6 +142,12 @@ struct PodRecord {
 // metadata.name is missing or not a string.
 PodRecord pod_record_from_json(const nlohmann::json& pod);
 
+// Whether the Pod may still run a channel: not terminating, not Succeeded or Failed. The
+// controller counts live Pods only, and ipcmeshctl lists the same ones.
+inline bool is_live(const PodRecord& pod) {
+  return !pod.terminating && pod.phase != "Succeeded" && pod.phase != "Failed";
+}
+
 // Seconds since the epoch of a metav1.Time ("2026-11-28T12:00:05Z"; a fraction of a second is
 // ignored), or nullopt when `text` is not one.
 std::optional<std::int64_t> parse_kube_time(std::string_view text);

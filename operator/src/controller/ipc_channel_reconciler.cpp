@@ -10,11 +10,6 @@
 namespace ipcmesh::controller {
 namespace {
 
-// Terminating and finished Pods will never run the channel again: they are not counted.
-bool is_live(const api::PodRecord& pod) {
-  return !pod.terminating && pod.phase != "Succeeded" && pod.phase != "Failed";
-}
-
 std::string not_enabled_message(const std::string& ns, const std::string& label) {
   return "namespace \"" + ns + "\" is not labelled " + label +
          ", so the webhook is not called for its Pods: kubectl label namespace " + ns + " " + label;
@@ -181,7 +176,7 @@ ChannelReport compute_status(const api::ChannelRecord& channel,
   std::vector<std::string> outdated;        // selected, a record of an older channel
   std::vector<std::string> failing_relays;  // selected, injected: "name (what the relay does)"
   for (const auto& [pod, selected, injected] : members) {
-    if (!pod || !is_live(*pod)) continue;
+    if (!pod || !api::is_live(*pod)) continue;
     if (injected) ++status.injected_pods;
     if (!selected) continue;
     ++status.selected_pods;
@@ -189,11 +184,7 @@ ChannelReport compute_status(const api::ChannelRecord& channel,
       missing.push_back(pod->name);
       continue;
     }
-    const api::ObjectMeta& meta = channel.metadata;
-    if (injected->generation < meta.generation ||
-        (!injected->uid.empty() && !meta.uid.empty() && injected->uid != meta.uid)) {
-      outdated.push_back(pod->name);
-    }
+    if (api::injection_is_outdated(*injected, channel.metadata)) outdated.push_back(pod->name);
     // An outdated relay still serves the channel (an older spec of it): its health counts too.
     report.relay_pods.push_back(pod);
     const RelayAssessment relay = assess_relay(pod->relay.get(), wall_now);

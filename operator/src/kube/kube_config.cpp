@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -285,6 +286,22 @@ ClusterConnection load_cluster_connection(const Environment& environment,
   if (!kubeconfig_path.empty()) return load_kubeconfig({fs::path(kubeconfig_path)}, context);
   if (running_in_cluster(environment)) return in_cluster_config(environment);
   return load_kubeconfig(kubeconfig_paths(environment), context);
+}
+
+ClusterConnection load_kubectl_connection(const Environment& environment,
+                                          const std::string& kubeconfig_path,
+                                          const std::string& context,
+                                          const fs::path& service_account_dir) {
+  if (!kubeconfig_path.empty()) return load_kubeconfig({fs::path(kubeconfig_path)}, context);
+  const std::vector<fs::path> files = kubeconfig_paths(environment);
+  const bool any_file = std::any_of(files.begin(), files.end(), [](const fs::path& file) {
+    std::error_code ignored;
+    return fs::exists(file, ignored);
+  });
+  if (!any_file && context.empty() && running_in_cluster(environment)) {
+    return in_cluster_config(environment, service_account_dir);
+  }
+  return load_kubeconfig(files, context);
 }
 
 }  // namespace ipcmesh::kube

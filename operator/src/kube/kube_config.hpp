@@ -71,6 +71,16 @@ ClusterConnection load_cluster_connection(const Environment& environment,
                                           const std::string& kubeconfig_path = "",
                                           const std::string& context = "");
 
+// kubectl's rule (client-go's deferred loading, which ipcmeshctl follows): an explicit kubeconfig
+// path wins; else the KUBECONFIG list / ~/.kube/config when one of its files exists; else
+// in-cluster when the service variables are set and no context was asked for (a context names a
+// kubeconfig entry, so asking for one without a file is the kubeconfig's error). The operator
+// prefers in-cluster instead (load_cluster_connection): it runs in a Pod.
+ClusterConnection load_kubectl_connection(
+    const Environment& environment, const std::string& kubeconfig_path = "",
+    const std::string& context = "",
+    const std::filesystem::path& service_account_dir = kServiceAccountDir);
+
 // RFC 4648 base64 (the *-data fields); throws ConfigError on malformed input.
 std::string decode_base64(std::string_view text);
 

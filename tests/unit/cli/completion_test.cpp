@@ -101,6 +101,11 @@ TEST(Completion, BashCompletesCommandsFlagsAndValues) {
   EXPECT_EQ(complete(script, "ipcmeshctl completion ''"), "-h --help bash zsh\n");
   EXPECT_EQ(complete(script, "ipcmeshctl completion z"), "zsh\n");
   EXPECT_EQ(complete(script, "ipcmeshctl inject --host-ipc"), "--host-ipc-namespaces\n");
+  // Nested subcommands (get channels) complete with their flags and values.
+  EXPECT_EQ(complete(script, "ipcmeshctl get chan"), "channels channel\n");
+  EXPECT_EQ(complete(script, "ipcmeshctl get channels --all"), "--all-namespaces\n");
+  EXPECT_EQ(complete(script, "ipcmeshctl get channels -o ''"), "wide json yaml\n");
+  EXPECT_EQ(complete(script, "ipcmeshctl why --kube"), "--kubeconfig\n");
 }
 
 // An unknown shell is a usage error naming it.

@@ -129,7 +129,35 @@ const std::vector<BinaryCase>& all_binaries() {
                  "--output: xml",
                  "--allow-mqueue-sysctls",
                  {"-n,--namespace", "-o,--output", "-f,--filename"}},
-      BinaryCase{"IpcmeshctlVersion", {"ipcmeshctl", "version"}, "", "", "", "", {}},
+      BinaryCase{"IpcmeshctlVersion",
+                 {"ipcmeshctl", "version"},
+                 "--output",
+                 "xml",
+                 "--output: xml",
+                 "--client",
+                 {"-o,--output", "--kubeconfig", "--context"}},
+      BinaryCase{
+          "IpcmeshctlGetChannels",
+          {"ipcmeshctl", "get", "channels"},
+          "--output",
+          "xml",
+          "--output: xml",
+          "--all-namespaces",
+          {"-n,--namespace", "-o,--output", "-A,--all-namespaces", "--kubeconfig", "--context"}},
+      BinaryCase{"IpcmeshctlDescribeChannel",
+                 {"ipcmeshctl", "describe", "channel"},
+                 "",
+                 "",
+                 "",
+                 "",
+                 {"-n,--namespace", "-o,--output", "--kubeconfig", "--context"}},
+      BinaryCase{"IpcmeshctlWhy",
+                 {"ipcmeshctl", "why"},
+                 "",
+                 "",
+                 "",
+                 "",
+                 {"-n,--namespace", "-o,--output", "--kubeconfig", "--context"}},
       BinaryCase{"IpcmeshctlCompletion", {"ipcmeshctl", "completion"}, "", "", "", "", {}},
       BinaryCase{"Relay",
                  {"ipcmesh-relay"},
@@ -169,7 +197,8 @@ std::string case_name(const ::testing::TestParamInfo<BinaryCase>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, EveryBinary, ::testing::ValuesIn(all_binaries()), case_name);
-// Those with a value flag (the top-level ipcmeshctl, version and completion have none).
+// Those with a value flag (the top-level ipcmeshctl and completion have none; describe and why
+// require a name first).
 INSTANTIATE_TEST_SUITE_P(Table, BinariesWithValues,
                          ::testing::ValuesIn(binaries_where([](const BinaryCase& c) {
                            return !c.valued.empty();

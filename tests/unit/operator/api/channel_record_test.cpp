@@ -74,5 +74,16 @@ TEST(ChannelRecord, AnInvalidSpecKeepsItsErrorAndSelector) {
                std::invalid_argument);
 }
 
+// A Pod's record of a channel is outdated when it names an older generation or another uid (the
+// channel deleted and created again); a record without a uid is judged by its generation alone.
+TEST(ChannelRecord, AnInjectionIsOutdatedByAnOlderGenerationOrAnotherUid) {
+  const ObjectMeta meta = channel_record_from_json(channel(kValidSpec)).metadata;  // u1, gen 3
+  EXPECT_FALSE(injection_is_outdated({"frames", "u1", 3}, meta));
+  EXPECT_TRUE(injection_is_outdated({"frames", "u1", 2}, meta));
+  EXPECT_TRUE(injection_is_outdated({"frames", "u0", 3}, meta));
+  EXPECT_FALSE(injection_is_outdated({"frames", "", 3}, meta));
+  EXPECT_TRUE(injection_is_outdated({"frames", "", 1}, meta));
+}
+
 }  // namespace
 }  // namespace ipcmesh::api

@@ -181,6 +181,46 @@ TEST_F(KubeConfigFiles, InClusterConfigHandlesIpv4AndIpv6Hosts) {
   EXPECT_THROW(in_cluster_config(environment_of({}), root_ / "sa"), ConfigError);
 }
 
+// ipcmeshctl resolves as kubectl does: --kubeconfig, then the KUBECONFIG list (or
+// ~/.kube/config), and only when no such file exists the Pod's service account; a --context
+// without any kubeconfig is the kubeconfig's error, never a silent in-cluster connection.
+TEST_F(KubeConfigFiles, KubectlOrderPrefersKubeconfigFilesOverInCluster) {
+  write("sa/ca.crt", "SERVICE ACCOUNT CA\n");
+  write("sa/token", "sa-token\n");
+  write("ca.crt", "FILE CA\n");
+  const std::string contexts =
+      "clusters:\n- name: a\n  cluster: {server: 'https://a:6443', certificate-authority: "
+      "ca.crt}\n- name: b\n  cluster: {server: 'https://b:6443', certificate-authority: "
+      "ca.crt}\n"
+      "contexts:\n- name: first\n  context: {cluster: a}\n- name: second\n  context: "
+      "{cluster: b, namespace: team-b}\n"
+      "current-context: first\n";
+  const fs::path listed = write("listed.yaml", contexts);
+  const fs::path explicit_file = write("explicit.yaml", contexts);
+  std::map<std::string, std::string> in_pod = {{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
+                                               {"KUBERNETES_SERVICE_PORT", "443"},
+                                               {"HOME", (root_ / "home").string()}};
+  // In a Pod without any kubeconfig: the service account.
+  EXPECT_EQ(load_kubectl_connection(environment_of(in_pod), "", "", root_ / "sa").server,
+            "https://10.96.0.1:443");
+  EXPECT_THROW(load_kubectl_connection(environment_of(in_pod), "", "second", root_ / "sa"),
+               ConfigError);
+  // A KUBECONFIG file wins over the service account, and --context picks among its contexts.
+  in_pod["KUBECONFIG"] = (root_ / "missing.yaml").string() + ":" + listed.string();
+  EXPECT_EQ(load_kubectl_connection(environment_of(in_pod), "", "", root_ / "sa").server,
+            "https://a:6443");
+  const ClusterConnection second =
+      load_kubectl_connection(environment_of(in_pod), "", "second", root_ / "sa");
+  EXPECT_EQ(second.server, "https://b:6443");
+  EXPECT_EQ(second.default_namespace, "team-b");
+  // An explicit --kubeconfig wins over both.
+  fs::remove(listed);
+  EXPECT_EQ(load_kubectl_connection(environment_of(in_pod), explicit_file.string(), "second",
+                                    root_ / "sa")
+                .server,
+            "https://b:6443");
+}
+
 // A rotated token is picked up once the cached one is a minute old, and a failed re-read keeps
 // the last good token instead of dropping authentication.
 TEST_F(KubeConfigFiles, TokenFileIsReReadEveryMinute) {
