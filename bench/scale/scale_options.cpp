@@ -12,7 +12,6 @@ ScaleOptionsOutcome parse_scale_options(int argc, const char* const* argv) {
   ScaleOptions options;
   options.operator_bin = std::string(IPCMESH_BIN_DIR) + "/ipcmesh-operator";
   options.tools_bin = IPCMESH_TOOLS_BIN;
-  options.cluster_dir = "/tmp/ipcmesh-scale-" + std::to_string(::getpid());
 
   CLI::App app{
       "ipcmesh-scale-bench: the operator at scale against a real control plane (issue 13).\n"
@@ -58,7 +57,8 @@ ScaleOptionsOutcome parse_scale_options(int argc, const char* const* argv) {
   app.add_option(
       "--tools-bin", options.tools_bin,
       "etcd, kube-apiserver, kube-controller-manager, kubectl, helm (make tools-cluster)");
-  app.add_option("--cluster-dir", options.cluster_dir, "the control plane's directory (logs kept)");
+  app.add_option("--cluster-dir", options.cluster_dir,
+                 "the control plane's directory, logs kept (default: /tmp/ipcmesh-scale-PID)");
   app.add_flag("--keep-cluster", options.keep_cluster,
                "leave the control plane running at the end");
   app.add_option("--json-out", options.json_out, "write the figures as JSON");
@@ -77,6 +77,10 @@ ScaleOptionsOutcome parse_scale_options(int argc, const char* const* argv) {
     outcome.exit_code = 2;
     outcome.output = "ipcmesh-scale-bench: " + message + " (see ipcmesh-scale-bench --help)\n";
     return outcome;
+  }
+  // Decided after parsing, so that --help reads the same in every process.
+  if (options.cluster_dir.empty()) {
+    options.cluster_dir = "/tmp/ipcmesh-scale-" + std::to_string(::getpid());
   }
   outcome.options = options;
   return outcome;

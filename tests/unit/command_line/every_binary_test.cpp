@@ -180,7 +180,14 @@ const std::vector<BinaryCase>& all_binaries() {
                  "many",
                  "--rate",
                  "--fail-on-miss",
-                 {"-o,--output"}}};
+                 {"-o,--output"}},
+      BinaryCase{"ScaleBench",
+                 {"ipcmesh-scale-bench"},
+                 "--pods",
+                 "many",
+                 "--pods",
+                 "--keep-cluster",
+                 {"--json-out", "--fail-on-miss"}}};
   return kCases;
 }
 
