@@ -94,7 +94,8 @@ RelayCounters relay_counters_from_metrics(std::string_view metrics, std::string_
     const auto sample = parse_sample(metrics.substr(line_start, line_end - line_start));
     line_start = line_end + 1;
     if (!sample) continue;
-    if (sample->name == "ipcmesh_relay_info") {
+    if (sample->name == "ipcmesh_build_info" &&
+        label_value(sample->labels, "component") == "relay") {
       counters.relay_version = label_value(sample->labels, "version").value_or("");
       continue;
     }

@@ -19,7 +19,7 @@ struct RelayCounters {
   std::uint64_t dropped_messages = 0;
   std::uint64_t max_lag_bytes = 0;  // the slowest subscriber's
   std::uint32_t subscribers = 0;
-  std::string relay_version;  // ipcmesh_relay_info{version}; "" when absent
+  std::string relay_version;  // ipcmesh_build_info{component="relay",version}; "" when absent
 };
 
 // The counters of channel `name` in namespace `namespace_name` from a text exposition. Lines

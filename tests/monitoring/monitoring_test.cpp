@@ -2,7 +2,8 @@
 // charts/ipcmesh/alerts) use only series that exist: every ipcmesh_* and process_* name in their
 // PromQL is served by the operator (its registry, rendered in-process) or by a real relay process
 // (a ring, a queue and a bridge, a subscriber attached, scraped over HTTP), and every label they
-// match on is one those series carry. docs/relay.md lists every family the relay serves.
+// match on is one those series carry. docs/relay.md lists every family the relay serves, and
+// `ipcmeshctl describe channel` reads the real relay's version and counters.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -13,6 +14,7 @@
 
 #include "ipcmesh/shm_channel.hpp"
 #include "main/operator_metrics.hpp"
+#include "relay_metrics.hpp"
 #include "relay_test_support.hpp"
 
 namespace ipcmesh::relay_testing {
@@ -162,6 +164,17 @@ TEST_F(Monitoring, RelayDocListsEveryFamilyTheRelayServes) {
     EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << name << " is not in docs/relay.md";
   }
   EXPECT_GT(families, 25);
+}
+
+// What describe channel shows per Pod comes from the relay's real exposition, not a copy of it.
+TEST_F(Monitoring, IpcmeshctlReadsTheVersionAndCountersOfARealRelay) {
+  const std::string relay_text = relay_exposition();
+  ASSERT_FALSE(relay_text.empty());
+  const cli::RelayCounters counters =
+      cli::relay_counters_from_metrics(relay_text, namespace_, "metrics");
+  EXPECT_EQ(counters.relay_version, IPCMESH_VERSION);
+  EXPECT_TRUE(counters.channel_found);
+  EXPECT_EQ(counters.subscribers, 1u);
 }
 
 }  // namespace

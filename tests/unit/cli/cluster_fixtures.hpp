@@ -126,8 +126,8 @@ inline json operator_deployment(const std::string& version) {
 
 inline std::string relay_metrics_text(const std::string& channel, int published, int delivered) {
   std::ostringstream text;
-  text << "# TYPE ipcmesh_relay_info gauge\n"
-       << "ipcmesh_relay_info{version=\"" IPCMESH_VERSION "\"} 1\n"
+  text << "# TYPE ipcmesh_build_info gauge\n"
+       << "ipcmesh_build_info{component=\"relay\",version=\"" IPCMESH_VERSION "\"} 1\n"
        << "ipcmesh_channel_published_messages_total{channel_namespace=\"team\",channel=\""
        << channel << "\"} " << published << "\n"
        << "ipcmesh_channel_subscribers{channel_namespace=\"team\",channel=\"" << channel
