@@ -142,14 +142,28 @@ CLI::App* add_version_command(CLI::App& app, VersionArguments& arguments) {
   return command;
 }
 
+namespace {
+
+// The client's own version, in the format asked for.
+void print_client(const std::string& format, std::ostream& out) {
+  const json object = {{"client", IPCMESH_VERSION}};
+  if (format == "json") {
+    out << object.dump(2) << "\n";
+  } else if (format == "yaml") {
+    out << documents_to_yaml({object});
+  } else {
+    out << "ipcmeshctl " << IPCMESH_VERSION << "\n";
+  }
+}
+
+}  // namespace
+
 int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::ostream& out,
                 std::ostream& err) {
   const std::string& format = arguments.cluster.output;
   const bool structured = format == "json" || format == "yaml";
   if (arguments.client_only || cluster == nullptr) {
-    const json object = {{"client", IPCMESH_VERSION}};
-    if (!structured) out << "ipcmeshctl " << IPCMESH_VERSION << "\n";
-    if (structured) out << (format == "yaml" ? documents_to_yaml({object}) : object.dump(2) + "\n");
+    print_client(format, out);
     return command_line::kExitOk;
   }
   try {
@@ -163,7 +177,7 @@ int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::
     for (const auto& warning : versions.warnings) err << "WARNING: " << warning << "\n";
     return command_line::kExitOk;
   } catch (const std::exception& error) {
-    out << "ipcmeshctl " << IPCMESH_VERSION << "\n";
+    print_client(format, out);  // the client's own version still goes out
     err << "ipcmeshctl version: " << describe_failure(error, cluster->server) << "\n";
     return command_line::kExitFailure;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cluster_commands.hpp"
 #include "ipcmesh/channel_spec.hpp"
 #include "webhook/pod_json.hpp"
 
@@ -10,14 +11,6 @@ namespace {
 
 using nlohmann::json;
 namespace pod_json = webhook::pod_json;
-
-std::string selector_terms(const api::LabelSelector& selector) {
-  std::string text;
-  for (const auto& [key, value] : selector.match_labels) {
-    text += (text.empty() ? "" : ",") + key + "=" + value;
-  }
-  return text.empty() ? "{...}" : text;
-}
 
 bool named_in_annotation(const json& pod, const std::string& channel) {
   const auto names = api::split_channel_names(pod_json::annotation(pod, kAnnotationChannels));
@@ -28,7 +21,7 @@ std::string how_selected(const json& pod, const api::ChannelRecord& channel) {
   if (named_in_annotation(pod, channel.metadata.name)) {
     return "annotation " + std::string(kAnnotationChannels);
   }
-  return "selector " + (channel.selector ? selector_terms(*channel.selector) : "");
+  return "selector " + selector_text(channel.selector);
 }
 
 std::string state_of(const api::ChannelRecord& channel, const api::InjectionStatus* record) {
