@@ -127,6 +127,101 @@ CLI::App* add_inject_command(CLI::App& app, InjectArguments& arguments) {
   return command;
 }
 
+namespace {
+
+// The IpcChannels of --channel files (a file may hold other objects too), in their namespace or
+// -n's; none is an error.
+std::vector<api::IpcChannel> read_channels(const InjectArguments& arguments, std::istream& in) {
+  std::vector<api::IpcChannel> channels;
+  for (auto& manifest : read_manifests(arguments.channel_files, in)) {
+    json& document = manifest.object;
+    if (!document.is_object()) throw std::runtime_error(manifest.source + ": not an object");
+    if (string_member(document, "kind") != "IpcChannel") continue;
+    auto& meta = document["metadata"];
+    if (!meta.is_object()) meta = json::object();
+    if (!meta.contains("namespace")) meta["namespace"] = arguments.namespace_name;
+    auto channel = api::ipc_channel_from_json(document);
+    if (!channel) throw std::runtime_error(manifest.source + ": " + channel.error().message);
+    channels.push_back(std::move(*channel));
+  }
+  if (channels.empty()) {
+    throw std::runtime_error("no IpcChannel in --channel " + joined(arguments.channel_files));
+  }
+  return channels;
+}
+
+// Injects the Pods and Pod templates of the -f documents in place, as the webhook would; says on
+// `err` what it skipped, warned of or denied.
+class Injector {
+ public:
+  Injector(const std::vector<api::IpcChannel>& channels, const InjectArguments& arguments,
+           std::ostream& err)
+      : channels_(channels), arguments_(arguments), err_(err) {}
+
+  void inject_document(json& document) {
+    if (!document.is_object()) return;
+    const std::string kind = string_member(document, "kind");
+    std::string name = "(unnamed)";
+    if (document.contains("metadata") && document["metadata"].is_object()) {
+      name = string_member(document["metadata"], "name", name);
+    }
+    const std::string what = kind + "/" + name;
+    const std::string namespace_name = namespace_of(document, arguments_.namespace_name);
+    if (kind == "Pod") {
+      inject(document, namespace_name, what);
+    } else if (json* tmpl = pod_template(document)) {
+      json pod{{"apiVersion", "v1"},
+               {"kind", "Pod"},
+               {"metadata", tmpl->value("metadata", json::object())},
+               {"spec", tmpl->value("spec", json::object())}};
+      inject(pod, namespace_name, what);
+      (*tmpl)["metadata"] = pod["metadata"];
+      (*tmpl)["spec"] = pod["spec"];
+    }
+  }
+  bool denied() const { return denied_; }
+
+ private:
+  void inject(json& pod, const std::string& namespace_name, const std::string& what) {
+    auto result = webhook::mutate_pod(pod, namespace_name, channels_, arguments_.options);
+    for (const auto& warning : result.warnings) {
+      err_ << "Warning: " << what << ": " << warning << "\n";
+    }
+    switch (result.outcome) {
+      case MutationOutcome::kDenied:
+        err_ << "Error: " << what << ": " << result.message << "\n";
+        denied_ = true;
+        break;
+      case MutationOutcome::kUnchanged:
+        err_ << what << ": not injected (" << result.reason
+             << (result.message.empty() ? "" : ": " + result.message) << ")\n";
+        break;
+      case MutationOutcome::kMutated:
+        pod = std::move(result.pod);
+        break;
+    }
+  }
+
+  const std::vector<api::IpcChannel>& channels_;
+  const InjectArguments& arguments_;
+  std::ostream& err_;
+  bool denied_ = false;
+};
+
+void write_documents(const std::vector<json>& documents, const std::string& output,
+                     std::ostream& out) {
+  if (output != "json") {
+    out << documents_to_yaml(documents);
+    return;
+  }
+  const json result = documents.size() == 1
+                          ? documents.front()
+                          : json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", documents}};
+  out << result.dump(2) << "\n";
+}
+
+}  // namespace
+
 int run_inject(InjectArguments arguments, std::istream& in, std::ostream& out, std::ostream& err) {
   const std::string kCommand = "ipcmeshctl inject";
   arguments.options.policy.operator_namespace = "";  // offline: no operator namespace to skip
@@ -136,79 +231,17 @@ int run_inject(InjectArguments arguments, std::istream& in, std::ostream& out, s
     return command_line::kExitUsage;
   }
   try {
-    std::vector<api::IpcChannel> channels;
-    for (auto& manifest : read_manifests(arguments.channel_files, in)) {
-      json& document = manifest.object;
-      if (!document.is_object()) throw std::runtime_error(manifest.source + ": not an object");
-      if (string_member(document, "kind") != "IpcChannel") continue;  // a file may hold more
-      auto& meta = document["metadata"];
-      if (!meta.is_object()) meta = json::object();
-      if (!meta.contains("namespace")) meta["namespace"] = arguments.namespace_name;
-      auto channel = api::ipc_channel_from_json(document);
-      if (!channel) throw std::runtime_error(manifest.source + ": " + channel.error().message);
-      channels.push_back(std::move(*channel));
-    }
-    if (channels.empty()) {
-      throw std::runtime_error("no IpcChannel in --channel " + joined(arguments.channel_files));
-    }
-
+    const std::vector<api::IpcChannel> channels = read_channels(arguments, in);
     std::vector<json> documents;
     for (auto& manifest : read_manifests(arguments.inputs, in)) {
       if (manifest.object.is_object()) documents.push_back(std::move(manifest.object));
     }
     // kubectl's rule: an -f that names no object is a mistake, not an empty success.
-    if (documents.empty()) {
-      throw std::runtime_error("no objects in -f " + joined(arguments.inputs));
-    }
-    bool denied = false;
-    const auto inject = [&](json& pod, const std::string& namespace_name, const std::string& what) {
-      auto result = webhook::mutate_pod(pod, namespace_name, channels, arguments.options);
-      for (const auto& warning : result.warnings)
-        err << "Warning: " << what << ": " << warning << "\n";
-      switch (result.outcome) {
-        case MutationOutcome::kDenied:
-          err << "Error: " << what << ": " << result.message << "\n";
-          denied = true;
-          break;
-        case MutationOutcome::kUnchanged:
-          err << what << ": not injected (" << result.reason
-              << (result.message.empty() ? "" : ": " + result.message) << ")\n";
-          break;
-        case MutationOutcome::kMutated:
-          pod = std::move(result.pod);
-          break;
-      }
-    };
-    for (auto& document : documents) {
-      if (!document.is_object()) continue;
-      const std::string kind = string_member(document, "kind");
-      std::string name = "(unnamed)";
-      if (document.contains("metadata") && document["metadata"].is_object()) {
-        name = string_member(document["metadata"], "name", name);
-      }
-      const std::string what = kind + "/" + name;
-      const std::string namespace_name = namespace_of(document, arguments.namespace_name);
-      if (kind == "Pod") {
-        inject(document, namespace_name, what);
-      } else if (json* tmpl = pod_template(document)) {
-        json pod{{"apiVersion", "v1"},
-                 {"kind", "Pod"},
-                 {"metadata", tmpl->value("metadata", json::object())},
-                 {"spec", tmpl->value("spec", json::object())}};
-        inject(pod, namespace_name, what);
-        (*tmpl)["metadata"] = pod["metadata"];
-        (*tmpl)["spec"] = pod["spec"];
-      }
-    }
-    if (denied) return command_line::kExitFailure;
-    if (arguments.output == "json") {
-      const json result = documents.size() == 1
-                              ? documents.front()
-                              : json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", documents}};
-      out << result.dump(2) << "\n";
-    } else {
-      out << documents_to_yaml(documents);
-    }
+    if (documents.empty()) throw std::runtime_error("no objects in -f " + joined(arguments.inputs));
+    Injector injector(channels, arguments, err);
+    for (auto& document : documents) injector.inject_document(document);
+    if (injector.denied()) return command_line::kExitFailure;
+    write_documents(documents, arguments.output, out);
     return command_line::kExitOk;
   } catch (const std::exception& error) {
     err << kCommand << ": " << error.what() << "\n";

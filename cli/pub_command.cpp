@@ -57,68 +57,73 @@ CLI::App* add_pub_command(CLI::App& app, PubArguments& arguments) {
   return command;
 }
 
-int run_pub(const PubArguments& arguments) {
-  const auto usage_error = [](const std::string& message) {
-    std::cerr << command_line::usage_error("ipcmeshctl pub", message);
-    return kExitUsage;
-  };
-  auto timeout = relay::parse_duration(arguments.timeout);
-  if (!timeout) return usage_error("--timeout: " + timeout.error());
-  auto interval = relay::parse_duration(arguments.interval);
-  if (!interval) return usage_error("--interval: " + interval.error());
-  auto target = resolve_target(arguments.channel.channel, arguments.channel.namespace_name);
-  if (!target) return usage_error(target.error().message);
-  const std::string& transport = arguments.channel.transport;
-  const std::optional<long long>& count = arguments.count;
+namespace {
 
-  StopRequest stop;
-  // One sender per transport; both take a payload and say whether it went out. Waits for room
-  // (Block ring, full queue) run in slices so that a stop signal ends them.
-  std::function<Result<void>(std::span<const std::byte>)> send;
-  std::optional<ShmChannel> channel;
-  std::optional<Publisher> publisher;
-  std::optional<MessageQueue> queue;
-  if (transport == "shm") {
-    auto opened = ShmChannel::open_wait(target->shm_name, *timeout);
-    if (!opened) {
-      std::cerr << "ipcmeshctl pub: " << opened.error().message << "\n";
-      return kExitFailure;
+int usage_error(const std::string& message) {
+  std::cerr << command_line::usage_error("ipcmeshctl pub", message);
+  return kExitUsage;
+}
+
+int failure(const std::string& message) {
+  std::cerr << "ipcmeshctl pub: " << message << "\n";
+  return kExitFailure;
+}
+
+// The open channel of one transport and how to send into it. Waits for room (Block ring, full
+// queue) run in slices so that a stop signal ends them.
+class Sender {
+ public:
+  Sender(const PubArguments& arguments, std::chrono::nanoseconds timeout, const StopRequest& stop)
+      : arguments_(arguments), timeout_(timeout), stop_(stop) {}
+
+  Result<void> open(const ChannelTarget& target) {
+    if (arguments_.channel.transport != "shm") {
+      auto opened = open_queue_wait(target.mq_name, MessageQueue::Access::kWriteOnly, timeout_);
+      if (!opened) return tl::unexpected(opened.error());
+      queue_.emplace(std::move(*opened));
+      return {};
     }
-    channel.emplace(std::move(*opened));
-    auto attached = Publisher::attach(*channel);
-    if (!attached) {
-      std::cerr << "ipcmeshctl pub: " << attached.error().message << "\n";
-      return kExitFailure;
-    }
-    publisher.emplace(std::move(*attached));
-    send = [&](std::span<const std::byte> payload) {
-      return stop.in_slices(*timeout, [&](std::chrono::nanoseconds slice) {
-        return publisher->publish(payload, slice);
-      });
-    };
-  } else {
-    auto opened = open_queue_wait(target->mq_name, MessageQueue::Access::kWriteOnly, *timeout);
-    if (!opened) {
-      std::cerr << "ipcmeshctl pub: " << opened.error().message << "\n";
-      return kExitFailure;
-    }
-    queue.emplace(std::move(*opened));
-    send = [&](std::span<const std::byte> payload) {
-      return stop.in_slices(*timeout, [&](std::chrono::nanoseconds slice) {
-        return queue->send(payload, static_cast<unsigned>(arguments.priority), slice);
-      });
-    };
+    auto opened = ShmChannel::open_wait(target.shm_name, timeout_);
+    if (!opened) return tl::unexpected(opened.error());
+    channel_.emplace(std::move(*opened));
+    auto attached = Publisher::attach(*channel_);
+    if (!attached) return tl::unexpected(attached.error());
+    publisher_.emplace(std::move(*attached));
+    return {};
   }
 
+  Result<void> send(std::span<const std::byte> payload) {
+    return stop_.in_slices(timeout_, [&](std::chrono::nanoseconds slice) {
+      return publisher_ ? publisher_->publish(payload, slice)
+                        : queue_->send(payload, static_cast<unsigned>(arguments_.priority), slice);
+    });
+  }
+
+ private:
+  const PubArguments& arguments_;
+  std::chrono::nanoseconds timeout_;
+  const StopRequest& stop_;
+  std::optional<ShmChannel> channel_;
+  std::optional<Publisher> publisher_;
+  std::optional<MessageQueue> queue_;
+};
+
+// Sends messages one by one, paced by --interval, until one fails or a stop signal comes
+// (stopping is a success).
+struct Publishing {
+  Sender& sender;
+  const StopRequest& stop;
+  std::chrono::nanoseconds interval;
   long long sent = 0;
-  // false: stop here (an error, said on stderr, or a stop signal: stopping is a success).
   bool failed = false;
-  auto publish = [&](const std::string& text) {
+
+  // false: stop here.
+  bool publish(const std::string& text) {
     // The pause goes before every message but the first, so the last one is not followed by a
     // sleep and `--count 1 --interval 1h` still returns at once.
-    if (sent > 0 && interval->count() > 0 && !stop.sleep_for(*interval)) return false;
+    if (sent > 0 && interval.count() > 0 && !stop.sleep_for(interval)) return false;
     if (stop.requested()) return false;
-    auto result = send(std::as_bytes(std::span(text.data(), text.size())));
+    auto result = sender.send(std::as_bytes(std::span(text.data(), text.size())));
     if (!result) {
       if (result.error().code == ErrorCode::kCancelled) return false;
       failed = true;
@@ -127,19 +132,36 @@ int run_pub(const PubArguments& arguments) {
     }
     ++sent;
     return true;
-  };
+  }
+};
+
+}  // namespace
+
+int run_pub(const PubArguments& arguments) {
+  auto timeout = relay::parse_duration(arguments.timeout);
+  if (!timeout) return usage_error("--timeout: " + timeout.error());
+  auto interval = relay::parse_duration(arguments.interval);
+  if (!interval) return usage_error("--interval: " + interval.error());
+  auto target = resolve_target(arguments.channel.channel, arguments.channel.namespace_name);
+  if (!target) return usage_error(target.error().message);
+
+  StopRequest stop;
+  Sender sender(arguments, *timeout, stop);
+  if (auto opened = sender.open(*target); !opened) return failure(opened.error().message);
+  Publishing run{sender, stop, *interval};
+  const std::optional<long long>& count = arguments.count;
   if (arguments.size) {
     const long long total = count.value_or(1);
     for (long long index = 0; index < total; ++index) {
-      if (!publish(generated_message(index, static_cast<std::size_t>(*arguments.size)))) break;
+      if (!run.publish(generated_message(index, static_cast<std::size_t>(*arguments.size)))) break;
     }
-    return failed ? kExitFailure : kExitOk;
+  } else {
+    std::string text;
+    while ((!count || run.sent < *count) && std::getline(std::cin, text)) {
+      if (!run.publish(text)) break;
+    }
   }
-  std::string text;
-  while ((!count || sent < *count) && std::getline(std::cin, text)) {
-    if (!publish(text)) break;
-  }
-  return failed ? kExitFailure : kExitOk;
+  return run.failed ? kExitFailure : kExitOk;
 }
 
 }  // namespace ipcmesh::cli

@@ -73,13 +73,112 @@ CLI::App* add_sub_command(CLI::App& app, SubArguments& arguments) {
   return command;
 }
 
+namespace {
+
+int usage_error(const std::string& message) {
+  std::cerr << command_line::usage_error("ipcmeshctl sub", message);
+  return kExitUsage;
+}
+
+int failure(const std::string& message) {
+  std::cerr << "ipcmeshctl sub: " << message << "\n";
+  return kExitFailure;
+}
+
+// One run's state: what was asked, what arrived, and how it ends.
+struct Receiving {
+  const SubArguments& arguments;
+  std::chrono::nanoseconds timeout;
+  StopRequest stop;
+  long long received = 0;
+
+  bool wants_more() const { return !arguments.count || received < *arguments.count; }
+
+  void deliver(std::span<const std::byte> data) {
+    if (!arguments.quiet) print_message(data, arguments.hex);
+    ++received;
+  }
+
+  // Prints the count (--quiet); a timeout before --count messages arrived is a failure.
+  int finish(bool timed_out) const {
+    std::fflush(stdout);
+    if (arguments.quiet) {
+      std::printf("%lld\n", received);
+      std::fflush(stdout);
+    }
+    if (timed_out && arguments.count) {
+      std::cerr << "ipcmeshctl sub: timed out after " << relay::format_duration(timeout)
+                << " without a message, " << received << " of " << *arguments.count
+                << " received\n";
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
+};
+
+// Attaches at the tail: messages published before this point are not seen. A stop signal
+// cancels a blocked receive through the channel's wake-up.
+int receive_from_ring(Receiving& run, const ChannelTarget& target, WaitMode wait_mode) {
+  auto channel = run.stop.in_slices(
+      run.timeout,
+      [&](std::chrono::nanoseconds slice) { return ShmChannel::open_wait(target.shm_name, slice); },
+      ErrorCode::kNotFound);
+  if (!channel) {
+    return channel.error().code == ErrorCode::kCancelled ? run.finish(false)
+                                                         : failure(channel.error().message);
+  }
+  SubscriberOptions options;
+  options.wait_mode = wait_mode;
+  options.cancel = run.stop.flag();
+  auto subscriber = Subscriber::attach(*channel, options);
+  if (!subscriber) return failure(subscriber.error().message);
+  run.stop.on_stop([&] { channel->wake_all(); });
+  bool timed_out = false;
+  while (run.wants_more() && !run.stop.requested()) {
+    auto view = subscriber->receive(run.timeout);
+    if (!view) {
+      timed_out = view.error().code == ErrorCode::kTimeout;
+      if (timed_out || view.error().code == ErrorCode::kCancelled) break;
+      run.stop.on_stop(nullptr);
+      return failure(view.error().message);
+    }
+    run.deliver(view->data);
+    if (auto released = subscriber->release(); !released) {
+      std::cerr << "ipcmeshctl sub: " << released.error().message << "\n";
+    }
+  }
+  run.stop.on_stop(nullptr);
+  return run.finish(timed_out);
+}
+
+int receive_from_queue(Receiving& run, const ChannelTarget& target) {
+  auto queue = run.stop.in_slices(
+      run.timeout,
+      [&](std::chrono::nanoseconds slice) {
+        return open_queue_wait(target.mq_name, MessageQueue::Access::kReadOnly, slice);
+      },
+      ErrorCode::kNotFound);
+  if (!queue) {
+    return queue.error().code == ErrorCode::kCancelled ? run.finish(false)
+                                                       : failure(queue.error().message);
+  }
+  std::vector<std::byte> buffer(queue->max_message_size());
+  while (run.wants_more()) {
+    auto message = run.stop.in_slices(
+        run.timeout, [&](std::chrono::nanoseconds slice) { return queue->receive(buffer, slice); });
+    if (!message) {
+      if (message.error().code == ErrorCode::kTimeout) return run.finish(true);
+      if (message.error().code == ErrorCode::kCancelled) break;
+      return failure(message.error().message);
+    }
+    run.deliver(std::span(buffer.data(), message->size));
+  }
+  return run.finish(false);
+}
+
+}  // namespace
+
 int run_sub(const SubArguments& arguments) {
-  const auto usage_error = [](const std::string& message) {
-    std::cerr << command_line::usage_error("ipcmeshctl sub", message);
-    return kExitUsage;
-  };
-  const std::string& transport = arguments.channel.transport;
-  const std::optional<long long>& count = arguments.count;
   std::chrono::nanoseconds timeout = kWaitForever;
   if (arguments.timeout) {
     auto parsed = relay::parse_duration(*arguments.timeout);
@@ -88,107 +187,17 @@ int run_sub(const SubArguments& arguments) {
   }
   auto target = resolve_target(arguments.channel.channel, arguments.channel.namespace_name);
   if (!target) return usage_error(target.error().message);
-  if (transport == "mq" && arguments.wait_mode) {
+  const bool ring = arguments.channel.transport == "shm";
+  if (!ring && arguments.wait_mode) {
     return usage_error(
         "--wait-mode: only for --transport shm (a queue receiver sleeps in the kernel)");
   }
-  const bool hex = arguments.hex;
-  const bool quiet = arguments.quiet;
-
-  StopRequest stop;
-  long long received = 0;
-  auto finish = [&](bool timed_out) {
-    std::fflush(stdout);
-    if (quiet) {
-      std::printf("%lld\n", received);
-      std::fflush(stdout);
-    }
-    if (timed_out && count) {
-      std::cerr << "ipcmeshctl sub: timed out after " << relay::format_duration(timeout)
-                << " without a message, " << received << " of " << *count << " received\n";
-      return kExitFailure;
-    }
-    return kExitOk;
-  };
-
-  if (transport == "shm") {
-    // Before waiting for the ring: a bad mode is a usage error at once.
-    auto wait_mode = chosen_wait_mode(arguments.wait_mode, *target);
-    if (!wait_mode) return usage_error(wait_mode.error().message);
-    auto channel = stop.in_slices(
-        timeout,
-        [&](std::chrono::nanoseconds slice) {
-          return ShmChannel::open_wait(target->shm_name, slice);
-        },
-        ErrorCode::kNotFound);
-    if (!channel) {
-      if (channel.error().code == ErrorCode::kCancelled) return finish(false);
-      std::cerr << "ipcmeshctl sub: " << channel.error().message << "\n";
-      return kExitFailure;
-    }
-    // Attaches at the tail: messages published before this point are not seen. A stop signal
-    // cancels a blocked receive through the channel's wake-up.
-    SubscriberOptions options;
-    options.wait_mode = *wait_mode;
-    options.cancel = stop.flag();
-    auto subscriber = Subscriber::attach(*channel, options);
-    if (!subscriber) {
-      std::cerr << "ipcmeshctl sub: " << subscriber.error().message << "\n";
-      return kExitFailure;
-    }
-    stop.on_stop([&] { channel->wake_all(); });
-    while ((!count || received < *count) && !stop.requested()) {
-      auto view = subscriber->receive(timeout);
-      if (!view) {
-        if (view.error().code == ErrorCode::kTimeout) {
-          stop.on_stop(nullptr);
-          return finish(true);
-        }
-        if (view.error().code == ErrorCode::kCancelled) break;
-        std::cerr << "ipcmeshctl sub: " << view.error().message << "\n";
-        return kExitFailure;
-      }
-      if (!quiet) {
-        print_message(view->data, hex);
-      }
-      ++received;
-      if (auto released = subscriber->release(); !released) {
-        std::cerr << "ipcmeshctl sub: " << released.error().message << "\n";
-      }
-    }
-    stop.on_stop(nullptr);
-    return finish(false);
-  }
-
-  auto queue = stop.in_slices(
-      timeout,
-      [&](std::chrono::nanoseconds slice) {
-        return open_queue_wait(target->mq_name, MessageQueue::Access::kReadOnly, slice);
-      },
-      ErrorCode::kNotFound);
-  if (!queue) {
-    if (queue.error().code == ErrorCode::kCancelled) return finish(false);
-    std::cerr << "ipcmeshctl sub: " << queue.error().message << "\n";
-    return kExitFailure;
-  }
-  std::vector<std::byte> buffer(queue->max_message_size());
-  while (!count || received < *count) {
-    auto message = stop.in_slices(
-        timeout, [&](std::chrono::nanoseconds slice) { return queue->receive(buffer, slice); });
-    if (!message) {
-      if (message.error().code == ErrorCode::kTimeout) {
-        return finish(true);
-      }
-      if (message.error().code == ErrorCode::kCancelled) break;
-      std::cerr << "ipcmeshctl sub: " << message.error().message << "\n";
-      return kExitFailure;
-    }
-    if (!quiet) {
-      print_message(std::span(buffer.data(), message->size), hex);
-    }
-    ++received;
-  }
-  return finish(false);
+  Receiving run{arguments, timeout, {}, 0};
+  if (!ring) return receive_from_queue(run, *target);
+  // Before waiting for the ring: a bad mode is a usage error at once.
+  auto wait_mode = chosen_wait_mode(arguments.wait_mode, *target);
+  if (!wait_mode) return usage_error(wait_mode.error().message);
+  return receive_from_ring(run, *target, *wait_mode);
 }
 
 }  // namespace ipcmesh::cli

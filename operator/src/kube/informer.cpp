@@ -252,7 +252,54 @@ nlohmann::json Reflector::parse_event(std::string_view line) const {
   return event;
 }
 
+// One line of a watch stream; false ends the watch, with `end` and `error_message` saying why.
+bool Reflector::handle_watch_line(std::string_view line, WatchEnd& end,
+                                  std::string& error_message) {
+  auto event = parse_event(line);
+  if (!event.is_object() || !event.contains("type") || !event["object"].is_object()) {
+    error_message = "malformed watch event: " + std::string(line.substr(0, 200));
+    end = WatchEnd::kError;
+    return false;
+  }
+  const std::string type = event["type"].get<std::string>();
+  auto& object = event["object"];
+  if (type == "ERROR") {
+    // A Status object; 410 means our resourceVersion is older than the server keeps.
+    const int code = object.value("code", 0);
+    error_message = object.value("message", "watch error");
+    end = (code == 410 || object.value("reason", "") == "Expired" ||
+           object.value("reason", "") == "Gone")
+              ? WatchEnd::kGone
+              : WatchEnd::kError;
+    return false;
+  }
+  if (type == "BOOKMARK") {
+    // Only the resourceVersion moves: a later watch resumes from it instead of an old one the
+    // server may have compacted away.
+    if (const auto version = resource_version_of(object); !version.empty()) {
+      set_resource_version(std::string(version));
+    }
+    return true;
+  }
+  if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
+    error_message = "unknown watch event type " + type;
+    end = WatchEnd::kError;
+    return false;
+  }
+  prepare(object);
+  std::string key = object_key(object);
+  // The object's version is where a later watch resumes: only once it is cached.
+  std::string version(resource_version_of(object));
+  apply(type == "ADDED"     ? EventType::kAdded
+        : type == "DELETED" ? EventType::kDeleted
+                            : EventType::kModified,
+        std::move(key), std::move(object));
+  if (!version.empty()) set_resource_version(std::move(version));
+  return true;
+}
+
 Reflector::WatchEnd Reflector::watch_once(Cancellation& cancellation) {
+  // A random timeout in [min, max], as client-go does, so that watches do not all end at once.
   const auto span = options_.watch_timeout_max - options_.watch_timeout_min;
   const auto timeout =
       options_.watch_timeout_min +
@@ -264,50 +311,7 @@ Reflector::WatchEnd Reflector::watch_once(Cancellation& cancellation) {
   WatchEnd end = WatchEnd::kClean;
   std::string error_message;
   const HttpResponse response = transport_.stream(
-      request,
-      [&](std::string_view line) {
-        auto event = parse_event(line);
-        if (!event.is_object() || !event.contains("type") || !event["object"].is_object()) {
-          error_message = "malformed watch event: " + std::string(line.substr(0, 200));
-          end = WatchEnd::kError;
-          return false;
-        }
-        const std::string type = event["type"].get<std::string>();
-        auto& object = event["object"];
-        if (type == "ERROR") {
-          // A Status object; 410 means our resourceVersion is older than the server keeps.
-          const int code = object.value("code", 0);
-          error_message = object.value("message", "watch error");
-          end = (code == 410 || object.value("reason", "") == "Expired" ||
-                 object.value("reason", "") == "Gone")
-                    ? WatchEnd::kGone
-                    : WatchEnd::kError;
-          return false;
-        }
-        if (type == "BOOKMARK") {
-          // Only the resourceVersion moves: a later watch resumes from it instead of an old one
-          // the server may have compacted away.
-          if (const auto version = resource_version_of(object); !version.empty()) {
-            set_resource_version(std::string(version));
-          }
-          return true;
-        }
-        if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
-          error_message = "unknown watch event type " + type;
-          end = WatchEnd::kError;
-          return false;
-        }
-        prepare(object);
-        std::string key = object_key(object);
-        // The object's version is where a later watch resumes: only once it is cached.
-        std::string version(resource_version_of(object));
-        apply(type == "ADDED"     ? EventType::kAdded
-              : type == "DELETED" ? EventType::kDeleted
-                                  : EventType::kModified,
-              std::move(key), std::move(object));
-        if (!version.empty()) set_resource_version(std::move(version));
-        return true;
-      },
+      request, [&](std::string_view line) { return handle_watch_line(line, end, error_message); },
       cancellation);
   if (response.status == 410) {
     spdlog::info("{}: resourceVersion expired (HTTP 410), relisting", options_.name);

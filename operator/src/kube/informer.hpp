@@ -101,6 +101,7 @@ class Reflector {
   void relist(Cancellation& cancellation);
   nlohmann::json parse_event(std::string_view line) const;
   WatchEnd watch_once(Cancellation& cancellation);
+  bool handle_watch_line(std::string_view line, WatchEnd& end, std::string& error_message);
   void prepare(nlohmann::json& object) const;
   void set_resource_version(std::string version);
   std::string watch_path(const std::string& resource_version, std::chrono::seconds timeout) const;

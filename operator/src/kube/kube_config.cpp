@@ -163,7 +163,10 @@ std::vector<fs::path> kubeconfig_paths(const Environment& environment) {
   return paths;
 }
 
-ClusterConnection load_kubeconfig(const std::vector<fs::path>& files, const std::string& context) {
+namespace {
+
+// The files' clusters, users and contexts, the first definition of each name winning.
+Merged merge_kubeconfig_files(const std::vector<fs::path>& files) {
   Merged merged;
   bool any = false;
   for (const auto& file : files) {
@@ -190,25 +193,12 @@ ClusterConnection load_kubeconfig(const std::vector<fs::path>& files, const std:
         "no kubeconfig file found (looked for " +
         (tried.empty() ? std::string("none: no --kubeconfig, $KUBECONFIG or $HOME") : tried) + ")");
   }
+  return merged;
+}
 
-  const std::string context_name = context.empty() ? merged.current_context : context;
-  if (context_name.empty()) throw ConfigError("kubeconfig: no current-context and none given");
-  const auto context_it = merged.contexts.find(context_name);
-  if (context_it == merged.contexts.end()) {
-    throw ConfigError("kubeconfig: context \"" + context_name + "\" is not defined");
-  }
-  const YAML::Node& context_body = context_it->second.body;
-  const std::string cluster_name = string_field(context_body, "cluster");
-  const std::string user_name = string_field(context_body, "user");
-  const auto cluster_it = merged.clusters.find(cluster_name);
-  if (cluster_it == merged.clusters.end()) {
-    throw ConfigError("kubeconfig: context \"" + context_name + "\" names cluster \"" +
-                      cluster_name + "\", which is not defined");
-  }
-  const Stanza& cluster = cluster_it->second;
+void apply_cluster(const Stanza& cluster, const std::string& cluster_name,
+                   ClusterConnection& connection) {
   const std::string where = cluster.file.string() + ": clusters[" + cluster_name + "]";
-
-  ClusterConnection connection;
   connection.server = string_field(cluster.body, "server");
   if (connection.server.empty()) throw ConfigError(where + ".server is empty");
   if (cluster.body["insecure-skip-tls-verify"] &&
@@ -218,36 +208,63 @@ ClusterConnection load_kubeconfig(const std::vector<fs::path>& files, const std:
                       "certificate-authority(-data) instead");
   }
   connection.ca_pem = data_or_file(cluster, "certificate-authority", where);
+}
+
+void apply_user(const Stanza& user, const std::string& user_name, ClusterConnection& connection) {
+  const std::string user_where = user.file.string() + ": users[" + user_name + "]";
+  if (user.body["exec"] || user.body["auth-provider"]) {
+    throw ConfigError(user_where +
+                      ": exec and auth-provider plugins are not supported; use a "
+                      "token, tokenFile or client certificate");
+  }
+  connection.client_certificate_pem = data_or_file(user, "client-certificate", user_where);
+  connection.client_key_pem = data_or_file(user, "client-key", user_where);
+  if (connection.client_certificate_pem.empty() != connection.client_key_pem.empty()) {
+    throw ConfigError(user_where + ": client-certificate and client-key come together");
+  }
+  const std::string token = string_field(user.body, "token");
+  const std::string token_file = string_field(user.body, "tokenFile");
+  if (!token.empty()) {
+    connection.token = [token] { return token; };
+  } else if (!token_file.empty()) {
+    auto source = std::make_shared<FileTokenSource>(resolve(user, token_file));
+    source->token();  // fail now, with the file's name, rather than on the first request
+    connection.token = [source] { return source->token(); };
+  }
+}
+
+// The stanza a context names, or an error saying which context named what.
+const Stanza& named_stanza(const std::map<std::string, Stanza>& stanzas, const std::string& name,
+                           const std::string& kind, const std::string& context_name) {
+  const auto found = stanzas.find(name);
+  if (found == stanzas.end()) {
+    throw ConfigError("kubeconfig: context \"" + context_name + "\" names " + kind + " \"" + name +
+                      "\", which is not defined");
+  }
+  return found->second;
+}
+
+}  // namespace
+
+ClusterConnection load_kubeconfig(const std::vector<fs::path>& files, const std::string& context) {
+  const Merged merged = merge_kubeconfig_files(files);
+  const std::string context_name = context.empty() ? merged.current_context : context;
+  if (context_name.empty()) throw ConfigError("kubeconfig: no current-context and none given");
+  const auto context_it = merged.contexts.find(context_name);
+  if (context_it == merged.contexts.end()) {
+    throw ConfigError("kubeconfig: context \"" + context_name + "\" is not defined");
+  }
+  const YAML::Node& context_body = context_it->second.body;
+  const std::string cluster_name = string_field(context_body, "cluster");
+  const std::string user_name = string_field(context_body, "user");
+
+  ClusterConnection connection;
+  apply_cluster(named_stanza(merged.clusters, cluster_name, "cluster", context_name), cluster_name,
+                connection);
   const std::string ns = string_field(context_body, "namespace");
   if (!ns.empty()) connection.default_namespace = ns;
-
   if (!user_name.empty()) {
-    const auto user_it = merged.users.find(user_name);
-    if (user_it == merged.users.end()) {
-      throw ConfigError("kubeconfig: context \"" + context_name + "\" names user \"" + user_name +
-                        "\", which is not defined");
-    }
-    const Stanza& user = user_it->second;
-    const std::string user_where = user.file.string() + ": users[" + user_name + "]";
-    if (user.body["exec"] || user.body["auth-provider"]) {
-      throw ConfigError(user_where +
-                        ": exec and auth-provider plugins are not supported; use a "
-                        "token, tokenFile or client certificate");
-    }
-    connection.client_certificate_pem = data_or_file(user, "client-certificate", user_where);
-    connection.client_key_pem = data_or_file(user, "client-key", user_where);
-    if (connection.client_certificate_pem.empty() != connection.client_key_pem.empty()) {
-      throw ConfigError(user_where + ": client-certificate and client-key come together");
-    }
-    const std::string token = string_field(user.body, "token");
-    const std::string token_file = string_field(user.body, "tokenFile");
-    if (!token.empty()) {
-      connection.token = [token] { return token; };
-    } else if (!token_file.empty()) {
-      auto source = std::make_shared<FileTokenSource>(resolve(user, token_file));
-      source->token();  // fail now, with the file's name, rather than on the first request
-      connection.token = [source] { return source->token(); };
-    }
+    apply_user(named_stanza(merged.users, user_name, "user", context_name), user_name, connection);
   }
   return connection;
 }
