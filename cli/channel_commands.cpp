@@ -1,6 +1,5 @@
-// ipcmeshctl get channels and describe channel: the channel as the controller reports it (spec,
-// counts, conditions), the Pods it selects with their injection state, and each relay's live
-// counters through the API server's Pod proxy.
+// ipcmeshctl get channels: each channel as the controller reports it (spec, counts, Ready), and
+// the selector text describe and why print too (describe channel is describe_command.cpp).
 #include <ostream>
 
 #include "cluster_commands.hpp"
