@@ -114,6 +114,44 @@ TEST(ShmMultiProcess, ProducersTimesSubscribersDeliverEverythingInOrderUnderBloc
   EXPECT_EQ(channel.stats().published_messages, kProducers * kPerProducer);
 }
 
+// Proves rules W1 and W1c across processes: commits without a fence (the subscribers issue the
+// sleeper barrier) never leave a subscriber asleep on a committed message. One side sleeps on
+// every wait and answers pings; the other busy-polls for each answer and pings again at once, so
+// each commit lands while the sleeper is on its way to sleep, and each ping is the last message
+// until answered (a lost wake-up is not rescued by a later commit). A lost wake-up sleeps until
+// the 100 ms slice a reserved record allows (or the 10 s ring check): no round trip may take
+// 90 ms or more.
+TEST(ShmMultiProcess, NoWakeUpIsLostWhileCommitsAreFenceless) {
+  const std::string name = channel_name("fenceless");
+  auto pings = make_channel(name, SlowConsumerPolicy::kBlock, 64 * 1024);
+  auto pongs = make_channel(name + ".pong", SlowConsumerPolicy::kBlock, 64 * 1024);
+  const std::string round_trips = "20000";
+  ChildProcess answering({kPeer, "wake-pong", name, round_trips, "90"});
+  ASSERT_EQ(answering.read_line(), "ready");
+  ChildProcess pinging({kPeer, "wake-ping", name, round_trips, "90"});
+  ASSERT_EQ(pinging.read_line(), "ready");
+  const auto pinged = pinging.read_line(120s);
+  ASSERT_TRUE(pinged) << "the pinging side did not finish: a wake-up was lost for good?";
+  std::uint64_t count = 0, late = 0, max_us = 0;
+  int in_order = 0, fenceless = -1;
+  ASSERT_EQ(std::sscanf(pinged->c_str(),
+                        "round_trips %" SCNu64 " in_order %d late %" SCNu64 " max_us %" SCNu64
+                        " fenceless %d",
+                        &count, &in_order, &late, &max_us, &fenceless),
+            5)
+      << *pinged;
+  EXPECT_EQ(count, 20000u);
+  EXPECT_EQ(in_order, 1);
+  EXPECT_EQ(fenceless, 1) << "the pinging side should have used rule W1c on this kernel";
+  EXPECT_EQ(late, 0u) << "slowest round trip " << max_us << " us: a wake-up was lost";
+  const auto answered = answering.read_line(30s);
+  ASSERT_TRUE(answered);
+  long sleeps = 0;
+  ASSERT_EQ(std::sscanf(answered->c_str(), "answered %" SCNu64 " sleeps %ld", &count, &sleeps), 2)
+      << *answered;
+  EXPECT_GE(sleeps, 100) << "the answering side hardly slept: the test did not exercise W1";
+}
+
 // Proves: under DropOldest a slow subscriber process misses messages but learns exactly how
 // many: received + missed == published, and what it receives stays in order.
 TEST(ShmMultiProcess, DropOldestCountsExactlyWhatASlowSubscriberMissed) {

@@ -36,6 +36,17 @@ struct Segment;      // the mapped segment (internal)
 class ChannelLink;   // the segment a handle and its publishers and subscribers use now (internal)
 class SpinBudget;    // how long an adaptive subscriber spins (internal)
 class LazyDeadline;  // a call's deadline, read from the clock only when it waits (internal)
+
+// Internal (channel/reservation.hpp): a producer's last scan of the subscriber table. How far
+// producers may write (rule R3): the lowest cursor of every subscriber plus the capacity, never
+// beyond the end of the lap after the tail (rule R5). `open` is false once the generation is
+// closed (rule G1). `barrier_sleepers_only`: every subscriber seen follows rule W1c, so a
+// producer covered by the sleeper barrier may commit without a fence until its next scan.
+struct WriteLimit {
+  std::uint64_t limit = 0;
+  bool open = true;
+  bool barrier_sleepers_only = false;
+};
 }  // namespace shm
 
 inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
@@ -199,12 +210,17 @@ class Publisher {
 
   // Times this publisher moved to a new generation of its channel by itself (rules G2, G4).
   std::uint64_t reattached() const { return reattached_; }
+  // Rule W1c in effect: commits are plain release stores because every subscriber of its last
+  // scan issues the sleeper barrier and this process is covered by it; false: seq_cst commits.
+  bool commits_without_fence() const {
+    return covered_by_sleeper_barriers_ && cached_limit_.barrier_sleepers_only;
+  }
 
  private:
   friend class Loan;
   Publisher() = default;
   void abandon(Loan& loan) noexcept;
-  void commit_record(Loan& loan, std::memory_order commit_order);
+  void commit_record(Loan& loan);
   void wake_if_sleeping();
   void detach() noexcept;
   // False when the tail is closed (the generation ended).
@@ -221,8 +237,10 @@ class Publisher {
   std::shared_ptr<shm::Segment> segment_;
   posix::UniqueFd lock_fd_;  // own open file description: its lock says this producer is alive
   std::uint32_t slot_ = 0;
-  std::uint32_t open_loans_ = 0;    // loans neither committed nor abandoned yet
-  std::uint64_t cached_limit_ = 0;  // lowest position a reservation may reach without a rescan
+  std::uint32_t open_loans_ = 0;        // loans neither committed nor abandoned yet
+  shm::WriteLimit cached_limit_;        // lowest position a reservation may reach without a rescan
+  std::uint32_t loans_until_scan_ = 1;  // rule W1c: a rescan at least every so many loans
+  bool covered_by_sleeper_barriers_ = false;  // rule W1c: this process registered
   std::uint64_t reattached_ = 0;
   bool fault_reported_ = false;  // the resized ring was reported once (kCorrupted)
   std::chrono::steady_clock::time_point last_ring_check_{};
@@ -304,7 +322,8 @@ class Subscriber {
   posix::UniqueFd lock_fd_;  // own open file description: its lock says this subscriber is alive
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
-  std::uint64_t cursor_ = 0;              // position of the next record to read
+  std::uint32_t awake_word_ = 0;  // its slot's `sleeping` while awake: kSleepsWithBarrier or 0
+  std::uint64_t cursor_ = 0;      // position of the next record to read
   std::uint64_t published_cursor_ = 0;    // what the slot says (rule S1: published per batch)
   std::uint64_t unflushed_messages_ = 0;  // delivered, not yet added to the slot's counters
   std::uint64_t unflushed_bytes_ = 0;

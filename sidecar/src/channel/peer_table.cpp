@@ -74,12 +74,13 @@ void start_producer_slot(const Segment& segment, std::uint32_t slot) {
   mine.state.store(state_value(SlotState::kActive), std::memory_order_release);
 }
 
-std::uint64_t start_subscriber_slot(const Segment& segment, std::uint32_t slot, bool at_start) {
+std::uint64_t start_subscriber_slot(const Segment& segment, std::uint32_t slot, bool at_start,
+                                    bool sleeps_with_barrier) {
   SubscriberSlot& mine = segment.subscriber(slot);
   const ControlBlock& control = segment.control();
   mine.pid = ::getpid();
   mine.missed.store(0, std::memory_order_relaxed);
-  mine.sleeping.store(0, std::memory_order_relaxed);
+  mine.sleeping.store(sleeps_with_barrier ? kSleepsWithBarrier : 0, std::memory_order_relaxed);
   mine.delivered_messages.store(0, std::memory_order_relaxed);
   mine.delivered_bytes.store(0, std::memory_order_relaxed);
   const std::uint64_t start = segment.header.capacity;  // the log's first position

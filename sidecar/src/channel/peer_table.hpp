@@ -27,7 +27,10 @@ void start_producer_slot(const Segment& segment, std::uint32_t slot);
 // Publishes a claimed subscriber slot and returns the cursor to read from: the tail (rule R4),
 // or for a subscriber re-attaching to a new generation its start (`at_start`), unless that may
 // have been overwritten already (rule G3, which relies on the producers' rule R5).
-std::uint64_t start_subscriber_slot(const Segment& segment, std::uint32_t slot, bool at_start);
+// `sleeps_with_barrier`: the subscriber follows rule W1c, which its `sleeping` word says before
+// the slot is active.
+std::uint64_t start_subscriber_slot(const Segment& segment, std::uint32_t slot, bool at_start,
+                                    bool sleeps_with_barrier);
 
 // A producer slot's counters move into the channel's totals when the slot is freed, so that
 // published/rejected/dropped totals survive slot reuse.

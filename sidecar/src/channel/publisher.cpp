@@ -13,6 +13,7 @@
 #include "channel/records.hpp"
 #include "channel/reservation.hpp"
 #include "channel/shm_segment.hpp"
+#include "channel/sleeper_barrier.hpp"
 #include "channel/wakeups.hpp"
 #include "ipcmesh/shm_channel.hpp"
 
@@ -31,6 +32,9 @@ constexpr auto kProducerSleepSlice = std::chrono::milliseconds(10);
 constexpr int kProducerSpins = 4000;
 // How often a blocked publisher checks that the name still refers to its ring (rule G4).
 constexpr auto kPublisherRingCheck = std::chrono::seconds(1);
+// Rule W1c: loans between two scans of the subscriber table at least, so that a subscriber of an
+// older build that joins a quiet channel (a lap may take hours) gets fenced commits soon.
+constexpr std::uint32_t kLoansPerScan = 4096;
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -68,6 +72,7 @@ Result<Publisher> Publisher::attach(const ShmChannel& channel) {
   if (!attached) return tl::unexpected(attached.error());
   shm::start_producer_slot(*segment, attached->slot);
   Publisher publisher;
+  publisher.covered_by_sleeper_barriers_ = shm::register_for_sleeper_barriers();
   publisher.link_ = channel.link_;
   publisher.segment_ = std::move(segment);
   publisher.lock_fd_ = std::move(attached->lock_fd);
@@ -82,6 +87,8 @@ Publisher::Publisher(Publisher&& other) noexcept
       slot_(other.slot_),
       open_loans_(other.open_loans_),
       cached_limit_(other.cached_limit_),
+      loans_until_scan_(other.loans_until_scan_),
+      covered_by_sleeper_barriers_(other.covered_by_sleeper_barriers_),
       reattached_(other.reattached_),
       fault_reported_(other.fault_reported_),
       last_ring_check_(other.last_ring_check_) {}
@@ -142,7 +149,7 @@ Result<void> Publisher::follow_generation(Clock::time_point deadline,
   segment_ = std::move(*next);
   lock_fd_ = std::move(attached->lock_fd);
   slot_ = attached->slot;
-  cached_limit_ = 0;
+  cached_limit_ = {};
   fault_reported_ = false;
   ++reattached_;
   segment_->control().reattached.fetch_add(1, std::memory_order_relaxed);
@@ -153,9 +160,8 @@ Result<void> Publisher::follow_generation(Clock::time_point deadline,
 // Publisher: reserving (the policy around try_reserve)
 
 bool Publisher::refresh_limit() {
-  const shm::WriteLimit limit = shm::scan_write_limit(*segment_);
-  cached_limit_ = limit.limit;
-  return limit.open;
+  cached_limit_ = shm::scan_write_limit(*segment_);
+  return cached_limit_.open;
 }
 
 // Block, after the spin: rule W2 (announce on blocked_producers, rescan, sleep on space_futex),
@@ -167,14 +173,14 @@ Result<bool> Publisher::wait_for_space(std::uint64_t end, Clock::time_point dead
     shm::cpu_relax();
     if ((spin & 63) == 0) {
       if (!refresh_limit()) return false;
-      if (end <= cached_limit_) return true;
+      if (end <= cached_limit_.limit) return true;
     }
   }
   for (;;) {
     const std::uint32_t seen = control.space_futex.load(std::memory_order_acquire);
     control.blocked_producers.fetch_add(1, std::memory_order_seq_cst);
     const bool open = refresh_limit();
-    if (!open || end <= cached_limit_) {
+    if (!open || end <= cached_limit_.limit) {
       control.blocked_producers.fetch_sub(1, std::memory_order_relaxed);
       return open;
     }
@@ -192,7 +198,7 @@ Result<bool> Publisher::wait_for_space(std::uint64_t end, Clock::time_point dead
     }
     shm::reap_dead_subscribers(segment);  // a dead subscriber must not block us (rule L2)
     if (!refresh_limit()) return false;
-    if (end <= cached_limit_) return true;
+    if (end <= cached_limit_.limit) return true;
     if (Clock::now() >= deadline) {
       return make_error(
           ErrorCode::kTimeout,
@@ -225,7 +231,7 @@ Result<void> Publisher::make_room(std::uint64_t end, shm::LazyDeadline& deadline
       const auto at = deadline.get();
       push_slow_subscribers(end - segment.header.capacity);
       refresh_limit();
-      if (end <= cached_limit_) return {};
+      if (end <= cached_limit_.limit) return {};
       if (Clock::now() >= at) {
         return make_error(ErrorCode::kTimeout,
                           "channel " + segment.name + ": an unfinished record blocks the ring");
@@ -267,6 +273,10 @@ Result<Loan> Publisher::loan(std::size_t size, std::chrono::nanoseconds timeout)
   ProducerSlot& mine = segment.producer(slot_);
   const std::uint32_t bytes = shm::record_bytes(size);
   shm::LazyDeadline deadline(timeout);
+  if (--loans_until_scan_ == 0) [[unlikely]] {
+    loans_until_scan_ = kLoansPerScan;
+    cached_limit_.limit = 0;  // the next reservation rescans (rule W1c)
+  }
   for (;;) {
     const shm::Reservation reserved = shm::try_reserve(segment, mine, bytes, cached_limit_);
     if (reserved.outcome == shm::ReserveOutcome::kReserved) [[likely]] {
@@ -289,19 +299,29 @@ Result<void> Publisher::commit(Loan&& loan) {
   if (loan.owner_ != this) {
     return make_error(ErrorCode::kInvalidArgument, "loan does not belong to this publisher");
   }
-  // seq_cst: the commit and the load of sleeping_subscribers below are a Dekker pair with a
-  // subscriber going to sleep (rule W1): either it sees the commit on its re-check, or we see
-  // it counted as sleeping. (On x86 this is one xchg; no fence instruction.)
-  commit_record(loan, std::memory_order_seq_cst);
+  commit_record(loan);
   wake_if_sleeping();
   return {};
 }
 
-void Publisher::commit_record(Loan& loan, std::memory_order commit_order) {
+// The commit and the load of sleeping_subscribers after it are a Dekker pair with a subscriber
+// going to sleep: either its re-check sees the commit, or we see it counted as sleeping. Rule
+// W1c: while every subscriber issues the sleeper barrier and this process is covered by it, a
+// release store is enough (the sleeper's barrier is the pair's fence); otherwise rule W1: a
+// seq_cst store (one locked instruction on x86, which waits for the record's cache line that the
+// subscriber is polling: the producer's largest cost per message). Two stores with constant
+// orders: a run-time order would compile to seq_cst.
+void Publisher::commit_record(Loan& loan) {
   const Segment& segment = *segment_;
   ProducerSlot& mine = segment.producer(slot_);
-  shm::write_record_header(segment.ring(), loan.position_, static_cast<std::uint32_t>(loan.size_),
-                           RecordType::kData, commit_order);
+  const auto length = static_cast<std::uint32_t>(loan.size_);
+  if (commits_without_fence()) [[likely]] {
+    shm::write_record_header(segment.ring(), loan.position_, length, RecordType::kData,
+                             std::memory_order_release);
+  } else {
+    shm::write_record_header(segment.ring(), loan.position_, length, RecordType::kData,
+                             std::memory_order_seq_cst);
+  }
   loan.owner_ = nullptr;
   --open_loans_;
   // Single writer of its own slot: plain load+store, no locked instruction.
@@ -316,9 +336,10 @@ void Publisher::wake_if_sleeping() {
   shm::wake_after_commit(segment_->control());
 }
 
-// Rule W1 for a batch (P1): every record is committed with a seq_cst store, as commit() does, but
-// sleeping_subscribers is loaded once, after the last one: each commit precedes that load in the
-// single total order, so the Dekker pair with a sleeper holds for all of them. The check runs
+// Rule W1 for a batch (P1): every record is committed as commit() does, but sleeping_subscribers
+// is loaded once, after the last one: each commit precedes that load (in the single total order
+// of seq_cst commits, or by the sleeper's barrier under W1c), so the Dekker pair with a sleeper
+// holds for all of them. The check runs
 // before any wait for space too: a subscriber asleep on a record of this batch must be woken
 // before this publisher waits for it.
 Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std::byte>> payloads,
@@ -350,7 +371,7 @@ Result<std::size_t> Publisher::publish_batch(std::span<const std::span<const std
       return published;
     }
     if (!payload.empty()) std::memcpy(loan->data().data(), payload.data(), payload.size());
-    commit_record(*loan, std::memory_order_seq_cst);
+    commit_record(*loan);
     unannounced = true;
     ++published;
   }

@@ -47,7 +47,7 @@ inline Result<RecordView> read_record(const RingView& ring, std::uint64_t positi
 }
 
 // Writes a record's header and commits it: length and check first (relaxed), the commit word
-// last with `commit_order` (release; seq_cst for data records, rule W1).
+// last with `commit_order` (release; seq_cst for data records unless rule W1c allows release).
 inline void write_record_header(const RingView& ring, std::uint64_t position, std::uint32_t length,
                                 RecordType type,
                                 std::memory_order commit_order = std::memory_order_release) {

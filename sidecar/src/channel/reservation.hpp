@@ -13,13 +13,8 @@
 
 namespace ipcmesh::shm {
 
-// How far producers may write (rule R3): the lowest cursor of every subscriber plus the capacity,
-// never beyond the end of the lap after the tail (rule R5). `open` is false once the generation
-// is closed (rule G1).
-struct WriteLimit {
-  std::uint64_t limit = 0;
-  bool open = true;
-};
+// One scan of the subscriber table (WriteLimit, in the public header because a Publisher keeps
+// the last one).
 WriteLimit scan_write_limit(const Segment& segment);
 
 enum class ReserveOutcome : std::uint8_t {
@@ -35,10 +30,10 @@ struct Reservation {
 };
 
 // One reservation attempt of `bytes` (a whole record) for the producer in slot `mine`.
-// `cached_limit` is the producer's write limit; it is rescanned only when a reservation would
-// pass it. A lost CAS race is retried here: it is not a full ring.
+// `cached` is the producer's last scan; it is rescanned only when a reservation would pass its
+// limit. A lost CAS race is retried here: it is not a full ring.
 inline Reservation try_reserve(const Segment& segment, ProducerSlot& mine, std::uint32_t bytes,
-                               std::uint64_t& cached_limit) {
+                               WriteLimit& cached) {
   ControlBlock& control = segment.control();
   const std::uint64_t capacity = segment.header.capacity;
   std::uint64_t tail = control.tail.load(std::memory_order_relaxed);
@@ -49,9 +44,9 @@ inline Reservation try_reserve(const Segment& segment, ProducerSlot& mine, std::
     const std::uint64_t offset = tail & (capacity - 1);
     const std::uint64_t pad = offset + bytes > capacity ? capacity - offset : 0;
     const std::uint64_t end = tail + pad + bytes;
-    if (end > cached_limit) {
-      cached_limit = scan_write_limit(segment).limit;
-      if (end > cached_limit) return {ReserveOutcome::kFull, 0, end};
+    if (end > cached.limit) {
+      cached = scan_write_limit(segment);
+      if (end > cached.limit) return {ReserveOutcome::kFull, 0, end};
     }
     // The claim is published before the reservation (release by the CAS): a subscriber that sees
     // the tail past a stuck record also sees who reserved it (rule L3).

@@ -36,6 +36,13 @@ inline constexpr std::int64_t kCreatorLockOffset = 1ll << 40;
 inline constexpr std::int64_t kSubscriberLockBase = kCreatorLockOffset + 1;
 inline constexpr std::int64_t kProducerLockBase = kSubscriberLockBase + kMaxSlots;
 
+// SubscriberSlot::sleeping: bit 0 while the subscriber sleeps (observability), bit 1 while it
+// follows rule W1c (it issues the sleeper barrier before its re-check). Builds before W1c store
+// only 0 and 1, at attach too, so a slot one of them takes never keeps bit 1 from an earlier
+// owner.
+inline constexpr std::uint32_t kSleepingNow = 1;
+inline constexpr std::uint32_t kSleepsWithBarrier = 2;
+
 // kSuperseded: the relay replaced this generation (rule G1); openers wait for the next one.
 enum class SegmentState : std::uint32_t { kInitializing = 0, kReady = 1, kSuperseded = 2 };
 enum class SlotState : std::uint32_t { kFree = 0, kClaiming = 1, kActive = 2 };
@@ -96,9 +103,9 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 struct alignas(kCacheLine) SubscriberSlot {
   std::atomic<std::uint32_t> state;  // SlotState
   std::int32_t pid;
-  std::atomic<std::uint64_t> cursor;  // everything before it is released
-  std::atomic<std::uint64_t> missed;  // messages pushed past it (DropOldest)
-  std::atomic<std::uint32_t> sleeping;
+  std::atomic<std::uint64_t> cursor;    // everything before it is released
+  std::atomic<std::uint64_t> missed;    // messages pushed past it (DropOldest)
+  std::atomic<std::uint32_t> sleeping;  // kSleepingNow | kSleepsWithBarrier
   std::uint32_t reserved0;
   std::atomic<std::uint64_t> delivered_messages;
   std::atomic<std::uint64_t> delivered_bytes;

@@ -8,6 +8,7 @@
 #include "channel/peer_table.hpp"
 #include "channel/records.hpp"
 #include "channel/shm_segment.hpp"
+#include "channel/sleeper_barrier.hpp"
 #include "channel/spin_budget.hpp"
 #include "channel/wakeups.hpp"
 #include "ipcmesh/shm_channel.hpp"
@@ -27,6 +28,9 @@ namespace {
 constexpr std::uint64_t kPublishEveryMessages = 64;  // rule S1
 constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
+// A sleep whose barrier failed (rule W1c): producers may commit without a fence until their next
+// scan sees this subscriber's cleared bit, so a wake-up may be missed until then.
+constexpr auto kUnfencedSleepSlice = std::chrono::milliseconds(1);
 
 bool drops_oldest(const Segment& segment) {
   return segment.header.policy == static_cast<std::uint32_t>(SlowConsumerPolicy::kDropOldest);
@@ -56,7 +60,9 @@ Result<Subscriber> Subscriber::attach(const ShmChannel& channel, SubscriberOptio
   auto attached = shm::attach_subscriber(*segment);
   if (!attached) return tl::unexpected(attached.error());
   Subscriber subscriber;
-  subscriber.cursor_ = shm::start_subscriber_slot(*segment, attached->slot, false);
+  subscriber.awake_word_ = shm::sleeper_barrier_available() ? shm::kSleepsWithBarrier : 0;
+  subscriber.cursor_ =
+      shm::start_subscriber_slot(*segment, attached->slot, false, subscriber.awake_word_ != 0);
   subscriber.published_cursor_ = subscriber.cursor_;
   subscriber.link_ = channel.link_;
   subscriber.segment_ = std::move(segment);
@@ -76,6 +82,7 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       lock_fd_(std::move(other.lock_fd_)),
       options_(other.options_),
       slot_(other.slot_),
+      awake_word_(other.awake_word_),
       cursor_(other.cursor_),
       published_cursor_(other.published_cursor_),
       unflushed_messages_(other.unflushed_messages_),
@@ -248,7 +255,8 @@ Result<std::shared_ptr<Segment>> Subscriber::next_generation(std::uint64_t tail,
 Result<void> Subscriber::move_to(std::shared_ptr<Segment> next) {
   auto attached = shm::attach_subscriber(*next);
   if (!attached) return tl::unexpected(attached.error());
-  const std::uint64_t cursor = shm::start_subscriber_slot(*next, attached->slot, true);
+  const std::uint64_t cursor =
+      shm::start_subscriber_slot(*next, attached->slot, true, awake_word_ != 0);
   // A quarantined ring reads as zeros: what was missed there is lost with it.
   if (!segment_->quarantined.load(std::memory_order_acquire)) {
     missed_earlier_ += segment_->subscriber(slot_).missed.load(std::memory_order_relaxed);
@@ -334,15 +342,21 @@ Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_dead
 }
 
 // Rule W1: announce the sleep, re-check, then sleep on the futex value seen before announcing.
+// Rule W1c: between the two, the sleeper barrier, for producers that commit without a fence.
 Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_deadline) {
   const Segment& segment = *segment_;
   ControlBlock& control = segment.control();
   SubscriberSlot& mine = segment.subscriber(slot_);
   const std::uint32_t seen = control.data_futex.load(std::memory_order_acquire);
-  mine.sleeping.store(1, std::memory_order_relaxed);
+  mine.sleeping.store(awake_word_ | shm::kSleepingNow, std::memory_order_relaxed);
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
   control.coalescing_sleepers.fetch_add(1, std::memory_order_seq_cst);  // rule W1b
   control.wake_requested.store(1, std::memory_order_seq_cst);
+  const bool unfenced = awake_word_ != 0 && !shm::sleeper_barrier();
+  if (unfenced) [[unlikely]] {
+    awake_word_ = 0;  // producers' next scans see it and fence their commits again
+    mine.sleeping.store(shm::kSleepingNow, std::memory_order_seq_cst);
+  }
   // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word,
   // and a closer closes the tail before it does (rule G1).
   const std::uint64_t tail = control.tail.load(std::memory_order_seq_cst);
@@ -356,8 +370,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
     // reservation that is not committed may be a dead producer's (rule L3), so then wake up
     // more often.
     const bool reserved = shm::tail_position(tail) > cursor_;
-    const auto cap =
-        reserved ? std::chrono::nanoseconds(kMaxSleepSlice) : options_.ring_check_interval;
+    const auto cap = unfenced   ? std::chrono::nanoseconds(kUnfencedSleepSlice)
+                     : reserved ? std::chrono::nanoseconds(kMaxSleepSlice)
+                                : options_.ring_check_interval;
     const auto slice = has_deadline ? shm::until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
     // Rule F1: the ring may have been truncated while we slept; check before touching it again.
@@ -368,7 +383,7 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
   }
   control.coalescing_sleepers.fetch_sub(1, std::memory_order_seq_cst);
   control.sleeping_subscribers.fetch_sub(1, std::memory_order_seq_cst);
-  mine.sleeping.store(0, std::memory_order_relaxed);
+  mine.sleeping.store(awake_word_, std::memory_order_relaxed);
   return true;
 }
 

@@ -34,7 +34,8 @@ inline void wake_data_sleepers(ControlBlock& control) {
   }
 }
 
-// Rule W1, the committer's half: after a seq_cst commit, a seq_cst load of the sleepers' count.
+// Rule W1, the committer's half: after a seq_cst commit (or a release one under rule W1c, the
+// sleeper's barrier standing in for the fence), a seq_cst load of the sleepers' count.
 inline void wake_after_commit(ControlBlock& control) {
   if (control.sleeping_subscribers.load(std::memory_order_seq_cst) != 0) {
     wake_data_sleepers(control);

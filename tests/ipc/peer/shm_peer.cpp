@@ -13,8 +13,14 @@
 //   wait-error NAME                       receive (and drop) until an error; "error CODE MESSAGE"
 //   blocked-publish NAME SIZE             publish (Block) until an error; "error CODE MESSAGE"
 //   truncate NAME BYTES                   what a raw-mmap app does to a name it thinks is its own
+//   wake-ping NAME COUNT LATE_MS          COUNT pings on NAME, each answered on NAME.pong (busy
+//                                         poll); "round_trips N in_order B late L max_us M
+//                                         fenceless F" (late: a round trip of LATE_MS or more)
+//   wake-pong NAME COUNT LATE_MS          answers COUNT pings, sleeping on every wait (no spin);
+//                                         "answered N sleeps S" (voluntary context switches)
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -65,6 +71,73 @@ int unlinked_mappings(const std::string& name) {
   return count;
 }
 
+long voluntary_switches() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_nvcsw;
+}
+
+// Rule W1/W1c, the pinging side: publishes {seq} and busy-polls for the answer, so that each
+// ping is committed within a microsecond of the answer, while the other side is on its way to
+// sleep; and each ping is the last message until it is answered, so a lost wake-up is not hidden
+// by the next commit. A round trip of LATE_MS or more counts as late.
+int wake_ping(const ShmChannel& pings, const ShmChannel& pongs, std::uint64_t count,
+              std::uint64_t late_ms) {
+  auto publisher = Publisher::attach(pings);
+  if (!publisher) return fail(publisher.error().message);
+  SubscriberOptions busy;
+  busy.wait_mode = WaitMode::kBusyPoll;
+  auto answers = Subscriber::attach(pongs, busy);
+  if (!answers) return fail(answers.error().message);
+  say("ready");
+  std::uint64_t late = 0, max_ns = 0;
+  bool in_order = true;
+  for (std::uint64_t seq = 0; seq < count; ++seq) {
+    const auto sent = std::chrono::steady_clock::now();
+    auto published = publisher->publish(std::as_bytes(std::span(&seq, 1)), 30s);
+    if (!published) return fail("ping " + std::to_string(seq) + ": " + published.error().message);
+    auto answer = answers->receive(30s);
+    if (!answer) return fail("pong " + std::to_string(seq) + ": " + answer.error().message);
+    std::uint64_t echoed = 0;
+    std::memcpy(&echoed, answer->data.data(), sizeof echoed);
+    in_order = in_order && echoed == seq;
+    const auto took =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - sent)
+                                       .count());
+    max_ns = std::max(max_ns, took);
+    if (took >= late_ms * 1'000'000) ++late;
+  }
+  std::printf("round_trips %llu in_order %d late %llu max_us %llu fenceless %d\n",
+              static_cast<unsigned long long>(count), in_order ? 1 : 0,
+              static_cast<unsigned long long>(late), static_cast<unsigned long long>(max_ns / 1000),
+              publisher->commits_without_fence() ? 1 : 0);
+  return 0;
+}
+
+// The answering side: sleeps on every wait (no spin), answers each ping with its number.
+int wake_pong(const ShmChannel& pings, const ShmChannel& pongs, std::uint64_t count) {
+  SubscriberOptions sleepy;
+  sleepy.wait_mode = WaitMode::kSpinThenSleep;
+  sleepy.spin_time = 0ns;
+  sleepy.ring_check_interval = 10s;  // a lost wake-up shows as a long sleep
+  auto subscriber = Subscriber::attach(pings, sleepy);
+  if (!subscriber) return fail(subscriber.error().message);
+  auto publisher = Publisher::attach(pongs);
+  if (!publisher) return fail(publisher.error().message);
+  say("ready");
+  const long switches_before = voluntary_switches();
+  for (std::uint64_t answered = 0; answered < count; ++answered) {
+    auto ping = subscriber->receive(30s);
+    if (!ping) return fail("ping " + std::to_string(answered) + ": " + ping.error().message);
+    auto published = publisher->publish(ping->data, 30s);
+    if (!published) return fail("pong: " + published.error().message);
+  }
+  std::printf("answered %llu sleeps %ld\n", static_cast<unsigned long long>(count),
+              voluntary_switches() - switches_before);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +155,15 @@ int main(int argc, char** argv) {
   }
   auto channel = ShmChannel::open_wait(argv[2], 10s);
   if (!channel) return fail(channel.error().message);
+  if (role == "wake-ping" || role == "wake-pong") {
+    if (argc < 5) return fail(role + " NAME COUNT LATE_MS");
+    auto pongs = ShmChannel::open_wait(std::string(argv[2]) + ".pong", 10s);
+    if (!pongs) return fail(pongs.error().message);
+    const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    return role == "wake-ping"
+               ? wake_ping(*channel, *pongs, count, std::strtoull(argv[4], nullptr, 10))
+               : wake_pong(*channel, *pongs, count);
+  }
 
   if (role == "publish" || role == "publish-nonblocking") {
     if (argc < 6) return fail("publish NAME ID COUNT SIZE");

@@ -15,7 +15,7 @@ TEST(DeadPeers, OnlySubscribersWithoutALiveLockAreReaped) {
   ASSERT_TRUE(segment);
   auto live = attach_subscriber(*segment);
   ASSERT_TRUE(live);
-  start_subscriber_slot(*segment, live->slot, false);
+  start_subscriber_slot(*segment, live->slot, false, false);
   segment->subscriber(2).state.store(state_value(SlotState::kActive));  // its owner is gone
   EXPECT_EQ(reap_dead_subscribers(*segment), 1u);
   EXPECT_EQ(segment->subscriber(2).state.load(), state_value(SlotState::kFree));

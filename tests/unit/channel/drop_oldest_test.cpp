@@ -19,7 +19,7 @@ TEST(DropOldest, ASlowSubscriberIsPushedPastWholeRecordsAndCountsThem) {
     write_record_header(ring, start + 64 * i, 48, RecordType::kData);
   }
   segment->control().tail.store(start + 256);
-  start_subscriber_slot(*segment, 0, true);                     // at the start
+  start_subscriber_slot(*segment, 0, true, false);              // at the start
   EXPECT_EQ(push_slow_subscribers(*segment, start + 100), 2u);  // to the boundary at 128
   EXPECT_EQ(segment->subscriber(0).cursor.load(), start + 128);
   EXPECT_EQ(segment->subscriber(0).missed.load(), 2u);
@@ -32,7 +32,7 @@ TEST(DropOldest, AnUncommittedRecordStopsThePush) {
   const std::uint64_t start = segment->header.capacity;
   write_record_header(segment->ring(), start, 48, RecordType::kData);
   segment->control().tail.store(start + 128);  // [start+64, start+128) reserved, not committed
-  start_subscriber_slot(*segment, 0, true);
+  start_subscriber_slot(*segment, 0, true, false);
   EXPECT_EQ(push_slow_subscribers(*segment, start + 100), 0u);
   EXPECT_EQ(segment->subscriber(0).cursor.load(), start);
 }

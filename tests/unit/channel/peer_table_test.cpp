@@ -47,10 +47,10 @@ TEST(PeerTable, ASubscriberStartsAtTheTailOrAtTheStartWhenItMovesHere) {
   ASSERT_TRUE(segment);
   const std::uint64_t capacity = segment->header.capacity;
   segment->control().tail.store(capacity + 512);
-  EXPECT_EQ(start_subscriber_slot(*segment, 0, false), capacity + 512);
-  EXPECT_EQ(start_subscriber_slot(*segment, 1, true), capacity);
+  EXPECT_EQ(start_subscriber_slot(*segment, 0, false, false), capacity + 512);
+  EXPECT_EQ(start_subscriber_slot(*segment, 1, true, false), capacity);
   segment->control().tail.store(capacity + capacity - 64);  // too close to a wrap: G3 gives up
-  EXPECT_EQ(start_subscriber_slot(*segment, 2, true), capacity + capacity - 64);
+  EXPECT_EQ(start_subscriber_slot(*segment, 2, true, false), capacity + capacity - 64);
   EXPECT_EQ(segment->subscriber(2).state.load(), state_value(SlotState::kActive));
 }
 

@@ -24,7 +24,7 @@ TEST(Reservation, ReservesUntilTheSlowestCursorPlusTheCapacityThenSaysFull) {
   const std::uint64_t start = segment->header.capacity;
   active_subscriber_at(*segment, start);
   ProducerSlot& mine = segment->producer(0);
-  std::uint64_t limit = 0;
+  WriteLimit limit;
   const std::uint32_t bytes = record_bytes(240);  // 256: 16 of them fill the 4 KiB ring
   for (int i = 0; i < 16; ++i) {
     const Reservation r = try_reserve(*segment, mine, bytes, limit);
@@ -44,7 +44,7 @@ TEST(Reservation, ARecordThatWouldStraddleTheEndIsPrecededByPadding) {
   ASSERT_TRUE(segment);
   const std::uint64_t capacity = segment->header.capacity;
   ProducerSlot& mine = segment->producer(0);
-  std::uint64_t limit = 0;
+  WriteLimit limit;
   segment->control().tail.store(capacity + capacity - 32);  // 32 bytes before the end
   const Reservation r = try_reserve(*segment, mine, record_bytes(100), limit);
   ASSERT_EQ(r.outcome, ReserveOutcome::kReserved);
@@ -59,7 +59,7 @@ TEST(Reservation, AClosedGenerationReservesNothing) {
   auto segment = testing::make_segment("reserve-closed");
   ASSERT_TRUE(segment);
   close_generation(*segment);
-  std::uint64_t limit = ~0ull;
+  WriteLimit limit{~0ull};
   const Reservation r = try_reserve(*segment, segment->producer(0), 64, limit);
   EXPECT_EQ(r.outcome, ReserveOutcome::kClosed);
   EXPECT_FALSE(scan_write_limit(*segment).open);
@@ -73,6 +73,27 @@ TEST(Reservation, TheWriteLimitNeverPassesTheEndOfTheNextLap) {
   const WriteLimit limit = scan_write_limit(*segment);
   EXPECT_TRUE(limit.open);
   EXPECT_EQ(limit.limit, 2 * capacity);  // tail = capacity, no subscriber: one lap
+}
+
+// Rule W1c: a producer may commit without a fence only while every subscriber it saw follows
+// W1c. A subscriber of an older build stores 0 or 1 in `sleeping` (at attach too), a slot still
+// being claimed has not said yet; both keep the producer's commits fenced.
+TEST(Reservation, TheScanSaysWhetherEverySubscriberIssuesTheSleeperBarrier) {
+  auto segment = testing::make_segment("reserve-barrier");
+  ASSERT_TRUE(segment);
+  EXPECT_TRUE(scan_write_limit(*segment).barrier_sleepers_only) << "nobody to miss";
+  active_subscriber_at(*segment, segment->header.capacity);
+  SubscriberSlot& slot = segment->subscriber(0);
+  slot.sleeping.store(kSleepsWithBarrier);
+  EXPECT_TRUE(scan_write_limit(*segment).barrier_sleepers_only);
+  slot.sleeping.store(kSleepsWithBarrier | kSleepingNow);
+  EXPECT_TRUE(scan_write_limit(*segment).barrier_sleepers_only);
+  slot.sleeping.store(kSleepingNow);  // an older build, asleep
+  EXPECT_FALSE(scan_write_limit(*segment).barrier_sleepers_only);
+  slot.sleeping.store(kSleepsWithBarrier);
+  SubscriberSlot& claiming = segment->subscriber(1);
+  claiming.state.store(state_value(SlotState::kClaiming));
+  EXPECT_FALSE(scan_write_limit(*segment).barrier_sleepers_only);
 }
 
 }  // namespace

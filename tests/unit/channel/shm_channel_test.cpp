@@ -583,6 +583,66 @@ TEST(ShmChannel, SleepingSubscriberIsWokenByACommit) {
   }
 }
 
+// The `sleeping` word of subscriber slot `slot`, mapped as another process would see it.
+class RawSubscriberWord {
+ public:
+  RawSubscriberWord(const std::string& name, std::uint32_t slot) {
+    const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
+    if (fd < 0) return;
+    shm::StaticHeader header{};
+    if (::pread(fd, &header, sizeof header, 0) == static_cast<ssize_t>(sizeof header)) {
+      length_ = header.subscribers_offset + (slot + 1) * shm::kSlotBytes;
+      base_ = ::mmap(nullptr, length_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      offset_ = header.subscribers_offset + slot * shm::kSlotBytes;
+    }
+    ::close(fd);
+  }
+  ~RawSubscriberWord() {
+    if (base_ != MAP_FAILED) ::munmap(base_, length_);
+  }
+  bool ok() const { return base_ != MAP_FAILED; }
+  std::atomic<std::uint32_t>& sleeping() {
+    auto* slot = reinterpret_cast<shm::SubscriberSlot*>(static_cast<std::byte*>(base_) + offset_);
+    return slot->sleeping;
+  }
+
+ private:
+  void* base_ = MAP_FAILED;
+  std::size_t length_ = 0;
+  std::size_t offset_ = 0;
+};
+
+// Proves rule W1c's gate: a publisher commits without a fence while every subscriber issues the
+// sleeper barrier, and goes back to seq_cst commits within one scan interval once a subscriber
+// that does not (an older build, which stores only 0 or 1 in its word) is in the table, even on
+// a channel too quiet to finish a lap.
+TEST(ShmChannel, CommitsAreFencedAgainWhenASubscriberDoesNotIssueTheSleeperBarrier) {
+  auto options = options_for("fenceless", SlowConsumerPolicy::kBlock, 1 << 20, 64);
+  auto channel = ShmChannel::create(options);
+  ASSERT_TRUE(channel);
+  auto sub = Subscriber::attach(*channel);
+  ASSERT_TRUE(sub);
+  auto pub = Publisher::attach(*channel);
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE(pub->publish(bytes_of(0)));
+  EXPECT_TRUE(pub->commits_without_fence())
+      << "this kernel offers membarrier(GLOBAL_EXPEDITED): both sides should use it";
+  RawSubscriberWord word(options.name, sub->slot());
+  ASSERT_TRUE(word.ok());
+  EXPECT_EQ(word.sleeping().load(), shm::kSleepsWithBarrier);
+  EXPECT_FALSE(channel->stats().subscribers.at(0).sleeping) << "the barrier bit is not a sleep";
+  word.sleeping().store(shm::kSleepingNow);  // what an older build's sleeper writes
+  int loans = 0;
+  for (; loans < 5000 && pub->commits_without_fence(); ++loans) {
+    ASSERT_TRUE(pub->publish(bytes_of(loans)));
+    auto view = sub->receive(1s);
+    ASSERT_TRUE(view);
+  }
+  EXPECT_FALSE(pub->commits_without_fence());
+  EXPECT_LE(loans, 4096) << "at most one scan interval, far less than a lap of this ring";
+  EXPECT_TRUE(channel->stats().subscribers.at(0).sleeping);
+}
+
 // Proves: many producer threads and many subscriber threads: every subscriber gets every
 // message exactly once and in order per producer (also the TSan workload for the ring).
 TEST(ShmChannel, ManyProducersManySubscribersLoseNothingUnderBlock) {

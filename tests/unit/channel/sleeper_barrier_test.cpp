@@ -1,0 +1,55 @@
+// The sleeper barrier of rule W1c: what the kernel offers here, and what a barrier does for a
+// thread of a registered process (the case the channel relies on, shown with two threads).
+#include "channel/sleeper_barrier.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace ipcmesh::shm {
+namespace {
+
+// The development machines and CI run kernels >= 4.16 without a seccomp filter: rule W1c must be
+// in effect there, or the benchmark figures in docs/benchmarks.md would not be what users get.
+TEST(SleeperBarrier, IsOfferedAndRegistrationSucceedsOnThisKernel) {
+  EXPECT_TRUE(register_for_sleeper_barriers());
+  EXPECT_TRUE(register_for_sleeper_barriers()) << "registering twice is harmless";
+  EXPECT_TRUE(sleeper_barrier_available());
+  EXPECT_TRUE(sleeper_barrier());
+}
+
+// The Dekker pair of W1c with the real barrier: a "producer" thread stores its flag (release,
+// no fence) and loads the other's; the "sleeper" stores its flag, issues the barrier and loads.
+// At least one of them must see the other's store, in every round.
+TEST(SleeperBarrier, OneSideAlwaysSeesTheOtherInAnAsymmetricDekkerPair) {
+  ASSERT_TRUE(register_for_sleeper_barriers());
+  constexpr int kRounds = 1000;
+  std::atomic<int> round{-1};
+  std::atomic<int> producer_flag{-1}, sleeper_flag{-1};
+  std::atomic<int> producer_saw{0};
+  std::atomic<int> producer_done{-1};
+  int both_missed = 0;
+  std::thread producer([&] {
+    for (int r = 0; r < kRounds; ++r) {
+      while (round.load(std::memory_order_acquire) != r) std::this_thread::yield();
+      producer_flag.store(r, std::memory_order_release);
+      producer_saw.store(sleeper_flag.load(std::memory_order_relaxed) == r ? 1 : 0,
+                         std::memory_order_relaxed);
+      producer_done.store(r, std::memory_order_release);
+    }
+  });
+  for (int r = 0; r < kRounds; ++r) {
+    round.store(r, std::memory_order_release);
+    sleeper_flag.store(r, std::memory_order_seq_cst);
+    ASSERT_TRUE(sleeper_barrier());
+    const bool sleeper_saw = producer_flag.load(std::memory_order_relaxed) == r;
+    while (producer_done.load(std::memory_order_acquire) != r) std::this_thread::yield();
+    if (!sleeper_saw && producer_saw.load(std::memory_order_relaxed) == 0) ++both_missed;
+  }
+  producer.join();
+  EXPECT_EQ(both_missed, 0);
+}
+
+}  // namespace
+}  // namespace ipcmesh::shm
