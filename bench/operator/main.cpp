@@ -191,6 +191,14 @@ void define_flags(CLI::App& app, Options& options) {
                  "events: Pod MODIFIED events to stream (default 20000)")
       ->check(positive())
       ->option_text("N");
+  app.add_option_function<double>(
+         "--event-interval-us",
+         [&options](double us) {
+           options.events.interval = std::chrono::microseconds(static_cast<std::int64_t>(us));
+         },
+         "events: one event every US microseconds (default 0: a burst)")
+      ->check(positive())
+      ->option_text("US");
   app.add_option("--transport", options.events.transport,
                  "events: scripted (straight into the informer, default) or cpprest (the real "
                  "transport over local HTTP)")
@@ -224,6 +232,10 @@ int run_events(const Options& options) {
             << " IpcChannels in one namespace, then " << options.events.events
             << " Pod MODIFIED events (" << options.events.transport << " transport)...\n";
   const EventsResult r = measure_watch_events(options.events);
+  const std::string interval =
+      options.events.interval.count() == 0
+          ? std::string("a burst")
+          : "one every " + std::to_string(options.events.interval.count()) + " us";
   const double cpu_ms = r.cpu_seconds * 1e3 / static_cast<double>(r.events);
   const bool pass = cpu_ms < kEventCpuTargetMs && r.queued_reconciles == 0;
   const json report = {{"environment",
@@ -254,9 +266,9 @@ int run_events(const Options& options) {
                 std::thread::hardware_concurrency(), before.c_str(), load_average().c_str());
     std::printf(
         "  %zu Pods, %zu IpcChannels in one namespace; %zu MODIFIED events of %.0f B "
-        "through the %s transport; %zu reconciles queued\n",
+        "through the %s transport (%s); %zu reconciles queued\n",
         options.events.pods, options.events.channels, r.events, r.average_event_bytes,
-        options.events.transport.c_str(), r.queued_reconciles);
+        options.events.transport.c_str(), interval.c_str(), r.queued_reconciles);
     std::printf(
         "  operator CPU %.3f ms per event (%.2f s for all; wall %.2f s); VmRSS synced "
         "%.1f MiB, after the events %.1f MiB, peak %.1f MiB\n",

@@ -81,7 +81,8 @@ std::string event_line(const ClusterShape& shape, std::size_t k) {
 
 // The child: answers one watch (an HTTP request when `http`) with `events` lines, one chunk each
 // as kube-apiserver flushes them, then keeps the stream open until the operator side closes it.
-[[noreturn]] void serve_events(int fd, const ClusterShape& shape, std::size_t events, bool http) {
+[[noreturn]] void serve_events(int fd, const ClusterShape& shape, const EventsOptions& options) {
+  const bool http = options.transport == "cpprest";
   char buffer[4096];
   if (http) {
     std::string request;
@@ -94,8 +95,10 @@ std::string event_line(const ClusterShape& shape, std::size_t k) {
               "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
               "Transfer-Encoding: chunked\r\n\r\n");
   }
-  for (std::size_t k = 0; k < events; ++k) {
+  const auto started = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < options.events; ++k) {
     const std::string line = event_line(shape, k);
+    if (options.interval.count() > 0) std::this_thread::sleep_until(started + k * options.interval);
     if (!http) {
       write_all(fd, line);
       continue;
@@ -223,7 +226,7 @@ void start_generator(Generator& generator, const ClusterShape& shape, const Even
     int fd = http ? ::accept(ends[0], nullptr, nullptr) : ends[1];
     if (fd < 0) ::_exit(1);
     if (!http) ::close(ends[0]);
-    serve_events(fd, shape, o.events, http);
+    serve_events(fd, shape, o);
   }
   if (http) {
     ::close(ends[0]);

@@ -8,6 +8,7 @@
 // are generated in a child process, so the figure is the operator's CPU only.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,7 +20,10 @@ struct EventsOptions {
   std::size_t channels = 10;
   std::size_t events = 20000;
   std::string transport = "scripted";  // or "cpprest"
-  int threads = 2;                     // cpprestsdk pool
+  // 0: as fast as the operator takes them (a burst); else one event per interval, so that each
+  // arrives alone as a label patch's does (the transport's wake-ups count too).
+  std::chrono::microseconds interval{0};
+  int threads = 2;  // cpprestsdk pool
 };
 
 struct EventsResult {
