@@ -9,7 +9,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -20,6 +19,7 @@
 #include "kube/informer.hpp"
 #include "kube/kube_client.hpp"
 #include "main/operator_caches.hpp"
+#include "scripted_api_server.hpp"
 #include "webhook/admission.hpp"
 #include "webhook/admission_server.hpp"
 
@@ -37,66 +37,6 @@ std::uint64_t status_kib(const char* field) {
   }
   throw std::runtime_error(std::string("/proc/self/status has no ") + field);
 }
-
-// The API server as the informers see it: paged LISTs generated on demand (never the whole
-// collection in memory at once, as with a real server), then watches that stay quiet until the
-// informer stops.
-class ScriptedApiServer final : public kube::HttpTransport {
- public:
-  explicit ScriptedApiServer(ClusterShape shape) : shape_(shape) {}
-
-  kube::HttpResponse send(const kube::HttpRequest& request) override {
-    const std::string& path = request.path_and_query;
-    const bool pods = path.rfind("/api/v1/pods?", 0) == 0;
-    const bool channels = path.rfind("/apis/ipcmesh.io/v1alpha1/ipcchannels?", 0) == 0;
-    if (!pods && !channels) return {404, {}, R"({"kind":"Status","code":404})"};
-    const std::size_t limit = query_number(path, "limit=", 500);
-    const std::size_t start = query_number(path, "continue=", 0);
-    const std::size_t total = pods ? shape_.pods : shape_.channels;
-    const std::size_t end = std::min(total, start + limit);
-    // The page text is written one object at a time: a whole page as a DOM (~10x its 2.5 MB of
-    // text) would be the benchmark's own memory churn in the informer's malloc arena, not the
-    // operator's (which receives the body as text).
-    json metadata = {{"resourceVersion", "900000"}};
-    if (end < total) metadata["continue"] = std::to_string(end);
-    std::string body = json{
-        {"kind", pods ? "PodList" : "IpcChannelList"},
-        {"apiVersion", pods ? "v1" : "ipcmesh.io/v1alpha1"},
-        {"metadata",
-         metadata}}.dump();
-    body.pop_back();  // the closing brace
-    body += R"(,"items":[)";
-    for (std::size_t i = start; i < end; ++i) {
-      if (i != start) body += ',';
-      body += (pods ? make_pod(shape_, i) : make_channel(shape_, i)).dump();
-    }
-    body += "]}";
-    listed_bytes_ += body.size();
-    if (pods) pod_bytes_ += body.size();
-    return {200, {{"content-type", "application/json"}}, std::move(body)};
-  }
-
-  kube::HttpResponse stream(const kube::HttpRequest&, const kube::LineHandler&,
-                            kube::Cancellation& cancellation) override {
-    cancellation.wait_for(std::chrono::hours(24));
-    throw kube::TransportError(kube::TransportError::Kind::kCancelled, "stopped");
-  }
-
-  std::uint64_t listed_bytes() const { return listed_bytes_; }
-  std::uint64_t pod_bytes() const { return pod_bytes_; }
-
- private:
-  static std::size_t query_number(const std::string& path, const std::string& key,
-                                  std::size_t fallback) {
-    const auto at = path.find(key);
-    if (at == std::string::npos) return fallback;
-    return std::stoull(path.substr(at + key.size()));
-  }
-
-  ClusterShape shape_;
-  std::atomic<std::uint64_t> listed_bytes_{0};
-  std::atomic<std::uint64_t> pod_bytes_{0};
-};
 
 }  // namespace
 

@@ -2,7 +2,9 @@
 //   (a) admission latency of the real webhook server over TLS with keep-alive, at a steady 200
 //       requests/s and at the maximum rate it sustains (target: p99 <= 2 ms at 200 req/s);
 //   (b) the operator's resident memory with 1,000 IpcChannels and 10,000 Pods cached
-//       (target: <= 40 MiB), measured in a child process so that (a) cannot inflate it.
+//       (target: <= 40 MiB), measured in a child process so that (a) cannot inflate it;
+//   (c) with --only events: the operator's CPU per Pod watch event with 5,000 Pods and 10
+//       IpcChannels in one namespace (issue 13; target: < 1 ms per event).
 // Prints a table, writes --json-out, says plainly when a target is missed.
 #define _TURN_OFF_PLATFORM_STRING
 // clang-format off
@@ -27,6 +29,7 @@
 #include "admission_latency.hpp"
 #include "cache_memory.hpp"
 #include "ipcmesh/command_line.hpp"
+#include "watch_events.hpp"
 
 namespace {
 
@@ -37,14 +40,16 @@ using namespace ipcmesh::bench::operator_bench;
 
 constexpr double kLatencyTargetMs = 2.0;
 constexpr double kMemoryTargetMiB = 40.0;
+constexpr double kEventCpuTargetMs = 1.0;
 
 constexpr const char* kProgram = "ipcmesh-operator-bench";
 
 struct Options {
   LatencyOptions latency;
   MemoryOptions memory;
+  EventsOptions events;
   std::string json_out;
-  std::string only;              // "", "latency", "memory"
+  std::string only;              // "", "latency", "memory", "events"
   std::string output = "table";  // -o table|json
   bool memory_child = false;
   bool fail_on_miss = false;
@@ -164,20 +169,44 @@ void define_flags(CLI::App& app, Options& options) {
       ->option_text("N");
   app.add_option_function<int>(
          "--threads",
-         [&options](int threads) { options.latency.threads = options.memory.threads = threads; },
+         [&options](int threads) {
+           options.latency.threads = options.memory.threads = options.events.threads = threads;
+         },
          "cpprestsdk pool threads (default: cores)")
       ->check(CLI::Range(1, 256))
       ->option_text("N");
-  app.add_option("--channels", options.memory.shape.channels,
-                 "IpcChannels in the memory run's cache (default 1000)")
+  app.add_option_function<std::size_t>(
+         "--channels",
+         [&options](std::size_t n) { options.memory.shape.channels = options.events.channels = n; },
+         "IpcChannels in the cache (default 1000; events: 10, in one namespace)")
       ->check(positive())
       ->option_text("N");
-  app.add_option("--pods", options.memory.shape.pods,
-                 "Pods in the memory run's cache (default 10000)")
+  app.add_option_function<std::size_t>(
+         "--pods",
+         [&options](std::size_t n) { options.memory.shape.pods = options.events.pods = n; },
+         "Pods in the cache (default 10000; events: 5000, in one namespace)")
       ->check(positive())
       ->option_text("N");
-  app.add_option("--only", options.only, "run one part: latency or memory")
-      ->check(CLI::IsMember({"latency", "memory"}))
+  app.add_option("--events", options.events.events,
+                 "events: Pod MODIFIED events to stream (default 20000)")
+      ->check(positive())
+      ->option_text("N");
+  app.add_option_function<double>(
+         "--event-interval-us",
+         [&options](double us) {
+           options.events.interval = std::chrono::microseconds(static_cast<std::int64_t>(us));
+         },
+         "events: one event every US microseconds (default 0: a burst)")
+      ->check(positive())
+      ->option_text("US");
+  app.add_option("--transport", options.events.transport,
+                 "events: scripted (straight into the informer, default) or cpprest (the real "
+                 "transport over local HTTP)")
+      ->check(CLI::IsMember({"scripted", "cpprest"}))
+      ->option_text("T");
+  app.add_option("--only", options.only,
+                 "run one part: latency, memory, or events (only run when asked)")
+      ->check(CLI::IsMember({"latency", "memory", "events"}))
       ->option_text("PART");
   command_line::add_output_option(app, options.output, {"table", "json"})
       ->description("table (default) or json: the report as JSON on stdout instead of the table");
@@ -194,6 +223,62 @@ void define_flags(CLI::App& app, Options& options) {
 
 const char* verdict(bool pass) {
   return pass ? "PASS" : "MISSED";
+}
+
+// Part (c), run on its own in this process: it forks its event generator before any thread.
+int run_events(const Options& options) {
+  const std::string before = load_average();
+  std::cerr << "events: syncing " << options.events.pods << " Pods and " << options.events.channels
+            << " IpcChannels in one namespace, then " << options.events.events
+            << " Pod MODIFIED events (" << options.events.transport << " transport)...\n";
+  const EventsResult r = measure_watch_events(options.events);
+  const std::string interval =
+      options.events.interval.count() == 0
+          ? std::string("a burst")
+          : "one every " + std::to_string(options.events.interval.count()) + " us";
+  const double cpu_ms = r.cpu_seconds * 1e3 / static_cast<double>(r.events);
+  const bool pass = cpu_ms < kEventCpuTargetMs && r.queued_reconciles == 0;
+  const json report = {{"environment",
+                        {{"cpu", cpu_model()},
+                         {"cores", std::thread::hardware_concurrency()},
+                         {"load_average_before", before},
+                         {"load_average_after", load_average()}}},
+                       {"events",
+                        {{"pods", options.events.pods},
+                         {"channels", options.events.channels},
+                         {"events", r.events},
+                         {"transport", options.events.transport},
+                         {"average_event_bytes", r.average_event_bytes},
+                         {"sync_seconds", r.sync_seconds},
+                         {"cpu_seconds", r.cpu_seconds},
+                         {"wall_seconds", r.wall_seconds},
+                         {"cpu_ms_per_event", cpu_ms},
+                         {"queued_reconciles", r.queued_reconciles},
+                         {"synced_rss_kib", r.synced_rss_kib},
+                         {"after_events_rss_kib", r.after_events_rss_kib},
+                         {"peak_rss_kib", r.peak_rss_kib},
+                         {"target_ms", kEventCpuTargetMs},
+                         {"pass", pass}}}};
+  if (options.output == "json") {
+    std::cout << report.dump(2) << std::endl;
+  } else {
+    std::printf("\nPod watch events (%s, %u cores, load %s -> %s)\n", cpu_model().c_str(),
+                std::thread::hardware_concurrency(), before.c_str(), load_average().c_str());
+    std::printf(
+        "  %zu Pods, %zu IpcChannels in one namespace; %zu MODIFIED events of %.0f B "
+        "through the %s transport (%s); %zu reconciles queued\n",
+        options.events.pods, options.events.channels, r.events, r.average_event_bytes,
+        options.events.transport.c_str(), interval.c_str(), r.queued_reconciles);
+    std::printf(
+        "  operator CPU %.3f ms per event (%.2f s for all; wall %.2f s); VmRSS synced "
+        "%.1f MiB, after the events %.1f MiB, peak %.1f MiB\n",
+        cpu_ms, r.cpu_seconds, r.wall_seconds, r.synced_rss_kib / 1024.0,
+        r.after_events_rss_kib / 1024.0, r.peak_rss_kib / 1024.0);
+    std::printf("target: < %.1f ms of CPU per Pod event, no reconcile: %s\n\n", kEventCpuTargetMs,
+                verdict(pass));
+  }
+  if (!options.json_out.empty()) std::ofstream(options.json_out) << report.dump(2) << "\n";
+  return (!pass && options.fail_on_miss) ? 1 : 0;
 }
 
 }  // namespace
@@ -214,6 +299,15 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   spdlog::set_level(spdlog::level::warn);  // the informers log each LIST at info
+
+  if (options.only == "events") {
+    try {
+      return run_events(options);
+    } catch (const std::exception& error) {
+      std::cerr << "ipcmesh-operator-bench: " << error.what() << "\n";
+      return 1;
+    }
+  }
 
   if (options.memory_child) {
     try {

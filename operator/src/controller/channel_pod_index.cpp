@@ -151,10 +151,19 @@ std::vector<std::string> ChannelPodIndex::upsert_pod(const PodPtr& pod) {
   if (in_ns == by_namespace_.end()) return changed;
   for (const auto& channel_key : in_ns->second) {
     Entry& entry = channels_.at(channel_key);
-    set_member_locked(channel_key, entry, key,
-                      member_of(*entry.channel, pod, record ? &*record : nullptr), changed);
+    auto member = member_of(*entry.channel, pod, record ? &*record : nullptr);
+    // Most channels of a namespace neither had the Pod nor have it now: skip the search of their
+    // members (hundreds of long keys each) for one hash lookup.
+    if (!member && !is_member_locked(key, channel_key)) continue;
+    set_member_locked(channel_key, entry, key, std::move(member), changed);
   }
   return changed;
+}
+
+bool ChannelPodIndex::is_member_locked(const std::string& pod_key,
+                                       const std::string& channel_key) const {
+  const auto found = pod_channels_.find(pod_key);
+  return found != pod_channels_.end() && found->second.contains(channel_key);
 }
 
 std::vector<std::string> ChannelPodIndex::remove_pod(const PodPtr& pod) {

@@ -74,6 +74,8 @@ class ChannelPodIndex {
   };
   void set_member_locked(const std::string& channel_key, Entry& entry, const std::string& pod_key,
                          std::optional<ChannelMember> member, std::vector<std::string>& changed);
+  // pod_channels_ holds exactly the memberships that channels_' members do.
+  bool is_member_locked(const std::string& pod_key, const std::string& channel_key) const;
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> channels_;                      // by channel key

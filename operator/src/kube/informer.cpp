@@ -21,89 +21,28 @@ std::string_view resource_version_of(const nlohmann::json& object) {
 
 namespace {
 
-// Applies a FieldFilter through nlohmann's parser callback to the objects at `object_path` (keys
-// from the document root; "" stands for "each element of this array"): {"items", ""} for a LIST
-// page, {"object"} for a watch event. Everything outside those objects is kept.
-class FilteringParser {
- public:
-  FilteringParser(const FieldFilter& filter, std::vector<std::string> object_path)
-      : filter_(filter), object_path_(std::move(object_path)) {}
+constexpr std::string_view kListedObjects[] = {"items", ""};
+constexpr std::string_view kWatchedObject[] = {"object"};
 
-  nlohmann::json::parser_callback_t callback() {
-    return [this](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-      return on_event(static_cast<std::size_t>(depth), event, parsed);
-    };
-  }
-
- private:
-  struct Frame {
-    bool array = false;
-    std::string key;  // the member name this container sits under; "" for an array element
-    bool dropped = false;
+// The informer reads every object's key and version, whatever the filter says.
+FieldFilter keeping_identity(FieldFilter filter) {
+  if (!filter) return filter;
+  return [filter = std::move(filter)](std::span<const std::string> path) {
+    if (path.size() == 2 && path[0] == "metadata" &&
+        (path[1] == "name" || path[1] == "namespace" || path[1] == "resourceVersion")) {
+      return true;
+    }
+    return filter(path);
   };
+}
 
-  // nlohmann reports no end event for a container it discarded, so the open containers are
-  // resynchronised from `depth` (a container's own depth at its start, its depth + 1 for a key).
-  bool on_event(std::size_t depth, nlohmann::json::parse_event_t event,
-                const nlohmann::json& parsed) {
-    using Event = nlohmann::json::parse_event_t;
-    switch (event) {
-      case Event::object_start:
-      case Event::array_start: {
-        if (frames_.size() > depth) frames_.resize(depth);
-        const bool in_array = !frames_.empty() && frames_.back().array;
-        Frame frame{event == Event::array_start, in_array ? std::string() : last_key_,
-                    !in_array && last_key_dropped_};
-        if (!frames_.empty() && frames_.back().dropped) frame.dropped = true;
-        frames_.push_back(std::move(frame));
-        return true;
-      }
-      case Event::key:
-        if (frames_.size() > depth) frames_.resize(depth);
-        last_key_ = parsed.get<std::string>();
-        last_key_dropped_ = !keep(last_key_);
-        return !last_key_dropped_;
-      case Event::object_end:
-      case Event::array_end:
-      case Event::value:
-        return true;
-    }
-    return true;
-  }
-
-  // Whether the member `key` of the innermost open object is kept.
-  bool keep(const std::string& key) {
-    if (frames_.empty() || frames_.back().dropped) return true;  // dropped already, or the root
-    // frames_[0] is the document root; frames_[1..depth] must follow object_path_.
-    const std::size_t depth = object_path_.size();
-    if (frames_.size() <= depth) return true;
-    for (std::size_t i = 0; i < depth; ++i) {
-      if (frames_[i + 1].key != object_path_[i]) return true;
-    }
-    path_.clear();
-    // An array's frame adds its member name, each element's frame "" (FieldFilter).
-    for (std::size_t i = depth + 1; i < frames_.size(); ++i) path_.push_back(frames_[i].key);
-    path_.push_back(key);
-    if (path_.size() == 2 && path_[0] == "metadata" &&
-        (key == "name" || key == "namespace" || key == "resourceVersion")) {
-      return true;  // the informer's own needs
-    }
-    return filter_(path_);
-  }
-
-  const FieldFilter& filter_;
-  std::vector<std::string> object_path_;
-  std::vector<Frame> frames_;
-  std::vector<std::string> path_;
-  std::string last_key_;
-  bool last_key_dropped_ = false;
-};
 }  // namespace
 
 Reflector::Reflector(HttpTransport& transport, Clock& clock, InformerOptions options)
     : transport_(transport),
       clock_(clock),
       options_(std::move(options)),
+      parse_filter_(keeping_identity(options_.parse_filter)),
       backoff_(options_.backoff, options_.seed),
       engine_(options_.seed ^ 0x9e3779b97f4a7c15ull) {}
 
@@ -200,13 +139,9 @@ void Reflector::relist(Cancellation& cancellation) {
     if (cancellation.cancelled()) throw TransportError(TransportError::Kind::kCancelled, "stopped");
     const HttpResponse response = transport_.send(request);
     if (response.status != 200) throw_api_error(response, "LIST " + request.path_and_query);
-    nlohmann::json page;
-    if (options_.parse_filter) {
-      FilteringParser parser(options_.parse_filter, {"items", ""});
-      page = nlohmann::json::parse(response.body, parser.callback());
-    } else {
-      page = nlohmann::json::parse(response.body);
-    }
+    nlohmann::json page = parse_filter_
+                              ? parse_filtered(response.body, parse_filter_, kListedObjects)
+                              : nlohmann::json::parse(response.body);
     for (auto& item : page["items"]) {
       prepare(item);
       std::string key = object_key(item);
@@ -242,9 +177,8 @@ std::string Reflector::watch_path(const std::string& resource_version,
 }
 
 nlohmann::json Reflector::parse_event(std::string_view line) const {
-  if (!options_.parse_filter) return nlohmann::json::parse(line, nullptr, false);
-  FilteringParser parser(options_.parse_filter, {"object"});
-  auto event = nlohmann::json::parse(line, parser.callback(), false);
+  if (!parse_filter_) return nlohmann::json::parse(line, nullptr, false);
+  auto event = parse_filtered(line, parse_filter_, kWatchedObject, false);
   // An ERROR event carries a Status, not one of our objects: the filter must not touch it.
   if (event.is_object() && event.value("type", "") == "ERROR") {
     return nlohmann::json::parse(line, nullptr, false);

@@ -20,6 +20,7 @@
 
 #include "kube/backoff.hpp"
 #include "kube/clock.hpp"
+#include "kube/filtered_json.hpp"
 #include "kube/http_transport.hpp"
 #include "kube/kube_client.hpp"
 
@@ -27,13 +28,9 @@ namespace ipcmesh::kube {
 
 using ObjectPtr = std::shared_ptr<const nlohmann::json>;  // what Informer caches
 
-// Decides, while a LIST page or a watch event is being parsed, whether one field of an object is
-// kept. `path` names the field from the object's root, e.g. {"metadata", "managedFields"}, with ""
-// standing for an element of an array: {"status", "containerStatuses", "", "image"} is the image
-// of each container status. A dropped field is never built, nor anything under it. The informer
-// always keeps metadata.name, metadata.namespace and metadata.resourceVersion (it needs them), and
-// parses ERROR events without the filter.
-using FieldFilter = std::function<bool(std::span<const std::string> path)>;
+// parse_filter (a FieldFilter, filtered_json.hpp): the informer always keeps metadata.name,
+// metadata.namespace and metadata.resourceVersion (it needs them), and parses ERROR events
+// without the filter.
 
 // "namespace/name", or "name" for cluster-scoped objects (client-go's MetaNamespaceKeyFunc).
 std::string object_key(const nlohmann::json& object);
@@ -110,6 +107,7 @@ class Reflector {
   HttpTransport& transport_;
   Clock& clock_;
   InformerOptions options_;
+  FieldFilter parse_filter_;  // options_.parse_filter, keeping what the informer reads
   std::function<void()> restart_callback_;
   Backoff backoff_;
   std::mt19937_64 engine_;
