@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "cgroup_cpu.hpp"
+#include "cpu_hogs.hpp"
 #include "environment.hpp"
 #include "harness.hpp"
 #include "report.hpp"
@@ -202,6 +203,7 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
   report["limits"]["cgroup_cpu"] = cgroup.describe();
 
   const CorePair cores = choose_cores();
+  const CpuHogs hogs(options.hogs, {cores.a, cores.b});
   const HarnessOptions harness = harness_options(options);
   const std::vector<GroupShape> shapes = group_shapes(options);
   report["settings"] = {{"sizes", options.sizes},
@@ -222,7 +224,8 @@ nlohmann::json run_benchmarks(const BenchOptions& options) {
                          "the stamp in place, copying transports send the whole buffer"},
                         {"mb", "10^6 bytes of payload"},
                         {"fill_payload", options.fill_payload},
-                        {"inject_gap", options.inject_gap}};
+                        {"inject_gap", options.inject_gap},
+                        {"competing_hogs", hogs.describe()}};
 
   std::vector<std::unique_ptr<Transport>> transports;
   for (auto& transport : make_transports()) {

@@ -40,4 +40,12 @@ std::vector<int> allowed_cores();
 // Pins the calling process to one core; returns an error text or empty.
 std::string pin_to_core(int core);
 
+// Highest CFS weight when allowed: on a shared machine the measured sides should get their
+// cores rather than a time slice among compilers (a transport that yields would otherwise be
+// charged a whole slice per yield). With sched_autogroup a nice value only counts inside the
+// session, so the process gets a session of its own and raises that group's weight (nice -20),
+// and its own. Best effort. Used by every process of a measurement: the sides, iceoryx's RouDi
+// (which the sides wait on) and the competing load of --hog (a neighbour as important as they).
+void raise_to_side_priority();
+
 }  // namespace ipcmesh::bench

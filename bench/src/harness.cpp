@@ -183,17 +183,8 @@ struct ForkedRun {
                            std::uint32_t sides) {
   SideOutcome& out = control.sides[index];
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed bench leaves no spinning side behind
-  // Highest CFS weight when allowed: on a shared machine the measured sides should get their
-  // cores rather than a time slice among compilers (a transport that yields would otherwise be
-  // charged a whole slice per yield). With sched_autogroup a nice value only counts inside the
-  // session, so each side gets a session of its own and raises that group's weight. Best
-  // effort; the report records each side's CPU time so a starved measurement shows.
-  (void)setsid();
-  if (std::FILE* group = std::fopen("/proc/self/autogroup", "w")) {
-    std::fputs("-20", group);
-    std::fclose(group);
-  }
-  (void)setpriority(PRIO_PROCESS, 0, -20);
+  // The report records each side's CPU time, so a side starved despite this shows.
+  raise_to_side_priority();
   std::string error = pin_to_core(program.core);
   if (error.empty()) {
     try {

@@ -157,6 +157,11 @@ void define_bench_flags(CLI::App& app, BenchFlags& flags) {
                  "CPU use and the CFS throttling of this process's cgroup")
       ->option_text("LIST");
   app.add_flag("--no-paced", flags.no_paced, "skip the paced section");
+  app.add_option("--hog", flags.hog,
+                 "competing load: N processes spin on the sides' cores for the whole run, with "
+                 "the sides' own priority (what a transport keeps of its quiet figures when the "
+                 "cores are shared; default 0)")
+      ->option_text("N");
   for (CLI::Option* option : app.get_options()) option->take_last();
 }
 
@@ -207,6 +212,7 @@ BenchOptions to_bench_options(const BenchFlags& flags) {
     options.paced_rates = parse_number_list("--paced", *flags.paced, 1, kMaxPacedRate);
   }
   options.paced = !flags.no_paced;
+  if (flags.hog) options.hogs = parse_whole_number("--hog", *flags.hog, 0, kMaxGroupMembers);
   if (!options.fanout && !options.plot_out.empty()) {
     throw std::invalid_argument("--plot-out charts the fan-out measurements: drop --no-fanout");
   }

@@ -563,6 +563,12 @@ std::string render_table(const nlohmann::json& report) {
       << machine.value("load_average_after", "?") << "; sides pinned to cores "
       << report["settings"]["cores"].dump() << "; "
       << report["settings"].value("duration_per_measurement_s", 0.0) << " s per measurement\n";
+  if (const auto hogs = report["settings"].value("/competing_hogs/running"_json_pointer, 0);
+      hogs > 0) {
+    out << "competing load (--hog): " << hogs
+        << " busy-loop processes at the sides' priority on cores "
+        << report["settings"]["competing_hogs"]["cores"].dump() << " for the whole run\n";
+  }
   out << "payload: "
       << (report["settings"].value("fill_payload", false)
               ? "every byte written by the producer and checked by the consumer (--fill-payload)"

@@ -24,6 +24,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "environment.hpp"
 #include "iceoryx_hoofs/log/logmanager.hpp"
 #include "iceoryx_posh/iceoryx_posh_deployment.hpp"
 #include "iceoryx_posh/mepoo/chunk_header.hpp"
@@ -139,6 +140,7 @@ class RouDi {
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a bench that was killed
+      raise_to_side_priority();          // the sides wait on it, also under --hog
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);

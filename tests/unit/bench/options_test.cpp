@@ -67,6 +67,15 @@ TEST(BenchOptions, RejectsGroupsTheHarnessCannotRun) {
   EXPECT_THROW(parse({"--no-fanout", "--plot-out", "f.svg"}), std::invalid_argument);
 }
 
+// --hog N: competing load off by default, a whole number of processes when asked.
+TEST(BenchOptions, NoCompetingLoadUnlessAskedAndAWholeNumberOfHogs) {
+  EXPECT_EQ(parse({}).hogs, 0u);
+  EXPECT_EQ(parse({"--hog", "2"}).hogs, 2u);
+  EXPECT_THROW(parse({"--hog", "two"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--hog", "-1"}), std::invalid_argument);
+  EXPECT_THROW(parse({"--hog", "33"}), std::invalid_argument);
+}
+
 TEST(BenchOptions, PacedAtOneTenAndFiftyThousandByDefault) {
   const auto options = parse({});
   EXPECT_TRUE(options.paced);

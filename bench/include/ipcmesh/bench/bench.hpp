@@ -46,6 +46,8 @@ struct BenchOptions {
   // throttling of the bench's cgroup; what waiting costs a subscriber under a CPU limit.
   bool paced = true;
   std::vector<std::uint32_t> paced_rates = {1000, 10000, 50000};  // msgs/s
+  // Competing CPU load (--hog N): N processes spinning on the sides' cores for the whole run.
+  std::uint32_t hogs = 0;
 };
 
 // Every transport the bench knows, in report order.
@@ -54,7 +56,8 @@ std::vector<std::string> transport_names();
 // What the command line holds before it is checked (to_bench_options); the flags are defined
 // once, for ipcmesh-bench and for the `ipcmeshctl bench` subcommand alike.
 struct BenchFlags {
-  std::optional<std::string> sizes, transports, duration, messages, timeout, fanout, fanin, paced;
+  std::optional<std::string> sizes, transports, duration, messages, timeout, fanout, fanin, paced,
+      hog;
   std::string output = "table";  // -o table|json
   std::string json_out, plot_out;
   bool quick = false, fill_payload = false, no_table = false, host_ipc = false, quiet = false,
