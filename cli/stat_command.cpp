@@ -23,7 +23,8 @@ nlohmann::json shm_json(const ChannelStats& stats) {
                            {"missed", subscriber.missed},
                            {"deliveredMessages", subscriber.delivered_messages},
                            {"deliveredBytes", subscriber.delivered_bytes},
-                           {"sleeping", subscriber.sleeping}});
+                           {"sleeping", subscriber.sleeping},
+                           {"sleepsWithBarrier", subscriber.sleeps_with_barrier}});
   }
   return {{"name", stats.name},
           {"transport", "shm"},
@@ -69,12 +70,12 @@ void print_shm_text(const ChannelStats& stats) {
   std::printf("producers       %u\n", stats.producers);
   std::printf("subscribers     %zu\n", stats.subscribers.size());
   for (const SubscriberStats& subscriber : stats.subscribers) {
-    std::printf("  slot %-3u pid %-7d lag %llu bytes, delivered %llu, missed %llu%s\n",
-                subscriber.slot, subscriber.pid,
-                static_cast<unsigned long long>(subscriber.lag_bytes),
-                static_cast<unsigned long long>(subscriber.delivered_messages),
-                static_cast<unsigned long long>(subscriber.missed),
-                subscriber.sleeping ? ", sleeping" : "");
+    std::printf(
+        "  slot %-3u pid %-7d lag %llu bytes, delivered %llu, missed %llu%s%s\n", subscriber.slot,
+        subscriber.pid, static_cast<unsigned long long>(subscriber.lag_bytes),
+        static_cast<unsigned long long>(subscriber.delivered_messages),
+        static_cast<unsigned long long>(subscriber.missed), subscriber.sleeping ? ", sleeping" : "",
+        subscriber.sleeps_with_barrier ? "" : ", fenced commits (no membarrier)");
   }
 }
 

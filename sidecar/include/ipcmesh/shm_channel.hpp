@@ -70,6 +70,9 @@ struct SubscriberStats {
   std::uint64_t delivered_messages = 0;
   std::uint64_t delivered_bytes = 0;
   bool sleeping = false;
+  // Rule W1c: it issues the sleeper barrier, so producers may commit without a fence; false for
+  // a subscriber of an older build or one whose process may not call membarrier(2) (seccomp).
+  bool sleeps_with_barrier = false;
 };
 
 struct ChannelStats {

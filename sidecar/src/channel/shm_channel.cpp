@@ -155,7 +155,9 @@ std::uint64_t add_subscribers(const Segment& segment, std::uint64_t tail, Channe
     sub.cursor = slot.cursor.load(std::memory_order_acquire);
     sub.lag_bytes = tail > sub.cursor ? tail - sub.cursor : 0;
     sub.missed = slot.missed.load(std::memory_order_relaxed);
-    sub.sleeping = (slot.sleeping.load(std::memory_order_relaxed) & shm::kSleepingNow) != 0;
+    const std::uint32_t sleeping = slot.sleeping.load(std::memory_order_relaxed);
+    sub.sleeping = (sleeping & shm::kSleepingNow) != 0;
+    sub.sleeps_with_barrier = (sleeping & shm::kSleepsWithBarrier) != 0;
     sub.delivered_messages = slot.delivered_messages.load(std::memory_order_relaxed);
     sub.delivered_bytes = slot.delivered_bytes.load(std::memory_order_relaxed);
     slowest = std::min(slowest, sub.cursor);

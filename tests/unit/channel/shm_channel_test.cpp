@@ -631,6 +631,7 @@ TEST(ShmChannel, CommitsAreFencedAgainWhenASubscriberDoesNotIssueTheSleeperBarri
   ASSERT_TRUE(word.ok());
   EXPECT_EQ(word.sleeping().load(), shm::kSleepsWithBarrier);
   EXPECT_FALSE(channel->stats().subscribers.at(0).sleeping) << "the barrier bit is not a sleep";
+  EXPECT_TRUE(channel->stats().subscribers.at(0).sleeps_with_barrier);
   word.sleeping().store(shm::kSleepingNow);  // what an older build's sleeper writes
   int loans = 0;
   for (; loans < 5000 && pub->commits_without_fence(); ++loans) {
@@ -641,6 +642,7 @@ TEST(ShmChannel, CommitsAreFencedAgainWhenASubscriberDoesNotIssueTheSleeperBarri
   EXPECT_FALSE(pub->commits_without_fence());
   EXPECT_LE(loans, 4096) << "at most one scan interval, far less than a lap of this ring";
   EXPECT_TRUE(channel->stats().subscribers.at(0).sleeping);
+  EXPECT_FALSE(channel->stats().subscribers.at(0).sleeps_with_barrier);
 }
 
 // Proves: many producer threads and many subscriber threads: every subscriber gets every
