@@ -28,8 +28,9 @@ namespace {
 constexpr std::uint64_t kPublishEveryMessages = 64;  // rule S1
 constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
-// A sleep whose barrier failed (rule W1c): producers may commit without a fence until their next
-// scan sees this subscriber's cleared bit, so a wake-up may be missed until then.
+// Sleeps after the barrier failed once (rule W1c): a producer may commit without a fence until
+// its next scan sees this subscriber's cleared bit, and a quiet one may not scan for long, so a
+// missed wake-up must cost at most this.
 constexpr auto kUnfencedSleepSlice = std::chrono::milliseconds(1);
 
 bool drops_oldest(const Segment& segment) {
@@ -83,6 +84,7 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       options_(other.options_),
       slot_(other.slot_),
       awake_word_(other.awake_word_),
+      barrier_failed_(other.barrier_failed_),
       cursor_(other.cursor_),
       published_cursor_(other.published_cursor_),
       unflushed_messages_(other.unflushed_messages_),
@@ -352,9 +354,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
   control.coalescing_sleepers.fetch_add(1, std::memory_order_seq_cst);  // rule W1b
   control.wake_requested.store(1, std::memory_order_seq_cst);
-  const bool unfenced = awake_word_ != 0 && !shm::sleeper_barrier();
-  if (unfenced) [[unlikely]] {
+  if (awake_word_ != 0 && !shm::sleeper_barrier()) [[unlikely]] {
     awake_word_ = 0;  // producers' next scans see it and fence their commits again
+    barrier_failed_ = true;
     mine.sleeping.store(shm::kSleepingNow, std::memory_order_seq_cst);
   }
   // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word,
@@ -370,9 +372,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
     // reservation that is not committed may be a dead producer's (rule L3), so then wake up
     // more often.
     const bool reserved = shm::tail_position(tail) > cursor_;
-    const auto cap = unfenced   ? std::chrono::nanoseconds(kUnfencedSleepSlice)
-                     : reserved ? std::chrono::nanoseconds(kMaxSleepSlice)
-                                : options_.ring_check_interval;
+    const auto cap = barrier_failed_ ? std::chrono::nanoseconds(kUnfencedSleepSlice)
+                     : reserved      ? std::chrono::nanoseconds(kMaxSleepSlice)
+                                     : options_.ring_check_interval;
     const auto slice = has_deadline ? shm::until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
     // Rule F1: the ring may have been truncated while we slept; check before touching it again.
