@@ -46,16 +46,6 @@ std::optional<std::uint64_t> cpu_ticks_of_stat(std::string_view stat_text) {
   return utime + stime;
 }
 
-std::optional<std::uint64_t> run_ns_of_schedstat(std::string_view schedstat_text) {
-  std::istringstream in{std::string(schedstat_text)};
-  std::string field;
-  if (!(in >> field)) return std::nullopt;
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(field.c_str(), &end, 10);
-  if (end == field.c_str() || *end != '\0') return std::nullopt;
-  return value;
-}
-
 std::optional<std::uint64_t> status_kib(std::string_view status_text, std::string_view field) {
   std::size_t start = 0;
   while (start < status_text.size()) {

@@ -28,12 +28,6 @@ LatencySummary summarize(const std::vector<double>& samples_ms);
 // spaces and parentheses, so fields are counted from the last ')'. nullopt when malformed.
 std::optional<std::uint64_t> cpu_ticks_of_stat(std::string_view stat_text);
 
-// Nanoseconds a thread has run, the first field of /proc/PID/task/TID/schedstat ("run_ns
-// wait_ns slices"). Summed over a process's threads it measures CPU to the nanosecond, where
-// utime + stime count 10 ms ticks (0.2 ms per event over 50 events); threads that exited are
-// not in the sum.
-std::optional<std::uint64_t> run_ns_of_schedstat(std::string_view schedstat_text);
-
 // A "Name:   123 kB" line of /proc/<pid>/status (VmRSS, VmHWM) in KiB; nullopt when absent.
 std::optional<std::uint64_t> status_kib(std::string_view status_text, std::string_view field);
 

@@ -326,7 +326,6 @@ class Subscriber {
   SubscriberOptions options_;
   std::uint32_t slot_ = 0;
   std::uint32_t awake_word_ = 0;  // its slot's `sleeping` while awake: kSleepsWithBarrier or 0
-  bool barrier_failed_ = false;   // rule W1c: sleeps are capped from then on
   std::uint64_t cursor_ = 0;      // position of the next record to read
   std::uint64_t published_cursor_ = 0;    // what the slot says (rule S1: published per batch)
   std::uint64_t unflushed_messages_ = 0;  // delivered, not yet added to the slot's counters

@@ -318,6 +318,9 @@ void Publisher::commit_record(Loan& loan) {
   if (commits_without_fence()) [[likely]] {
     shm::write_record_header(segment.ring(), loan.position_, length, RecordType::kData,
                              std::memory_order_release);
+    // The sleeper's barrier orders the hardware; the compiler must not move the load of
+    // sleeping_subscribers that follows above the commit either (a release store allows it).
+    std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {
     shm::write_record_header(segment.ring(), loan.position_, length, RecordType::kData,
                              std::memory_order_seq_cst);

@@ -19,7 +19,8 @@ WriteLimit scan_write_limit(const Segment& segment) {
       continue;
     }
     lowest = std::min(lowest, slot.cursor.load(std::memory_order_seq_cst));
-    // A slot still being claimed has not set its bit yet: fenced commits until the next scan.
+    // A slot being claimed has not set its bit yet (or still holds a dead owner's, which
+    // protocol.md section 7 bounds like a late attach): fenced commits until the next scan.
     if ((slot.sleeping.load(std::memory_order_seq_cst) & kSleepsWithBarrier) == 0) {
       barrier_sleepers_only = false;
     }

@@ -28,9 +28,10 @@ namespace {
 constexpr std::uint64_t kPublishEveryMessages = 64;  // rule S1
 constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
-// Sleeps after the barrier failed once (rule W1c): a producer may commit without a fence until
-// its next scan sees this subscriber's cleared bit, and a quiet one may not scan for long, so a
-// missed wake-up must cost at most this.
+// Sleeps of a subscriber without the sleeper barrier (rule W1c: membarrier refused at attach or
+// failed since): a producer may commit without a fence until its next scan sees this subscriber,
+// and a quiet one may not scan for long, so a missed wake-up must cost at most this. A futex
+// timeout a millisecond costs an idle subscriber well under 1% of a core.
 constexpr auto kUnfencedSleepSlice = std::chrono::milliseconds(1);
 
 bool drops_oldest(const Segment& segment) {
@@ -84,7 +85,6 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       options_(other.options_),
       slot_(other.slot_),
       awake_word_(other.awake_word_),
-      barrier_failed_(other.barrier_failed_),
       cursor_(other.cursor_),
       published_cursor_(other.published_cursor_),
       unflushed_messages_(other.unflushed_messages_),
@@ -356,7 +356,6 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
   control.wake_requested.store(1, std::memory_order_seq_cst);
   if (awake_word_ != 0 && !shm::sleeper_barrier()) [[unlikely]] {
     awake_word_ = 0;  // producers' next scans see it and fence their commits again
-    barrier_failed_ = true;
     mine.sleeping.store(shm::kSleepingNow, std::memory_order_seq_cst);
   }
   // Checked after loading `seen`: a canceller sets the flag before wake_all() bumps the word,
@@ -372,9 +371,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
     // reservation that is not committed may be a dead producer's (rule L3), so then wake up
     // more often.
     const bool reserved = shm::tail_position(tail) > cursor_;
-    const auto cap = barrier_failed_ ? std::chrono::nanoseconds(kUnfencedSleepSlice)
-                     : reserved      ? std::chrono::nanoseconds(kMaxSleepSlice)
-                                     : options_.ring_check_interval;
+    const auto cap = awake_word_ == 0 ? std::chrono::nanoseconds(kUnfencedSleepSlice)
+                     : reserved       ? std::chrono::nanoseconds(kMaxSleepSlice)
+                                      : options_.ring_check_interval;
     const auto slice = has_deadline ? shm::until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
     // Rule F1: the ring may have been truncated while we slept; check before touching it again.

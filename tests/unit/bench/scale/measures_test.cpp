@@ -34,9 +34,6 @@ TEST(ScaleProcStat, AddsUserAndSystemTicksEvenWhenTheCommandHasSpacesAndParenthe
   EXPECT_EQ(cpu_ticks_of_stat(stat), 1234u + 567u);
   EXPECT_FALSE(cpu_ticks_of_stat("4242 (short) S 1 2").has_value());
   EXPECT_FALSE(cpu_ticks_of_stat("no parenthesis").has_value());
-  EXPECT_EQ(run_ns_of_schedstat("2292410 0 1\n"), 2292410u);
-  EXPECT_FALSE(run_ns_of_schedstat("").has_value());
-  EXPECT_FALSE(run_ns_of_schedstat("x 0 1").has_value());
 }
 
 TEST(ScaleProcStatus, ReadsKibFieldsByExactName) {
