@@ -116,11 +116,14 @@ TEST(ShmMultiProcess, ProducersTimesSubscribersDeliverEverythingInOrderUnderBloc
 
 // Proves rules W1 and W1c across processes: commits without a fence (the subscribers issue the
 // sleeper barrier) never leave a subscriber asleep on a committed message. One side sleeps on
-// every wait and answers pings; the other busy-polls for each answer and pings again at once, so
-// each commit lands while the sleeper is on its way to sleep, and each ping is the last message
-// until answered (a lost wake-up is not rescued by a later commit). A lost wake-up sleeps until
-// the 100 ms slice a reserved record allows (or the 10 s ring check): at most two round trips (a
-// scheduling stall on a loaded machine) may take 90 ms or more.
+// every wait and answers pings; the other busy-polls for each answer and pings again 0-63 us
+// later, so the commits sweep the sleeper's whole way to sleep (how long that way is differs from
+// machine to machine), and each ping is the last message until answered (a lost wake-up is not
+// rescued by a later commit). A lost wake-up sleeps until the 100 ms slice a reserved record
+// allows (or the 10 s ring check): at most two round trips (a scheduling stall on a loaded
+// machine) may take 90 ms or more. The store-buffer window itself is nanoseconds wide, too
+// narrow for processes to hit on demand: SleeperBarrier.OneSideAlwaysSeesTheOther... is the
+// test that fails when the barrier does nothing; this one proves the whole wait path.
 TEST(ShmMultiProcess, NoWakeUpIsLostWhileCommitsAreFenceless) {
   const std::string name = channel_name("fenceless");
   auto pings = make_channel(name, SlowConsumerPolicy::kBlock, 64 * 1024);
@@ -152,7 +155,7 @@ TEST(ShmMultiProcess, NoWakeUpIsLostWhileCommitsAreFenceless) {
   long sleeps = 0;
   ASSERT_EQ(std::sscanf(answered->c_str(), "answered %" SCNu64 " sleeps %ld", &count, &sleeps), 2)
       << *answered;
-  EXPECT_GE(sleeps, 100) << "the answering side hardly slept: the test did not exercise W1";
+  EXPECT_GE(sleeps, 1000) << "the answering side hardly slept: the test did not exercise W1";
 }
 
 // Proves: under DropOldest a slow subscriber process misses messages but learns exactly how

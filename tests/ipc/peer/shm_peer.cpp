@@ -14,7 +14,8 @@
 //   blocked-publish NAME SIZE             publish (Block) until an error; "error CODE MESSAGE"
 //   truncate NAME BYTES                   what a raw-mmap app does to a name it thinks is its own
 //   wake-ping NAME COUNT LATE_MS          COUNT pings on NAME, each answered on NAME.pong (busy
-//                                         poll); "round_trips N in_order B late L max_us M
+//                                         poll), ping k sent k % 64 us after its answer;
+//                                         "round_trips N in_order B late L max_us M
 //                                         fenceless F" (late: a round trip of LATE_MS or more)
 //   wake-pong NAME COUNT LATE_MS          answers COUNT pings, sleeping on every wait (no spin);
 //                                         "answered N sleeps S" (voluntary context switches)
@@ -77,10 +78,11 @@ long voluntary_switches() {
   return usage.ru_nvcsw;
 }
 
-// Rule W1/W1c, the pinging side: publishes {seq} and busy-polls for the answer, so that each
-// ping is committed within a microsecond of the answer, while the other side is on its way to
-// sleep; and each ping is the last message until it is answered, so a lost wake-up is not hidden
-// by the next commit. A round trip of LATE_MS or more counts as late.
+// Rule W1/W1c, the pinging side: publishes {seq} and busy-polls for the answer. Ping k is
+// committed k % 64 us after the answer, so the commits sweep the whole of the other side's way to
+// sleep (announce, barrier, re-check, futex) and beyond it, whatever that way costs on this
+// machine; and each ping is the last message until it is answered, so a lost wake-up is not
+// hidden by the next commit. A round trip of LATE_MS or more counts as late.
 int wake_ping(const ShmChannel& pings, const ShmChannel& pongs, std::uint64_t count,
               std::uint64_t late_ms) {
   auto publisher = Publisher::attach(pings);
@@ -93,6 +95,10 @@ int wake_ping(const ShmChannel& pings, const ShmChannel& pongs, std::uint64_t co
   std::uint64_t late = 0, max_ns = 0;
   bool in_order = true;
   for (std::uint64_t seq = 0; seq < count; ++seq) {
+    // Busy, not sleeping: a sleep's own wake-up latency would blur the sweep.
+    const auto answered_at = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - answered_at < std::chrono::microseconds(seq % 64)) {
+    }
     const auto sent = std::chrono::steady_clock::now();
     auto published = publisher->publish(std::as_bytes(std::span(&seq, 1)), 30s);
     if (!published) return fail("ping " + std::to_string(seq) + ": " + published.error().message);
