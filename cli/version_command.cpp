@@ -138,7 +138,8 @@ CLI::App* add_version_command(CLI::App& app, VersionArguments& arguments) {
   command->footer(
       "The first line is always \"ipcmeshctl VERSION\". Without any kubeconfig or service\n"
       "account only that line is printed. A version skew is a warning on stderr.\n"
-      "Exit codes: 0 ok, 1 failure (the API server cannot be reached), 2 usage.");
+      "Exit codes: 0 ok (skew warnings included), 1 failure (the API server cannot be\n"
+      "reached, or it refused a read: that line says unknown), 2 usage.");
   return command;
 }
 
@@ -175,7 +176,14 @@ int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::
       print_text(versions, out);
     }
     for (const auto& warning : versions.warnings) err << "WARNING: " << warning << "\n";
-    return command_line::kExitOk;
+    // A script asking for the versions must not take "unknown" for an answer.
+    bool unread = false;
+    for (const std::string* what : {&versions.operator_error, &versions.relay_error}) {
+      if (what->empty()) continue;
+      err << "ipcmeshctl version: " << *what << "\n";
+      unread = true;
+    }
+    return unread ? command_line::kExitFailure : command_line::kExitOk;
   } catch (const std::exception& error) {
     print_client(format, out);  // the client's own version still goes out
     err << "ipcmeshctl version: " << describe_failure(error, cluster->server) << "\n";

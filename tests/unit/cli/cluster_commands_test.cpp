@@ -283,6 +283,28 @@ TEST(Version, NoOperatorIsNotFoundAndNoClusterIsTheClientAlone) {
   EXPECT_EQ(version(nullptr).out, "ipcmeshctl " IPCMESH_VERSION "\n");
 }
 
+// A read the API server refuses leaves that line unknown, says why on stderr and exits 1: a
+// script must not take "unknown" for a version. The lines that could be read are still printed.
+TEST(Version, AReadTheServerRefusesIsUnknownAndExitsOne) {
+  FakeCluster cluster;
+  cluster.server.answer(kDeploymentsPath, list_of({operator_deployment(IPCMESH_VERSION)}));
+  cluster.server.fail(kAllPodsPath, 403, "Forbidden",
+                      "pods is forbidden: User \"dev\" cannot list resource \"pods\"");
+  const Output text = version(&cluster);
+  EXPECT_EQ(text.code, 1);
+  EXPECT_NE(text.out.find("operator   " IPCMESH_VERSION), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("relay      unknown (GET /api/v1/pods?limit=500: HTTP 403 Forbidden"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.err.find("ipcmeshctl version: GET /api/v1/pods?limit=500: HTTP 403 Forbidden"),
+            std::string::npos)
+      << text.err;
+  const Output structured = version(&cluster, "json");
+  EXPECT_EQ(structured.code, 1);
+  EXPECT_NE(json::parse(structured.out)["relayError"].get<std::string>().find("pods is forbidden"),
+            std::string::npos);
+}
+
 // Run as kubectl's plugin (argv[0] kubectl-ipcmesh), help names `kubectl ipcmesh`.
 TEST(KubectlPlugin, HelpSaysKubectlIpcmeshWhenRunAsThePlugin) {
   EXPECT_EQ(program_name("/usr/local/bin/kubectl-ipcmesh"), "kubectl ipcmesh");
