@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 
 #include "cluster_fixtures.hpp"
@@ -193,6 +196,74 @@ TEST(DescribeChannel, ShowsEachPodsInjectionAndItsRelaysLiveCounters) {
   EXPECT_EQ(object["pods"][0]["relay"]["droppedMessages"], 3);
   EXPECT_EQ(object["pods"][2]["name"], "old");
   EXPECT_EQ(object["pods"][2]["relay"]["reachable"], false);
+}
+
+// Relays the proxy answers only once two scrapes were in flight together: describe must ask them
+// concurrently (a relay that hangs costs its deadline once, not once per Pod) and still print
+// the Pods in the order it listed them.
+class RendezvousRelays final : public kube::HttpTransport {
+ public:
+  explicit RendezvousRelays(kube::HttpTransport& answers) : answers_(answers) {}
+  kube::HttpResponse send(const kube::HttpRequest& request) override {
+    {
+      std::unique_lock lock(mutex_);
+      ++in_flight_;
+      most_in_flight_ = std::max(most_in_flight_, in_flight_);
+      met_ = met_ || in_flight_ >= 2;
+      changed_.notify_all();
+      changed_.wait_for(lock, std::chrono::seconds(2), [&] { return met_; });
+    }
+    kube::HttpResponse response = answers_.send(request);
+    const std::lock_guard lock(mutex_);
+    --in_flight_;
+    return response;
+  }
+  kube::HttpResponse stream(const kube::HttpRequest& request, const kube::LineHandler& on_line,
+                            kube::Cancellation& cancellation) override {
+    return answers_.stream(request, on_line, cancellation);
+  }
+  int most_in_flight() {
+    const std::lock_guard lock(mutex_);
+    return most_in_flight_;
+  }
+
+ private:
+  kube::HttpTransport& answers_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int in_flight_ = 0, most_in_flight_ = 0;
+  bool met_ = false;
+};
+
+TEST(DescribeChannel, ScrapesTheRelaysConcurrentlyAndKeepsThePodsInOrder) {
+  FakeCluster cluster;
+  const json channel = with_status(channel_json("frames", "demo", 1), 12, 12, 0, true);
+  cluster.server.answer(kChannelsPath + "/frames", channel);
+  std::vector<json> pods;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "p" + std::to_string(10 + i);
+    pods.push_back(injected(pod_json(name, "demo"), {channel}));
+    cluster.server.answer_text(kPodsPath + "/" + name + ":9090/proxy/metrics",
+                               relay_metrics_text("frames", 100 + i, 100 + i));
+  }
+  cluster.server.answer(kPodsPath, list_of(pods));
+  RendezvousRelays relays(cluster.server);
+  ClusterAccess access{cluster.client, relays, kTeam, kNow, "https://fake:6443"};
+  DescribeArguments arguments;
+  arguments.name = "frames";
+  arguments.cluster.output = "json";
+  const Output result = capture([&](std::ostream& out, std::ostream& err) {
+    return run_describe_channel(arguments, access, out, err);
+  });
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_GE(relays.most_in_flight(), 2) << "the relays were scraped one after another";
+  EXPECT_LE(relays.most_in_flight(), 8) << "more concurrent scrapes than the proxy should see";
+  const json object = json::parse(result.out);
+  ASSERT_EQ(object["pods"].size(), 12u);
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(object["pods"][i]["name"], "p" + std::to_string(10 + i));
+    EXPECT_EQ(object["pods"][i]["relay"]["publishedMessages"], 100 + i) << object.dump(2);
+  }
 }
 
 TEST(DescribeChannel, AMissingChannelIsOneLineAndExitOne) {

@@ -1,9 +1,11 @@
 // An HttpTransport that answers like an API server from a table of paths: each GET path (without
 // its query) has an answer; anything else is a 404 Status, as kube-apiserver sends it. Records
-// every request, so tests can check which calls a command made.
+// every request, so tests can check which calls a command made. Requests may come from several
+// threads (describe scrapes relays concurrently); set the answers before the command runs.
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,7 +31,10 @@ class FakeApiServer final : public kube::HttpTransport {
   }
 
   kube::HttpResponse send(const kube::HttpRequest& request) override {
-    requests_.push_back(request.path_and_query);
+    {
+      const std::lock_guard lock(mutex_);
+      requests_.push_back(request.path_and_query);
+    }
     const std::string path = request.path_and_query.substr(0, request.path_and_query.find('?'));
     const auto it = answers_.find(path);
     if (it != answers_.end()) return it->second;
@@ -45,6 +50,7 @@ class FakeApiServer final : public kube::HttpTransport {
 
  private:
   std::map<std::string, kube::HttpResponse> answers_;
+  std::mutex mutex_;
   std::vector<std::string> requests_;
 };
 
