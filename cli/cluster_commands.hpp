@@ -47,6 +47,11 @@ int run_why(const WhyArguments& arguments, ClusterAccess& cluster, std::ostream&
 // client's version is printed then, with a note on `err`.
 int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::ostream& out,
                 std::ostream& err);
+// `version` as the command line runs it: opens the cluster from `environment` (kubeconfig files,
+// else the Pod's service account). Only when nothing is configured at all does it print the
+// client's version alone (exit 0); a configuration that exists but cannot be used is exit 1.
+int run_version_command(const VersionArguments& arguments, const kube::Environment& environment,
+                        std::ostream& out, std::ostream& err);
 
 // One line for a selector as kubectl prints one: "app=demo,tier in (a,b)"; "<all Pods>" for {},
 // "<by annotation only>" when the channel has none.

@@ -93,25 +93,6 @@ int with_cluster(const ClusterFlags& flags, const std::string& name, std::ostrea
   return command(access);
 }
 
-// `version` works without a cluster: with no kubeconfig and no service account (and none asked
-// for with --kubeconfig or --context) it prints the client's version alone, as it always did.
-int run_version_command(const VersionArguments& arguments, std::ostream& out, std::ostream& err) {
-  if (arguments.client_only) return run_version(arguments, nullptr, out, err);
-  std::unique_ptr<ClusterSession> session;
-  try {
-    session = ClusterSession::open(arguments.cluster, kube::process_environment());
-  } catch (const std::exception& error) {
-    const bool asked = !arguments.cluster.kubeconfig.empty() || !arguments.cluster.context.empty();
-    if (asked) {
-      err << "ipcmeshctl version: " << error.what() << "\n";
-      return command_line::kExitFailure;
-    }
-    err << "ipcmeshctl version: no cluster (" << error.what() << ")\n";
-    return run_version(arguments, nullptr, out, err);
-  }
-  ClusterAccess access = session->access();
-  return run_version(arguments, &access, out, err);
-}
 #endif
 
 int run_cluster_commands(Commands& c, std::ostream& out, [[maybe_unused]] std::ostream& err,
@@ -132,7 +113,9 @@ int run_cluster_commands(Commands& c, std::ostream& out, [[maybe_unused]] std::o
     return with_cluster(c.why.cluster, "ipcmeshctl why", err,
                         [&](ClusterAccess& access) { return run_why(c.why, access, out, err); });
   }
-  if (c.version_command->parsed()) return run_version_command(c.version, out, err);
+  if (c.version_command->parsed()) {
+    return run_version_command(c.version, kube::process_environment(), out, err);
+  }
 #else
   if (c.version_command->parsed()) {
     out << "ipcmeshctl " << IPCMESH_VERSION << "\n";

@@ -2,6 +2,8 @@
 // app.kubernetes.io/version, found by the chart's labels in any namespace) and the relays' (the
 // image tag of each injected Pod's relay container), with a warning when they differ: the
 // operator injects the relay of its own release, and ipcmeshctl reads both.
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <ostream>
 
@@ -189,6 +191,41 @@ int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::
     err << "ipcmeshctl version: " << describe_failure(error, cluster->server) << "\n";
     return command_line::kExitFailure;
   }
+}
+
+namespace {
+
+// Whether the user has a cluster configured, used or not: a kubeconfig file on the search path,
+// or the Pod's service account.
+bool cluster_configured(const ClusterFlags& flags, const kube::Environment& environment) {
+  if (!flags.kubeconfig.empty() || !flags.context.empty()) return true;
+  if (kube::running_in_cluster(environment)) return true;
+  const auto files = kube::kubeconfig_paths(environment);
+  return std::any_of(files.begin(), files.end(), [](const std::filesystem::path& file) {
+    std::error_code ignored;
+    return std::filesystem::exists(file, ignored);
+  });
+}
+
+}  // namespace
+
+int run_version_command(const VersionArguments& arguments, const kube::Environment& environment,
+                        std::ostream& out, std::ostream& err) {
+  if (arguments.client_only) return run_version(arguments, nullptr, out, err);
+  std::unique_ptr<ClusterSession> session;
+  try {
+    session = ClusterSession::open(arguments.cluster, environment);
+  } catch (const std::exception& error) {
+    if (cluster_configured(arguments.cluster, environment)) {
+      print_client(arguments.cluster.output, out);  // the client's own version still goes out
+      err << "ipcmeshctl version: " << error.what() << "\n";
+      return command_line::kExitFailure;
+    }
+    err << "ipcmeshctl version: no cluster (" << error.what() << ")\n";
+    return run_version(arguments, nullptr, out, err);
+  }
+  ClusterAccess access = session->access();
+  return run_version(arguments, &access, out, err);
 }
 
 }  // namespace ipcmesh::cli

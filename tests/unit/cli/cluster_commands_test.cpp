@@ -5,9 +5,13 @@
 #include "cluster_commands.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -374,6 +378,43 @@ TEST(Version, AReadTheServerRefusesIsUnknownAndExitsOne) {
   EXPECT_EQ(structured.code, 1);
   EXPECT_NE(json::parse(structured.out)["relayError"].get<std::string>().find("pods is forbidden"),
             std::string::npos);
+}
+
+// As the command line runs it: with nothing configured (no kubeconfig file, no service account)
+// `version` is the client's line alone, exit 0; a kubeconfig that exists but cannot be used is
+// exit 1, with the client's line still printed and the reason on stderr.
+TEST(Version, NothingConfiguredIsTheClientAloneButABrokenKubeconfigExitsOne) {
+  const std::filesystem::path home = std::filesystem::path(::testing::TempDir()) /
+                                     ("ipcmeshctl-version-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(home);
+  std::filesystem::create_directories(home / ".kube");
+  std::map<std::string, std::string> variables = {{"HOME", home.string()}};
+  const kube::Environment environment = [&](const std::string& name) {
+    const auto it = variables.find(name);
+    return it == variables.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  const auto run = [&] {
+    return capture([&](std::ostream& out, std::ostream& err) {
+      return run_version_command(VersionArguments{}, environment, out, err);
+    });
+  };
+
+  const Output nothing = run();
+  EXPECT_EQ(nothing.code, 0) << nothing.err;
+  EXPECT_EQ(nothing.out, "ipcmeshctl " IPCMESH_VERSION "\n");
+  EXPECT_NE(nothing.err.find("no cluster"), std::string::npos) << nothing.err;
+
+  variables["KUBECONFIG"] = (home / "missing").string();
+  EXPECT_EQ(run().code, 0) << "a KUBECONFIG naming no file is nothing configured, as for kubectl";
+
+  std::ofstream(home / "broken") << "clusters: {not: a list}\n";
+  variables["KUBECONFIG"] = (home / "broken").string();
+  const Output broken = run();
+  EXPECT_EQ(broken.code, 1) << broken.out;
+  EXPECT_EQ(broken.out, "ipcmeshctl " IPCMESH_VERSION "\n");
+  EXPECT_NE(broken.err.find("ipcmeshctl version: "), std::string::npos) << broken.err;
+  EXPECT_NE(broken.err.find("broken"), std::string::npos) << broken.err;
+  std::filesystem::remove_all(home);
 }
 
 // Run as kubectl's plugin (argv[0] kubectl-ipcmesh), help names `kubectl ipcmesh`.
