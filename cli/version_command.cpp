@@ -195,16 +195,22 @@ int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::
 
 namespace {
 
-// Whether the user has a cluster configured, used or not: a kubeconfig file on the search path,
-// or the Pod's service account.
+bool file_exists(const std::filesystem::path& file) {
+  std::error_code ignored;
+  return std::filesystem::exists(file, ignored);
+}
+
+// Whether the user has a cluster configured, usable or not: a kubeconfig file on the search path,
+// or a Pod's service-account token. Every Pod has KUBERNETES_SERVICE_HOST; one with
+// automountServiceAccountToken: false has no token, and nothing configured.
 bool cluster_configured(const ClusterFlags& flags, const kube::Environment& environment) {
   if (!flags.kubeconfig.empty() || !flags.context.empty()) return true;
-  if (kube::running_in_cluster(environment)) return true;
+  if (kube::running_in_cluster(environment) &&
+      file_exists(std::filesystem::path(kube::kServiceAccountDir) / "token")) {
+    return true;
+  }
   const auto files = kube::kubeconfig_paths(environment);
-  return std::any_of(files.begin(), files.end(), [](const std::filesystem::path& file) {
-    std::error_code ignored;
-    return std::filesystem::exists(file, ignored);
-  });
+  return std::any_of(files.begin(), files.end(), file_exists);
 }
 
 }  // namespace

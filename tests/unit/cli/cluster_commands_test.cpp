@@ -406,6 +406,11 @@ TEST(Version, NothingConfiguredIsTheClientAloneButABrokenKubeconfigExitsOne) {
 
   variables["KUBECONFIG"] = (home / "missing").string();
   EXPECT_EQ(run().code, 0) << "a KUBECONFIG naming no file is nothing configured, as for kubectl";
+  // A Pod with automountServiceAccountToken: false (tests/node runs `ipcmeshctl version` in one).
+  variables["KUBERNETES_SERVICE_HOST"] = "10.96.0.1";
+  variables["KUBERNETES_SERVICE_PORT"] = "443";
+  ASSERT_FALSE(std::filesystem::exists(std::string(kube::kServiceAccountDir) + "/token"));
+  EXPECT_EQ(run().code, 0) << "a Pod without a service-account token is nothing configured";
 
   std::ofstream(home / "broken") << "clusters: {not: a list}\n";
   variables["KUBECONFIG"] = (home / "broken").string();
