@@ -20,7 +20,7 @@ VERSION := $(shell awk '/^project/ {for (i = 1; i < NF; i++) if ($$i == "VERSION
 
 .PHONY: all deps build configure test test-unit test-ipc test-asan test-tsan test-fuzz test-cluster \
 	tools tools-cluster demo demo-down bench bench-pod bench-scale bench-scale-run clean help images images-from-source images-save \
-	test-images test-chart test-node test-e2e tools-kind e2e-kind test-webhook
+	test-images test-chart test-node test-e2e tools-kind e2e-kind test-webhook format test-format
 # Upstream tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm), built from their
 # Go modules into a version-keyed cache outside the clone (Go's own caches are outside it too),
 # linked here.
@@ -41,7 +41,8 @@ help:
 	@echo "make deps       install the Debian packages that are missing (as root) and check Go"
 	@echo "make            build everything into $(BUILD)/ (binaries in $(BUILD)/bin)"
 	@echo "make demo       local control plane + operator + examples/, messages flowing (make demo-down stops it)"
-	@echo "make test       every test tier (unit, ipc, webhook limits, sanitizers, fuzz, images, chart, cluster against a real API server)"
+	@echo "make format     clang-format the C and C++ sources (make test-format checks them)"
+	@echo "make test       every test tier (format, unit, ipc, webhook limits, sanitizers, fuzz, images, chart, cluster against a real API server)"
 	@echo "make tools      build etcd, kube-apiserver, kube-controller-manager, kubectl, helm and the node tools (cached)"
 	@echo "make test-cluster  only the cluster tier (starts and stops its own control plane)"
 	@echo "make test-webhook  only the admission server under hostile clients (limits, memory, deadlines)"
@@ -67,6 +68,19 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Unit and IPC tests in the main build; the ipc tier needs root for unshare --ipc.
+# The C and C++ sources as .clang-format says (Debian 12's clang-format 14): `make format` fixes,
+# the test-format tier lists what differs.
+CLANG_FORMAT := clang-format-14
+FORMATTED_SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null || \
+	find operator sidecar cli bench tests examples -name '*.cpp' -o -name '*.hpp' -o -name '*.h')
+format: deps
+	$(CLANG_FORMAT) -i $(FORMATTED_SOURCES)
+
+test-format: deps
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMATTED_SOURCES) || \
+	  { echo "test-format: the files above differ from .clang-format: run make format" >&2; exit 1; }
+	@echo "test-format: $(words $(FORMATTED_SOURCES)) files as .clang-format says"
+
 test-unit: build
 	@mkdir -p $(TEST_LOGS)
 	cd $(BUILD) && ctest $(CTEST_FLAGS) -j $(JOBS) -LE '^(ipc_test|webhook_test|cluster_test|images_test|chart_test|node_test|e2e_test)$$' \
@@ -190,8 +204,8 @@ demo: deps build tools images-save
 demo-down:
 	BUILD=$(BUILD) examples/demo/demo.sh down $(DEMO_DIR)
 
-test: deps test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-images test-chart test-cluster test-e2e
-	@echo "make test: every tier passed (unit, ipc, webhook, asan+ubsan, tsan, fuzz, images, chart, cluster, node, e2e)"
+test: deps test-format test-unit test-ipc test-webhook test-asan test-tsan test-fuzz test-images test-chart test-cluster test-e2e
+	@echo "make test: every tier passed (format, unit, ipc, webhook, asan+ubsan, tsan, fuzz, images, chart, cluster, node, e2e)"
 	@cat $(TEST_LOGS)/*.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\)/\1 \2/p' \
 	  | awk '{failed += $$1; total += $$2} END {print total - failed " passed, " failed " failed"}'
 

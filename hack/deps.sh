@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format-14
   libcpprest-dev libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev libexpected-dev libssl-dev libboost-dev libcli11-dev
   # the benchmark peer

@@ -322,8 +322,8 @@ TEST_F(ChannelStatus, AStatusWriteNeverLandsOnAChannelRecreatedUnderTheSameName)
   status.selected_pods = 42;  // a count the operator never writes here
   EXPECT_FALSE(controller::patch_channel_status(client, first, status));
   EXPECT_NE(get_channel(ns_, "frames")["status"].value("selectedPods", 0), 42);
-  EXPECT_TRUE(controller::patch_channel_status(
-      client, api::channel_record_from_json(json(second)), status));
+  EXPECT_TRUE(controller::patch_channel_status(client, api::channel_record_from_json(json(second)),
+                                               status));
 
   kubectl_ok({"delete", "ipch", "frames", "-n", ns_, "--wait=true"});
   EXPECT_FALSE(controller::patch_channel_status(client, first, status));

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     h.magic = kMagic;
     h.layout_version = kLayoutVersion;
     h.static_checksum = static_checksum(h);
-    auto valid = validate_header(std::as_bytes(std::span(&h, 1)), (data[1] & 1) ? h.total_bytes : claimed_size);
+    auto valid = validate_header(std::as_bytes(std::span(&h, 1)),
+                                 (data[1] & 1) ? h.total_bytes : claimed_size);
     if (valid) {
       // A valid header must describe a geometry that fits its own size.
       if (valid->data_offset + valid->capacity != valid->total_bytes) __builtin_trap();
@@ -34,9 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::memcpy(&length_type, header_bytes.data() + i + 8, 4);
         std::memcpy(&check, header_bytes.data() + i + 12, 4);
         const std::uint64_t aligned = position & ~std::uint64_t{15};
-        auto record = decode_record(aligned, length_type, (data[2] & 1) ? record_check(aligned, length_type, valid->record_key) : check,
-                                    aligned, *valid);
-        if (record && (aligned & (valid->capacity - 1)) + record->record_bytes > valid->capacity) __builtin_trap();
+        auto record = decode_record(
+            aligned, length_type,
+            (data[2] & 1) ? record_check(aligned, length_type, valid->record_key) : check, aligned,
+            *valid);
+        if (record && (aligned & (valid->capacity - 1)) + record->record_bytes > valid->capacity)
+          __builtin_trap();
       }
     }
     return 0;

@@ -31,8 +31,8 @@ typedef enum ipcmesh_transport {
 } ipcmesh_transport;
 
 typedef enum ipcmesh_role {
-  IPCMESH_PUBLISHER = 1,
-  IPCMESH_SUBSCRIBER = 2
+  IPCMESH_PUBLISHER = 1, /* ipcmesh_publish only */
+  IPCMESH_SUBSCRIBER = 2 /* ipcmesh_receive only */
 } ipcmesh_role;
 
 typedef struct ipcmesh_channel ipcmesh_channel;
@@ -47,8 +47,8 @@ typedef struct ipcmesh_channel ipcmesh_channel;
  * for a POSIX name); IPCMESH_WAIT_MODE=Adaptive|SpinThenSleep|BusyPoll in the environment
  * overrides it (docs/protocol.md W3 says which to choose). A bad value is
  * IPCMESH_ERR_INVALID_ARGUMENT. */
-int ipcmesh_open(const char* name, ipcmesh_transport transport, ipcmesh_role role,
-                 int timeout_ms, ipcmesh_channel** out);
+int ipcmesh_open(const char* name, ipcmesh_transport transport, ipcmesh_role role, int timeout_ms,
+                 ipcmesh_channel** out);
 int ipcmesh_publish(ipcmesh_channel* channel, const void* data, size_t size, int timeout_ms);
 /* Copies the next message into buffer; *size_out gets its size. IPCMESH_ERR_MESSAGE_TOO_LARGE
  * (nothing consumed, *size_out = needed size) when the buffer is too small. */
