@@ -119,9 +119,10 @@ TEST(ShmMultiProcess, ProducersTimesSubscribersDeliverEverythingInOrderUnderBloc
 // every wait and answers pings; the other busy-polls for each answer and pings again 0-63 us
 // later, so the commits sweep the sleeper's whole way to sleep (how long that way is differs from
 // machine to machine), and each ping is the last message until answered (a lost wake-up is not
-// rescued by a later commit). A lost wake-up sleeps until the 100 ms slice a reserved record
-// allows (or the 10 s ring check): at most two round trips (a scheduling stall on a loaded
-// machine) may take 90 ms or more. The store-buffer window itself is nanoseconds wide, too
+// rescued by a later commit). A wake-up lost in the first sleep of a wait costs at most 1 ms (that
+// sleep skips the barrier by design); one lost in a later sleep lasts until the 100 ms slice a
+// reserved record allows (or the 10 s ring check): at most two round trips (a scheduling stall on
+// a loaded machine) may take 90 ms or more. The store-buffer window itself is nanoseconds wide, too
 // narrow for processes to hit on demand: SleeperBarrier.OneSideAlwaysSeesTheOther... is the
 // test that fails when the barrier does nothing; this one proves the whole wait path.
 TEST(ShmMultiProcess, NoWakeUpIsLostWhileCommitsAreFenceless) {

@@ -298,6 +298,8 @@ class Subscriber {
   std::uint32_t slot() const { return slot_; }
   // Times this subscriber moved to a new generation of its channel by itself (rules G3, G4).
   std::uint64_t reattached() const { return reattached_; }
+  // Sleeper barriers it issued (rule W1c): one per sleep after the first sleep of a wait.
+  std::uint64_t sleeper_barriers() const { return sleeper_barriers_; }
 
  private:
   Subscriber() = default;
@@ -317,7 +319,8 @@ class Subscriber {
   Result<void> check_ring(std::chrono::steady_clock::time_point now);
   bool keep_spinning(std::chrono::steady_clock::time_point now,
                      std::chrono::steady_clock::duration stuck_for);
-  Result<bool> sleep_until_data(std::chrono::steady_clock::time_point deadline, bool has_deadline);
+  Result<bool> sleep_until_data(std::chrono::steady_clock::time_point deadline, bool has_deadline,
+                                bool slept_before);
   MessageView hold(std::uint32_t length, std::uint32_t record_bytes);
   bool pushed_past();
   std::shared_ptr<shm::ChannelLink> link_;
@@ -337,6 +340,7 @@ class Subscriber {
   std::chrono::steady_clock::time_point stuck_since_{};
   std::chrono::steady_clock::time_point last_spin_round_{};
   bool slept_ = false;  // the current wait went to sleep (kAdaptive learns from it)
+  std::uint64_t sleeper_barriers_ = 0;
   std::unique_ptr<shm::SpinBudget> spin_budget_;  // kAdaptive only
   std::chrono::steady_clock::time_point last_ring_check_{};
   std::uint64_t gaps_ = 0;

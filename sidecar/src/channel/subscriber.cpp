@@ -28,10 +28,10 @@ namespace {
 constexpr std::uint64_t kPublishEveryMessages = 64;  // rule S1
 constexpr auto kStuckBeforeGapCheck = std::chrono::milliseconds(20);
 constexpr auto kMaxSleepSlice = std::chrono::milliseconds(100);
-// Sleeps of a subscriber without the sleeper barrier (rule W1c: membarrier refused at attach or
-// failed since): a producer may commit without a fence until its next scan sees this subscriber,
-// and a quiet one may not scan for long, so a missed wake-up must cost at most this. A futex
-// timeout a millisecond costs an idle subscriber well under 1% of a core.
+// Sleeps without the sleeper barrier (rule W1c): the first sleep of every wait, and every sleep
+// of a subscriber whose membarrier was refused at attach or failed since. A producer may commit
+// without a fence meanwhile, so a missed wake-up must cost at most this. A futex timeout a
+// millisecond costs an idle subscriber well under 1% of a core.
 constexpr auto kUnfencedSleepSlice = std::chrono::milliseconds(1);
 
 bool drops_oldest(const Segment& segment) {
@@ -96,6 +96,7 @@ Subscriber::Subscriber(Subscriber&& other) noexcept
       stuck_since_(other.stuck_since_),
       last_spin_round_(other.last_spin_round_),
       slept_(other.slept_),
+      sleeper_barriers_(other.sleeper_barriers_),
       spin_budget_(std::move(other.spin_budget_)),
       last_ring_check_(other.last_ring_check_),
       gaps_(other.gaps_),
@@ -338,14 +339,18 @@ Result<bool> Subscriber::wait_for_data(Clock::time_point deadline, bool has_dead
     spin_for_commit(segment_->ring(), cursor_);
     return true;
   }
+  const bool slept_before = slept_;
   slept_ = true;
   if (auto checked = check_ring(now); !checked) return tl::unexpected(checked.error());
-  return sleep_until_data(deadline, has_deadline);
+  return sleep_until_data(deadline, has_deadline, slept_before);
 }
 
 // Rule W1: announce the sleep, re-check, then sleep on the futex value seen before announcing.
-// Rule W1c: between the two, the sleeper barrier, for producers that commit without a fence.
-Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_deadline) {
+// Rule W1c: between the two, the sleeper barrier, for producers that commit without a fence; but
+// not on the first sleep of a wait, which lasts at most kUnfencedSleepSlice instead: most waits
+// end in that first sleep, and the barrier costs up to tens of microseconds per sleep on a VM.
+Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_deadline,
+                                          bool slept_before) {
   const Segment& segment = *segment_;
   ControlBlock& control = segment.control();
   SubscriberSlot& mine = segment.subscriber(slot_);
@@ -354,7 +359,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
   control.sleeping_subscribers.fetch_add(1, std::memory_order_seq_cst);
   control.coalescing_sleepers.fetch_add(1, std::memory_order_seq_cst);  // rule W1b
   control.wake_requested.store(1, std::memory_order_seq_cst);
-  if (awake_word_ != 0 && !shm::sleeper_barrier()) [[unlikely]] {
+  const bool barrier = awake_word_ != 0 && slept_before;
+  sleeper_barriers_ += barrier ? 1 : 0;
+  if (barrier && !shm::sleeper_barrier()) [[unlikely]] {
     awake_word_ = 0;  // producers' next scans see it and fence their commits again
     mine.sleeping.store(shm::kSleepingNow, std::memory_order_seq_cst);
   }
@@ -371,9 +378,9 @@ Result<bool> Subscriber::sleep_until_data(Clock::time_point deadline, bool has_d
     // reservation that is not committed may be a dead producer's (rule L3), so then wake up
     // more often.
     const bool reserved = shm::tail_position(tail) > cursor_;
-    const auto cap = awake_word_ == 0 ? std::chrono::nanoseconds(kUnfencedSleepSlice)
-                     : reserved       ? std::chrono::nanoseconds(kMaxSleepSlice)
-                                      : options_.ring_check_interval;
+    const auto cap = awake_word_ == 0 || !barrier ? std::chrono::nanoseconds(kUnfencedSleepSlice)
+                     : reserved                   ? std::chrono::nanoseconds(kMaxSleepSlice)
+                                                  : options_.ring_check_interval;
     const auto slice = has_deadline ? shm::until(deadline, cap) : cap;
     if (slice.count() > 0) shm::futex_wait(control.data_futex, seen, slice);
     // Rule F1: the ring may have been truncated while we slept; check before touching it again.
