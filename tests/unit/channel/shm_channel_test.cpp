@@ -40,6 +40,14 @@ ShmChannelOptions options_for(const char* tag,
   return options;
 }
 
+// A subscriber that goes to sleep as soon as the ring is empty (no spin).
+SubscriberOptions sleeps_at_once() {
+  SubscriberOptions options;
+  options.wait_mode = WaitMode::kSpinThenSleep;
+  options.spin_time = 0ns;
+  return options;
+}
+
 std::vector<std::byte> bytes_of(std::uint64_t value, std::size_t size = sizeof(std::uint64_t)) {
   std::vector<std::byte> out(std::max(size, sizeof value));
   std::memcpy(out.data(), &value, sizeof value);
@@ -217,10 +225,7 @@ TEST(ShmChannel, PublishBatchDeliversEveryMessageInOrder) {
 TEST(ShmChannel, PublishBatchWakesSleepersBeforeWaitingForSpace) {
   auto channel = ShmChannel::create(options_for("batch-block", SlowConsumerPolicy::kBlock, 4096));
   ASSERT_TRUE(channel);
-  SubscriberOptions sleepy;
-  sleepy.wait_mode = WaitMode::kSpinThenSleep;
-  sleepy.spin_time = 0ns;
-  auto sub = Subscriber::attach(*channel, sleepy);
+  auto sub = Subscriber::attach(*channel, sleeps_at_once());
   ASSERT_TRUE(sub);
   constexpr std::uint64_t kCount = 3000;
   std::thread producer([&] {
@@ -652,10 +657,7 @@ TEST(ShmChannel, TheFirstSleepOfAWaitSkipsTheSleeperBarrier) {
   auto channel =
       ShmChannel::create(options_for("deferredbarrier", SlowConsumerPolicy::kBlock, 1 << 20, 64));
   ASSERT_TRUE(channel);
-  SubscriberOptions sleepy;
-  sleepy.wait_mode = WaitMode::kSpinThenSleep;
-  sleepy.spin_time = 0ns;
-  auto sub = Subscriber::attach(*channel, sleepy);
+  auto sub = Subscriber::attach(*channel, sleeps_at_once());
   ASSERT_TRUE(sub);
   auto pub = Publisher::attach(*channel);
   ASSERT_TRUE(pub);
