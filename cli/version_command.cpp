@@ -2,7 +2,6 @@
 // app.kubernetes.io/version, found by the chart's labels in any namespace) and the relays' (the
 // image tag of each injected Pod's relay container), with a warning when they differ: the
 // operator injects the relay of its own release, and ipcmeshctl reads both.
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -195,22 +194,17 @@ int run_version(const VersionArguments& arguments, ClusterAccess* cluster, std::
 
 namespace {
 
-bool file_exists(const std::filesystem::path& file) {
-  std::error_code ignored;
-  return std::filesystem::exists(file, ignored);
-}
-
 // Whether the user has a cluster configured, usable or not: a kubeconfig file on the search path,
 // or a Pod's service-account token. Every Pod has KUBERNETES_SERVICE_HOST; one with
 // automountServiceAccountToken: false has no token, and nothing configured.
 bool cluster_configured(const ClusterFlags& flags, const kube::Environment& environment) {
   if (!flags.kubeconfig.empty() || !flags.context.empty()) return true;
+  std::error_code ignored;
   if (kube::running_in_cluster(environment) &&
-      file_exists(std::filesystem::path(kube::kServiceAccountDir) / "token")) {
+      std::filesystem::exists(std::filesystem::path(kube::kServiceAccountDir) / "token", ignored)) {
     return true;
   }
-  const auto files = kube::kubeconfig_paths(environment);
-  return std::any_of(files.begin(), files.end(), file_exists);
+  return kube::any_kubeconfig_file(environment);
 }
 
 }  // namespace

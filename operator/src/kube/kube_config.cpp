@@ -163,6 +163,14 @@ std::vector<fs::path> kubeconfig_paths(const Environment& environment) {
   return paths;
 }
 
+bool any_kubeconfig_file(const Environment& environment) {
+  const std::vector<fs::path> files = kubeconfig_paths(environment);
+  return std::any_of(files.begin(), files.end(), [](const fs::path& file) {
+    std::error_code ignored;
+    return fs::exists(file, ignored);
+  });
+}
+
 namespace {
 
 // The files' clusters, users and contexts, the first definition of each name winning.
@@ -310,15 +318,10 @@ ClusterConnection load_kubectl_connection(const Environment& environment,
                                           const std::string& context,
                                           const fs::path& service_account_dir) {
   if (!kubeconfig_path.empty()) return load_kubeconfig({fs::path(kubeconfig_path)}, context);
-  const std::vector<fs::path> files = kubeconfig_paths(environment);
-  const bool any_file = std::any_of(files.begin(), files.end(), [](const fs::path& file) {
-    std::error_code ignored;
-    return fs::exists(file, ignored);
-  });
-  if (!any_file && context.empty() && running_in_cluster(environment)) {
+  if (!any_kubeconfig_file(environment) && context.empty() && running_in_cluster(environment)) {
     return in_cluster_config(environment, service_account_dir);
   }
-  return load_kubeconfig(files, context);
+  return load_kubeconfig(kubeconfig_paths(environment), context);
 }
 
 }  // namespace ipcmesh::kube

@@ -50,6 +50,8 @@ class FileTokenSource {
 
 // The KUBECONFIG list ("a:b:c", empty entries skipped) or ~/.kube/config when unset.
 std::vector<std::filesystem::path> kubeconfig_paths(const Environment& environment);
+// Whether any file of kubeconfig_paths exists (kubectl then uses them, not the service account).
+bool any_kubeconfig_file(const Environment& environment);
 
 // Loads and merges kubeconfig files: for clusters, users and contexts the first file that defines
 // a name wins, and so does the first non-empty current-context (client-go's rules). Missing files
